@@ -1,0 +1,48 @@
+# anki-submit: `make run` and `make test` are the only set-up a fresh Debian machine needs.
+SHELL := /bin/bash
+SWIFT ?= swift
+APT_PACKAGES := pkg-config libsqlite3-dev libzstd-dev zlib1g-dev libpcre2-dev
+EXAMPLE_DECK ?= Tests/Fixtures/generated/berlin-latest.apkg
+BENCH_DIR ?= bench-data
+FUZZ_SECONDS ?= 300
+
+.PHONY: all deps build run test bench fixtures fuzz clean
+
+all: build
+
+# Installs the system libraries the build links against, only when some are missing.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing system packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release --product anki-submit
+
+run: build
+	.build/release/anki-submit inspect $(EXAMPLE_DECK)
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Regenerates the small committed fixtures with the real Anki backend (needs PyPI access).
+fixtures:
+	python3 -m pip install -q anki==26.9.3 zstandard
+	python3 Tests/Fixtures/make_fixtures.py --out Tests/Fixtures/generated
+	python3 Tests/Fixtures/make_fixtures.py --hostile --out Tests/Fixtures/hostile
+
+# Benchmarks: builds a large collection (not committed) and writes BENCHMARKS.md.
+bench: build
+	python3 -m pip install -q anki==26.9.3 zstandard
+	bash Tests/Benchmarks/run.sh $(BENCH_DIR)
+
+# Runs libFuzzer on the package reader for FUZZ_SECONDS, seeded with the committed corpus.
+fuzz: deps
+	bash Tests/Fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf .build .build-fuzz $(BENCH_DIR)

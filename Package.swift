@@ -1,0 +1,79 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "anki-submit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "anki-submit", targets: ["anki-submit"]),
+        .library(name: "AnkiReader", targets: ["AnkiReader"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    ],
+    targets: [
+        // C libraries, reached through pkg-config; Debian package names for the hint.
+        .systemLibrary(
+            name: "CAnkiZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        .systemLibrary(
+            name: "CAnkiPCRE2",
+            pkgConfig: "libpcre2-8",
+            providers: [.apt(["libpcre2-dev"])]
+        ),
+
+        // Small safe Swift APIs over the C libraries.
+        .target(name: "AnkiZstd", dependencies: ["CAnkiZstd"]),
+        .target(name: "AnkiPCRE2", dependencies: ["CAnkiPCRE2"]),
+
+        // Code generated once from Schemas/*.proto (see Schemas/generate-swift.sh).
+        .target(
+            name: "AnkiSchemas",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+
+        // Opens every Anki export generation and yields one collection model.
+        .target(
+            name: "AnkiReader",
+            dependencies: [
+                "AnkiZstd",
+                "AnkiSchemas",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+
+        // The thin command-line front end.
+        .executableTarget(
+            name: "anki-submit",
+            dependencies: [
+                "AnkiReader",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // libFuzzer target for the package reader; a corpus replayer in normal builds.
+        .executableTarget(
+            name: "AnkiReaderFuzz",
+            dependencies: ["AnkiReader"]
+        ),
+
+        .testTarget(
+            name: "AnkiReaderTests",
+            dependencies: ["AnkiReader", "AnkiZstd", "AnkiPCRE2"],
+            exclude: []
+        ),
+        .testTarget(
+            name: "AnkiSubmitCLITests",
+            dependencies: ["AnkiReader"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,228 @@
+import Foundation
+import GRDB
+
+/// A collection opened from any file a participant can hand us: `.apkg`/`.colpkg` of every generation,
+/// or a bare collection database. The source file is never modified: packages are unpacked, and bare
+/// collections copied, into a private `Workspace` that is removed by `close()`, on deinit, and on
+/// interruption.
+///
+/// Small tables are loaded at open; notes, cards, revlog and graves are streamed with `forEach…`.
+public final class AnkiCollection {
+    public let sourceURL: URL
+    public let format: SourceFormat
+    /// The package's `meta` version, when it had one.
+    public let packageVersion: Int?
+    public let config: CollectionConfig
+    /// Sorted by id.
+    public let noteTypes: [NoteType]
+    /// Sorted by id, parent links resolved.
+    public let decks: [Deck]
+    /// Sorted by id.
+    public let presets: [DeckPreset]
+    /// Media listed in the package, in entry order; empty for bare collections.
+    public let media: [MediaFile]
+    /// The working copy, opened read-only (for pipelines that ATTACH it or read it in bulk).
+    public let database: DatabaseQueue
+    /// Path of the read-only working copy of the collection database.
+    public let databaseURL: URL
+
+    private let workspace: Workspace
+    private let archive: PackageArchive?
+
+    /// Opens `url`. Throws `ReaderError` for anything hostile, broken or unsupported.
+    public static func open(_ url: URL, limits: ReaderLimits = .default,
+                            workspaceParent: URL? = nil) throws -> AnkiCollection {
+        let kind = try InputSniffer.sniff(url)
+        let workspace = try Workspace(parent: workspaceParent)
+        do {
+            return try AnkiCollection(url: url, kind: kind, limits: limits, workspace: workspace)
+        } catch {
+            workspace.remove()
+            throw error
+        }
+    }
+
+    private init(url: URL, kind: InputKind, limits: ReaderLimits, workspace: Workspace) throws {
+        sourceURL = url
+        self.workspace = workspace
+        let dbURL = workspace.file("collection.sqlite")
+        databaseURL = dbURL
+
+        switch kind {
+        case .zipPackage:
+            let archive = try PackageArchive(url: url, limits: limits)
+            self.archive = archive
+            format = archive.format
+            packageVersion = archive.metaVersion
+            media = try archive.mediaFiles()
+            try archive.extractCollection(to: dbURL)
+            guard try InputSniffer.sniff(dbURL) == .sqliteDatabase else {
+                throw ReaderError(.notAnAnkiCollection, "The package's collection is not a database.")
+            }
+        case .sqliteDatabase:
+            archive = nil
+            format = .collection
+            packageVersion = nil
+            media = []
+            try Self.copyBareCollection(url, to: dbURL, limits: limits)
+        }
+
+        try CollectionDatabase.normalizeJournal(at: dbURL)
+        let database = try CollectionDatabase.open(at: dbURL)
+        self.database = database
+        let loaded = try CollectionDatabase.mapErrors {
+            try database.read { db in try SchemaLoader.load(db) }
+        }
+        config = loaded.config
+        noteTypes = loaded.noteTypes
+        decks = loaded.decks
+        presets = loaded.presets
+    }
+
+    deinit { close() }
+
+    /// Removes the working copy. The collection cannot be read afterwards.
+    public func close() {
+        try? database.close()
+        workspace.remove()
+    }
+
+    /// A bare collection is copied with its `-wal` (which may hold the latest changes); the original
+    /// and its folder are only read.
+    private static func copyBareCollection(_ source: URL, to destination: URL, limits: ReaderLimits) throws {
+        let wal = URL(fileURLWithPath: source.path + "-wal")
+        var total: UInt64 = 0
+        for (from, to) in [(source, destination), (wal, URL(fileURLWithPath: destination.path + "-wal"))] {
+            guard FileManager.default.fileExists(atPath: from.path) else { continue }
+            let size = (try? FileManager.default.attributesOfItem(atPath: from.path)[.size] as? NSNumber)??.uint64Value ?? 0
+            total += size
+            if total > limits.maxUnpackedBytes {
+                throw ReaderError(.unpackedSizeLimit,
+                                  "The collection is larger than the limit of \(formatBytes(limits.maxUnpackedBytes)).")
+            }
+            do {
+                try FileManager.default.copyItem(at: from, to: to)
+            } catch {
+                throw ReaderError(.workspaceFailure, "Could not make a temporary copy of the collection (disk full?).")
+            }
+        }
+    }
+
+    // MARK: - Checks and counts
+
+    /// Row counts the way Anki shows them.
+    public func counts() throws -> CollectionCounts {
+        try CollectionDatabase.mapErrors {
+            try database.read { db in
+                func count(_ table: String) throws -> Int {
+                    guard try db.tableExists(table) else { return 0 }
+                    return try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0
+                }
+                return CollectionCounts(notes: try count("notes"), cards: try count("cards"),
+                                        revlog: try count("revlog"), decks: decks.count,
+                                        noteTypes: noteTypes.count, presets: presets.count,
+                                        graves: try count("graves"), media: media.count)
+            }
+        }
+    }
+
+    /// Whole-file checks that reading alone does not do: page-level integrity, ids in range, and
+    /// text that is valid UTF-8. `inspect` and `prepare` run it before trusting the content.
+    public func validate() throws {
+        try CollectionDatabase.mapErrors {
+            try database.read { db in
+                let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
+                if check != ["ok"] {
+                    throw ReaderError(.damagedDatabase,
+                                      "The collection database is damaged (its integrity check failed); "
+                                      + "export it from Anki again, or use Tools > Check Database in Anki.")
+                }
+                for table in ["notes", "cards", "revlog"] {
+                    let row = try Row.fetchOne(db, sql: "SELECT max(id), min(id) FROM \(table)")
+                    let maxID: Int64 = row?[0] ?? 0, minID: Int64 = row?[1] ?? 0
+                    if maxID > CollectionDatabase.maxSafeID || minID < -CollectionDatabase.maxSafeID {
+                        throw LegacySchema.idOutOfRange()
+                    }
+                }
+                let badNotes = try Int.fetchOne(db, sql: """
+                    SELECT count(*) FROM notes
+                    WHERE anki_submit_invalid_utf8(flds) OR anki_submit_invalid_utf8(tags)
+                    """) ?? 0
+                if badNotes > 0 {
+                    throw ReaderError(.invalidText,
+                                      "\(badNotes) note(s) contain text that is not valid UTF-8; "
+                                      + "run Tools > Check Database in Anki and export again.")
+                }
+            }
+        }
+    }
+
+    /// Throws `.emptyCollection` when there is nothing to submit.
+    public func requireNotes() throws {
+        if try counts().notes == 0 {
+            throw ReaderError(.emptyCollection, "The collection contains no notes, so there is nothing to submit.")
+        }
+    }
+
+    // MARK: - Streaming rows
+
+    public func forEachNote(_ body: (Note) throws -> Void) throws {
+        try stream(table: "notes",
+                   sql: "SELECT id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data FROM notes ORDER BY id") { r in
+            try body(Note(id: r.int(0), guid: r.text(1), noteTypeID: r.int(2), modified: r.int(3), usn: r.int(4),
+                          tags: r.text(5), fields: r.text(6).components(separatedBy: "\u{1f}"),
+                          sortField: r.text(7), checksum: r.int(8), flags: r.int(9), data: r.text(10)))
+        }
+    }
+
+    public func forEachCard(_ body: (Card) throws -> Void) throws {
+        try stream(table: "cards", sql: """
+            SELECT id, nid, did, ord, mod, usn, type, queue, due, ivl, factor, reps, lapses, left, odue, odid,
+                   flags, data FROM cards ORDER BY id
+            """) { r in
+            try body(Card(id: r.int(0), noteID: r.int(1), deckID: r.int(2), ord: r.int(3), modified: r.int(4),
+                          usn: r.int(5), type: r.int(6), queue: r.int(7), due: r.int(8), interval: r.int(9),
+                          factor: r.int(10), reps: r.int(11), lapses: r.int(12), left: r.int(13),
+                          originalDue: r.int(14), originalDeckID: r.int(15), flags: r.int(16), data: r.text(17)))
+        }
+    }
+
+    public func forEachReview(_ body: (Review) throws -> Void) throws {
+        try stream(table: "revlog",
+                   sql: "SELECT id, cid, usn, ease, ivl, lastIvl, factor, time, type FROM revlog ORDER BY id") { r in
+            try body(Review(id: r.int(0), cardID: r.int(1), usn: r.int(2), ease: r.int(3), interval: r.int(4),
+                            lastInterval: r.int(5), factor: r.int(6), time: r.int(7), type: r.int(8)))
+        }
+    }
+
+    public func forEachGrave(_ body: (Grave) throws -> Void) throws {
+        let hasGraves = try CollectionDatabase.mapErrors { try database.read { try $0.tableExists("graves") } }
+        guard hasGraves else { return }
+        try stream(table: "graves", sql: "SELECT usn, oid, type FROM graves") { r in
+            try body(Grave(usn: r.int(0), objectID: r.int(1), type: r.int(2)))
+        }
+    }
+
+    private func stream(table: String, sql: String, _ body: (Row) throws -> Void) throws {
+        try CollectionDatabase.mapErrors {
+            try database.read { db in
+                let rows = try Row.fetchCursor(db, sql: sql)
+                while let row = try rows.next() {
+                    do {
+                        try body(row)
+                    } catch is RowDecodingError {
+                        throw ReaderError.invalidData("\(table) table (a row has a missing value)")
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - Media
+
+    /// Streams a media file's bytes from the package without loading the package into memory.
+    public func readMedia(_ file: MediaFile, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard let archive else { return }
+        try archive.readMedia(file, sink: sink)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// Opens the unpacked collection with GRDB: read-only, `unicase` collation registered, and
+/// SQLite failures turned into `ReaderError`s that say what is wrong without quoting the data.
+enum CollectionDatabase {
+    /// Anki accepts schema 11 and 14...18.
+    static let supportedSchemas: Set<Int> = [11, 14, 15, 16, 17, 18]
+    /// Ids above 2^53 cannot be real creation times and do not survive JSON round trips.
+    static let maxSafeID: Int64 = 1 << 53
+
+    /// Makes a working copy usable read-only: folds any `-wal` into the main file and switches the
+    /// copy to rollback journaling, so that a read-only connection needs no `-shm`/`-wal` files.
+    static func normalizeJournal(at url: URL) throws {
+        try mapErrors {
+            var config = Configuration()
+            config.label = "anki-submit.normalize"
+            let queue = try DatabaseQueue(path: url.path, configuration: config)
+            try queue.writeWithoutTransaction { db in
+                _ = try String.fetchOne(db, sql: "PRAGMA journal_mode=DELETE")
+            }
+            try queue.close()
+        }
+    }
+
+    static func open(at url: URL) throws -> DatabaseQueue {
+        try mapErrors {
+            var config = Configuration()
+            config.readonly = true
+            config.label = "anki-submit.collection"
+            config.prepareDatabase { db in
+                db.add(collation: unicase)
+                try registerTextValidator(db)
+            }
+            return try DatabaseQueue(path: url.path, configuration: config)
+        }
+    }
+
+    /// Anki names the case-insensitive collation of its name columns `unicase`.
+    static let unicase = DatabaseCollation("unicase") { lhs, rhs in
+        lhs.compare(rhs, options: [.caseInsensitive])
+    }
+
+    /// `anki_submit_invalid_utf8(x)`: 1 when a text or blob value is not valid UTF-8 (or holds NUL),
+    /// read from SQLite's raw bytes so nothing is repaired on the way.
+    static func registerTextValidator(_ db: Database) throws {
+        let rc = sqlite3_create_function_v2(
+            db.sqliteConnection, "anki_submit_invalid_utf8", 1,
+            SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nil,
+            { context, argc, argv in
+                guard let value = argv?[0] else { sqlite3_result_int(context, 0); return }
+                let type = sqlite3_value_type(value)
+                guard type == SQLITE_TEXT || type == SQLITE_BLOB else { sqlite3_result_int(context, 0); return }
+                let count = Int(sqlite3_value_bytes(value))
+                guard count > 0, let bytes = sqlite3_value_blob(value) else { sqlite3_result_int(context, 0); return }
+                let buffer = UnsafeRawBufferPointer(start: bytes, count: count)
+                let valid = String(validating: buffer, as: UTF8.self) != nil && !buffer.contains(0)
+                sqlite3_result_int(context, valid ? 0 : 1)
+            }, nil, nil, nil)
+        if rc != SQLITE_OK {
+            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: "could not register a function")
+        }
+    }
+
+    /// Runs `body`, translating SQLite errors into participant-facing reader errors.
+    static func mapErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ReaderError {
+            throw error
+        } catch let error as DatabaseError {
+            throw translate(error)
+        }
+    }
+
+    static func translate(_ error: DatabaseError) -> ReaderError {
+        switch error.resultCode {
+        case .SQLITE_NOTADB:
+            return ReaderError(.damagedDatabase, "The collection is not a readable database; the file is damaged.")
+        case .SQLITE_CORRUPT:
+            return ReaderError(.damagedDatabase, "The collection database is damaged; export it from Anki again.")
+        case .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CANTOPEN:
+            return ReaderError(.workspaceFailure, "The temporary copy of the collection could not be used (disk full or I/O error).")
+        case .SQLITE_NOMEM:
+            return ReaderError(.workspaceFailure, "Not enough memory to read the collection.")
+        default:
+            // "no such table/column" and the like: a database, but not laid out as Anki lays it out.
+            // GRDB keeps bound values out of `message`, so it is safe to name the failure kind only.
+            return ReaderError(.notAnAnkiCollection,
+                               "The database is not an Anki collection (its tables are not what Anki writes).")
+        }
+    }
+}
+
+extension Row {
+    /// Integer column; NULL or non-numeric values throw instead of trapping (hostile files).
+    func int(_ index: Int) throws -> Int64 {
+        try decode(Int64.self, atIndex: index)
+    }
+
+    /// Text column; NULL reads as empty (Anki's NOT NULL text columns are sometimes empty in the wild).
+    func text(_ index: Int) throws -> String {
+        try decode(String?.self, atIndex: index) ?? ""
+    }
+}

@@ -1,0 +1,263 @@
+import AnkiSchemas
+import AnkiZstd
+import Foundation
+import SwiftProtobuf
+import ZIPFoundation
+
+/// An `.apkg`/`.colpkg` opened for reading: entry names checked, generation decided, and entries
+/// unpacked on request under the size and ratio limits.
+final class PackageArchive {
+    /// Entry names Anki writes; anything else at the root is a media file named by its index.
+    static let latestCollectionEntry = "collection.anki21b"
+    static let legacy2CollectionEntry = "collection.anki21"
+    static let legacy1CollectionEntry = "collection.anki2"
+
+    let url: URL
+    private let archive: Archive
+    private let entries: [String: Entry]
+    let limits: ReaderLimits
+    private var budget: UnpackBudget
+    /// The `meta` version when present (1 legacy1, 2 legacy2, 3 latest).
+    let metaVersion: Int?
+    let format: SourceFormat
+
+    init(url: URL, limits: ReaderLimits) throws {
+        self.url = url
+        self.limits = limits
+        self.budget = UnpackBudget(limits: limits)
+        let archive: Archive
+        do {
+            archive = try Archive(url: url, accessMode: .read)
+        } catch {
+            throw ReaderError(.damagedArchive,
+                              "The package is damaged or incomplete (its zip directory cannot be read); "
+                              + "try exporting it from Anki again.")
+        }
+        self.archive = archive
+
+        var entries: [String: Entry] = [:]
+        var declaredTotal: UInt64 = 0
+        for entry in archive {
+            let name = entry.path(using: .utf8)
+            try Self.checkEntryName(name, type: entry.type)
+            if entries[name] != nil {
+                throw ReaderError(.duplicateEntryName,
+                                  "The package lists the same file twice, which Anki never does; it may have been tampered with.")
+            }
+            entries[name] = entry
+            declaredTotal &+= entry.uncompressedSize
+        }
+        self.entries = entries
+        if declaredTotal > limits.maxUnpackedBytes {
+            throw ReaderError(.unpackedSizeLimit,
+                              "The package says it unpacks to \(formatBytes(declaredTotal)), more than the limit of "
+                              + "\(formatBytes(limits.maxUnpackedBytes)) (raise it with --max-unpacked-size if this is real).")
+        }
+
+        // `meta` is authoritative when present; without it, the entries tell the generation.
+        var metaVersion: Int?
+        if let meta = entries["meta"] {
+            let bytes = try Self.readSmallEntry(archive, meta, limit: 1 << 16)
+            let decoded: AnkiPackageMetadata
+            do {
+                decoded = try AnkiPackageMetadata(serializedBytes: bytes)
+            } catch {
+                throw ReaderError(.damagedArchive, "The package's version information (meta) is damaged.")
+            }
+            metaVersion = decoded.version.rawValue
+        }
+        self.metaVersion = metaVersion
+
+        switch metaVersion {
+        case .some(1): format = .legacy1
+        case .some(2): format = .legacy2
+        case .some(3): format = .latest
+        case .some:
+            throw ReaderError(.packageTooNew,
+                              "This package was made by a newer version of Anki than this tool understands; "
+                              + "update anki-submit, or export again with \"Support older Anki versions\" ticked.")
+        case .none:
+            if entries[Self.latestCollectionEntry] != nil {
+                format = .latest
+            } else if entries[Self.legacy2CollectionEntry] != nil {
+                format = .legacy2
+            } else {
+                format = .legacy1
+            }
+        }
+        guard entries[collectionEntryName] != nil else {
+            throw ReaderError(.collectionMissing,
+                              "The package contains no collection (\(collectionEntryName) is missing); "
+                              + "export the deck from Anki again.")
+        }
+    }
+
+    var collectionEntryName: String {
+        switch format {
+        case .latest: return Self.latestCollectionEntry
+        case .legacy2: return Self.legacy2CollectionEntry
+        case .legacy1, .collection: return Self.legacy1CollectionEntry
+        }
+    }
+
+    /// Entry names must be plain file names at the root: no path separators, no `..`, nothing absolute,
+    /// no control characters, no folders or links.
+    static func checkEntryName(_ name: String, type: Entry.EntryType) throws {
+        let unsafe = name.isEmpty || name == "." || name == ".."
+            || name.contains("/") || name.contains("\\")
+            || name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+            || (name.count >= 2 && name.dropFirst().first == ":")
+        if unsafe || type != .file {
+            throw ReaderError(.unsafeEntryName,
+                              "The package contains a file whose name points outside the package "
+                              + "(like ../ or a folder path); Anki never writes such names, so it was refused.")
+        }
+    }
+
+    private static func readSmallEntry(_ archive: Archive, _ entry: Entry, limit: UInt64) throws -> Data {
+        guard entry.uncompressedSize <= limit else {
+            throw ReaderError(.unpackedSizeLimit, "A small information entry of the package is implausibly large.")
+        }
+        var data = Data()
+        do {
+            _ = try archive.extract(entry, skipCRC32: false) { chunk in
+                data.append(chunk)
+                if UInt64(data.count) > limit {
+                    throw ReaderError(.unpackedSizeLimit, "A small information entry of the package is implausibly large.")
+                }
+            }
+        } catch let error as ReaderError {
+            throw error
+        } catch {
+            throw ReaderError(.damagedArchive, "The package is damaged (an entry cannot be unpacked).")
+        }
+        return data
+    }
+
+    /// Streams one entry's raw (zip-level decompressed) bytes to `sink`, counting them against the
+    /// budget. `zstd` adds a zstd decoding layer (Latest packages).
+    func stream(entryNamed name: String, zstd: Bool, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard let entry = entries[name] else {
+            throw ReaderError(.collectionMissing, "The package is missing an expected entry.")
+        }
+        let packed = max(entry.compressedSize, 1)
+        var zipOutput: UInt64 = 0
+        let decompressor = zstd ? try zstdDecompressor() : nil
+        var finalOutput: UInt64 = 0
+        do {
+            _ = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: false) { chunk in
+                zipOutput += UInt64(chunk.count)
+                try budget.checkRatio(output: zipOutput, input: packed)
+                if let decompressor {
+                    try decompressor.feed(chunk) { out in
+                        finalOutput += UInt64(out.count)
+                        try budget.add(out.count, entryOutput: finalOutput, entryInput: packed)
+                        try sink(out)
+                    }
+                } else {
+                    finalOutput += UInt64(chunk.count)
+                    try budget.add(chunk.count, entryOutput: finalOutput, entryInput: packed)
+                    try chunk.withUnsafeBytes { try sink($0) }
+                }
+            }
+            try decompressor?.finish()
+        } catch let error as ReaderError {
+            throw error
+        } catch let error as ZstdError {
+            switch error.kind {
+            case .outputLimitExceeded:
+                throw ReaderError(.unpackedSizeLimit, "Compressed data in the package expands beyond the size limit.")
+            case .outOfMemory:
+                throw ReaderError(.workspaceFailure, "Not enough memory to unpack the package.")
+            default:
+                throw ReaderError(.damagedCompressedData,
+                                  "Compressed data inside the package is truncated or damaged; export it from Anki again.")
+            }
+        } catch let error as CocoaError where error.code == .fileWriteOutOfSpace {
+            throw ReaderError(.workspaceFailure, "The disk is full; the package could not be unpacked.")
+        } catch {
+            throw ReaderError(.damagedArchive,
+                              "The package is damaged (an entry cannot be unpacked or its checksum is wrong); "
+                              + "export it from Anki again.")
+        }
+    }
+
+    private func zstdDecompressor() throws -> ZstdDecompressor {
+        do { return try ZstdDecompressor() } catch {
+            throw ReaderError(.workspaceFailure, "Not enough memory to unpack the package.")
+        }
+    }
+
+    /// Unpacks the collection database into `destination`.
+    func extractCollection(to destination: URL) throws {
+        guard FileManager.default.createFile(atPath: destination.path, contents: nil,
+                                             attributes: [.posixPermissions: 0o600]),
+              let handle = try? FileHandle(forWritingTo: destination) else {
+            throw ReaderError(.workspaceFailure, "Could not write the temporary copy of the collection.")
+        }
+        defer { try? handle.close() }
+        var pending = Data()
+        pending.reserveCapacity(4 << 20)
+        func flush() throws {
+            do { try handle.write(contentsOf: pending) } catch {
+                throw ReaderError(.workspaceFailure, "Could not write the temporary copy of the collection (disk full?).")
+            }
+            pending.removeAll(keepingCapacity: true)
+        }
+        try stream(entryNamed: collectionEntryName, zstd: format == .latest) { bytes in
+            pending.append(contentsOf: bytes)
+            if pending.count >= 4 << 20 { try flush() }
+        }
+        try flush()
+    }
+
+    /// Reads the media map and checks that every file it names is in the package.
+    func mediaFiles() throws -> [MediaFile] {
+        guard entries["media"] != nil else { return [] }
+        var raw = Data()
+        try stream(entryNamed: "media", zstd: format == .latest) { bytes in
+            raw.append(contentsOf: bytes)
+            if UInt64(raw.count) > limits.maxMetadataBytes {
+                throw ReaderError(.unpackedSizeLimit, "The package's media list is implausibly large.")
+            }
+        }
+        var files: [MediaFile] = []
+        if format == .latest {
+            let list: AnkiMediaEntries
+            do { list = try AnkiMediaEntries(serializedBytes: raw) } catch {
+                throw ReaderError(.damagedArchive, "The package's media list is damaged.")
+            }
+            for (index, item) in list.entries.enumerated() {
+                let entryName = item.hasLegacyZipFilename ? String(item.legacyZipFilename) : String(index)
+                files.append(MediaFile(entryName: entryName, name: item.name, size: UInt64(item.size)))
+            }
+        } else {
+            let object: Any
+            do { object = try JSONSerialization.jsonObject(with: raw) } catch {
+                throw ReaderError(.damagedArchive, "The package's media list is damaged (not valid JSON).")
+            }
+            guard let map = object as? [String: Any] else {
+                throw ReaderError(.damagedArchive, "The package's media list is damaged (not a JSON object).")
+            }
+            for (key, value) in map {
+                guard let name = value as? String else {
+                    throw ReaderError(.damagedArchive, "The package's media list is damaged (a name is not text).")
+                }
+                files.append(MediaFile(entryName: key, name: name, size: entries[key]?.uncompressedSize ?? 0))
+            }
+            files.sort { (Int($0.entryName) ?? .max, $0.entryName) < (Int($1.entryName) ?? .max, $1.entryName) }
+        }
+        let missing = files.filter { entries[$0.entryName] == nil }.count
+        if missing > 0 {
+            throw ReaderError(.mediaMissing,
+                              "The package's media list names \(missing) file(s) that are not in the package; "
+                              + "it is incomplete or damaged. Export it from Anki again.")
+        }
+        return files
+    }
+
+    /// Streams one media file's bytes (never the whole package into memory).
+    func readMedia(_ file: MediaFile, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try stream(entryNamed: file.entryName, zstd: format == .latest, sink: sink)
+    }
+}
