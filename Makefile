@@ -1,7 +1,7 @@
 # anki-submit: `make run` and `make test` are the only set-up a fresh Debian machine needs.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := pkg-config libsqlite3-dev libzstd-dev zlib1g-dev libpcre2-dev
+APT_PACKAGES := pkg-config libsqlite3-dev libzstd-dev zlib1g-dev libpcre2-dev sqlite3 zstd unzip
 EXAMPLE_DECK ?= Tests/Fixtures/generated/berlin-latest.apkg
 BENCH_DIR ?= bench-data
 FUZZ_SECONDS ?= 300

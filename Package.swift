@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries, reached through pkg-config; Debian package names for the hint.
@@ -50,11 +51,36 @@ let package = Package(
             ]
         ),
 
+        // The submission format shared by both sides: schema, policy, token, time primitives.
+        .target(
+            name: "AnkiSubmission",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+
+        // Checks a submission against the policy (participant side and researcher ingest).
+        .target(
+            name: "AnkiAudit",
+            dependencies: [
+                "AnkiSubmission", "AnkiReader", "AnkiPCRE2",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+
+        // The anonymizing pipeline behind `prepare`: one stage per file.
+        .target(
+            name: "AnkiPipeline",
+            dependencies: [
+                "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPCRE2",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
+
         // The thin command-line front end.
         .executableTarget(
             name: "anki-submit",
             dependencies: [
-                "AnkiReader",
+                "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -67,8 +93,17 @@ let package = Package(
 
         .testTarget(
             name: "AnkiReaderTests",
-            dependencies: ["AnkiReader", "AnkiZstd", "AnkiPCRE2"],
-            exclude: []
+            dependencies: [
+                "AnkiReader", "AnkiZstd", "AnkiPCRE2",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
+        .testTarget(
+            name: "AnkiPipelineTests",
+            dependencies: [
+                "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPipeline",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "AnkiSubmitCLITests",

@@ -81,6 +81,12 @@ public final class AnkiCollection {
 
     deinit { close() }
 
+    /// Registers what a connection needs to read Anki's tables (the `unicase` collation); for
+    /// connections that ATTACH `databaseURL`.
+    public static func prepareConnection(_ db: Database) {
+        db.add(collation: CollectionDatabase.unicase)
+    }
+
     /// Removes the working copy. The collection cannot be read afterwards.
     public func close() {
         try? database.close()

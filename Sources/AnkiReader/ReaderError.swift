@@ -70,6 +70,9 @@ public struct ReaderError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     public var exitCode: Int32 { code.rawValue }
+
+    /// Errors are equal when they are the same kind of problem; the wording may differ.
+    public static func == (lhs: ReaderError, rhs: ReaderError) -> Bool { lhs.code == rhs.code }
     public var description: String { message }
 
     /// The exit codes as a table for `--help`.

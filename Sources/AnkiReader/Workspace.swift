@@ -52,6 +52,17 @@ public final class Workspace: @unchecked Sendable {
     public static func installSignalCleanup() {
         WorkspaceRegistry.shared.installHandlers()
     }
+
+    /// Registers a file being written outside a workspace (a partial output) so that an interruption
+    /// removes it too, with its SQLite side files.
+    public static func trackTemporaryFile(_ path: String) {
+        WorkspaceRegistry.shared.addFile(path)
+    }
+
+    /// The file is complete (or already removed): stop tracking it.
+    public static func untrackTemporaryFile(_ path: String) {
+        WorkspaceRegistry.shared.forgetFile(path)
+    }
 }
 
 /// The live workspaces of this process, reachable from a signal handler.
@@ -60,6 +71,7 @@ final class WorkspaceRegistry: @unchecked Sendable {
 
     private let lock = NSLock()
     private var paths: Set<String> = []
+    private var files: Set<String> = []
     private var sources: [DispatchSourceSignal] = []
     private let queue = DispatchQueue(label: "anki-submit.signals")
 
@@ -71,6 +83,14 @@ final class WorkspaceRegistry: @unchecked Sendable {
         lock.lock(); paths.remove(path); lock.unlock()
     }
 
+    func addFile(_ path: String) {
+        lock.lock(); files.insert(path); lock.unlock()
+    }
+
+    func forgetFile(_ path: String) {
+        lock.lock(); files.remove(path); lock.unlock()
+    }
+
     func removeTree(_ path: String) {
         try? FileManager.default.removeItem(atPath: path)
     }
@@ -78,9 +98,14 @@ final class WorkspaceRegistry: @unchecked Sendable {
     func removeAll() {
         lock.lock()
         let all = paths
+        let partial = files
         paths.removeAll()
+        files.removeAll()
         lock.unlock()
         for path in all { removeTree(path) }
+        for path in partial {
+            for suffix in ["", "-journal", "-wal", "-shm"] { unlink(path + suffix) }
+        }
     }
 
     func installHandlers() {

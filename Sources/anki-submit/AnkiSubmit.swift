@@ -1,4 +1,5 @@
 import AnkiReader
+import AnkiPipeline
 import ArgumentParser
 import Foundation
 
@@ -13,9 +14,10 @@ struct AnkiSubmit: ParsableCommand {
               1  other error
               64  wrong command-line usage
             \(ReaderError.exitCodeTable)
+            \(PrepareError.Code.allCases.map { "  \($0.rawValue)  \($0.summary)" }.joined(separator: "\n"))
             """,
         version: AnkiSubmitVersion.current,
-        subcommands: [Inspect.self]
+        subcommands: [Inspect.self, Prepare.self, Audit.self]
     )
 }
 

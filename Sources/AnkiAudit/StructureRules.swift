@@ -1,0 +1,188 @@
+import AnkiPCRE2
+import AnkiSubmission
+import Foundation
+import GRDB
+
+/// Exactly the tables and columns of `Schemas/submission.sql`: nothing the policy excludes can hide
+/// in an extra column, table, view or trigger.
+enum SchemaRule {
+    static let expected: [String: [String]] = {
+        let queue = try! DatabaseQueue()
+        return try! queue.write { db in
+            try db.execute(sql: SubmissionSchema.sql)
+            var tables: [String: [String]] = [:]
+            for name in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") {
+                tables[name] = try db.columns(in: name).map(\.name)
+            }
+            return tables
+        }
+    }()
+
+    static func check(_ db: Database, _ findings: inout Findings) throws {
+        let objects = try Row.fetchAll(db, sql: "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+        for row in objects {
+            let type: String = row[0], name: String = row[1]
+            switch type {
+            case "table":
+                guard let columns = expected[name] else {
+                    findings.add("schema", "unexpected table \(name)")
+                    continue
+                }
+                let actual = try db.columns(in: name).map(\.name)
+                if actual != columns {
+                    findings.add("schema", "table \(name) has columns \(actual.joined(separator: ",")), "
+                                 + "expected \(columns.joined(separator: ","))")
+                }
+            case "index":
+                continue
+            default:
+                findings.add("schema", "unexpected \(type) \(name)")
+            }
+        }
+        let present = Set(objects.filter { ($0[0] as String) == "table" }.map { $0[1] as String })
+        for table in expected.keys.sorted() where !present.contains(table) {
+            findings.add("schema", "missing table \(table)")
+        }
+    }
+}
+
+enum ManifestRule {
+    static let required = ["schema_version", "tool_version", "policy_version", "source_format", "token_hash",
+                           "consent_public", "languages", "domain", "rollover_hour",
+                           "count_notes", "count_cards", "count_revlog"]
+
+    static func check(_ db: Database, _ findings: inout Findings) throws {
+        var manifest: [String: String] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT key, value FROM manifest") {
+            manifest[row[0]] = row[1]
+        }
+        for key in required where manifest[key] == nil { findings.add("manifest", "missing key \(key)") }
+        if let version = manifest["schema_version"], version != String(SubmissionSchema.version) {
+            findings.add("manifest", "schema_version \(version) is not \(SubmissionSchema.version)")
+        }
+        if let hash = manifest["token_hash"],
+           hash.count != 64 || !hash.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
+            findings.add("manifest", "token_hash is not a lower-case hex SHA-256")
+        }
+        if let consent = manifest["consent_public"], consent != "yes" && consent != "no" {
+            findings.add("manifest", "consent_public must be yes or no")
+        }
+        if let languages = manifest["languages"],
+           (try? JSONSerialization.jsonObject(with: Data(languages.utf8))) as? [String] == nil {
+            findings.add("manifest", "languages is not a JSON list of codes")
+        }
+        for table in ["notes", "cards", "revlog"] {
+            let actual = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0
+            if let stated = manifest["count_\(table)"], stated != String(actual) {
+                findings.add("manifest", "count_\(table) says \(stated) but the table has \(actual) rows")
+            }
+        }
+    }
+}
+
+/// Ids are 1...n with no gaps.
+enum DenseIDRule {
+    static func check(_ db: Database, _ findings: inout Findings) throws {
+        for table in ["notes", "cards", "decks", "note_types", "deck_config"] {
+            let row = try Row.fetchOne(db, sql: "SELECT count(*), min(id), max(id) FROM \(table)")!
+            let count: Int64 = row[0]
+            let min: Int64? = row[1], max: Int64? = row[2]
+            if count > 0 && (min != 1 || max != count) {
+                findings.add("dense-ids", "\(table) ids are not the counters 1...\(count)")
+            }
+        }
+        let col = try Row.fetchAll(db, sql: "SELECT id FROM col")
+        if col.count != 1 || (col.first?[0] as Int64?) != 1 { findings.add("dense-ids", "col must have exactly the row id 1") }
+    }
+}
+
+/// Every reference points at a row that exists.
+enum ReferenceRule {
+    static let checks: [(String, String)] = [
+        ("cards.nid", "SELECT count(*) FROM cards WHERE nid NOT IN (SELECT id FROM notes)"),
+        ("cards.did", "SELECT count(*) FROM cards WHERE did NOT IN (SELECT id FROM decks)"),
+        ("cards.odid", "SELECT count(*) FROM cards WHERE odid != 0 AND odid NOT IN (SELECT id FROM decks)"),
+        ("revlog.cid", "SELECT count(*) FROM revlog WHERE cid NOT IN (SELECT id FROM cards)"),
+        ("notes.mid", "SELECT count(*) FROM notes WHERE mid NOT IN (SELECT id FROM note_types)"),
+        ("fields.note_type_id", "SELECT count(*) FROM fields WHERE note_type_id NOT IN (SELECT id FROM note_types)"),
+        ("decks.parent_id", "SELECT count(*) FROM decks WHERE parent_id IS NOT NULL AND parent_id NOT IN (SELECT id FROM decks)"),
+        ("decks.conf_id", "SELECT count(*) FROM decks WHERE conf_id IS NOT NULL AND conf_id NOT IN (SELECT id FROM deck_config)"),
+        ("revlog.day", "SELECT count(*) FROM revlog WHERE day < 0"),
+    ]
+
+    static func check(_ db: Database, _ findings: inout Findings) throws {
+        for (name, sql) in checks {
+            let bad = try Int.fetchOne(db, sql: sql) ?? 0
+            if bad > 0 { findings.add("references", "\(bad) row(s) with a dangling or invalid \(name)") }
+        }
+    }
+}
+
+/// Deck names are `deck-N` along the hierarchy, N being each level's own id.
+enum DeckNameRule {
+    static func check(_ db: Database, policy: Policy, _ findings: inout Findings) throws {
+        var decks: [Int64: (name: String, parent: Int64?)] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT id, name, parent_id FROM decks") {
+            decks[row[0]] = (row[1], row[2])
+        }
+        for (id, deck) in decks {
+            var chain: [Int64] = []
+            var current: Int64? = id
+            var guardCount = 0
+            while let c = current, guardCount < 64 {
+                chain.append(c)
+                current = decks[c]?.parent
+                guardCount += 1
+            }
+            let expected = chain.reversed().map { "\(policy.deckNamePrefix)\($0)" }.joined(separator: "::")
+            if deck.name != expected { findings.add("deck-names", "deck \(id) is not named neutrally") }
+        }
+    }
+}
+
+/// `cards.data` holds only the FSRS keys the policy keeps, all numbers.
+enum CardDataRule {
+    static func check(_ db: Database, policy: Policy, _ findings: inout Findings) throws {
+        let allowed = Set(policy.cardsDataKeys)
+        let rows = try Row.fetchCursor(db, sql: "SELECT id, data FROM cards WHERE data != '' AND data != '{}'")
+        while let row = try rows.next() {
+            let text: String = row[1]
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+                findings.add("card-data", "card \(row[0] as Int64) has data that is not a JSON object")
+                continue
+            }
+            let extra = Set(object.keys).subtracting(allowed)
+            if !extra.isEmpty { findings.add("card-data", "card \(row[0] as Int64) keeps data keys the policy drops") }
+            if object.values.contains(where: { !($0 is NSNumber) }) {
+                findings.add("card-data", "card \(row[0] as Int64) has non-numeric data")
+            }
+        }
+    }
+}
+
+/// No media file name anywhere: `[sound:…]` and `src=` hold only placeholders.
+enum MediaNameRule {
+    static let sound = try! PCRE2Regex(#"\[sound:([^\]\x1f]*)\]"#)
+    static let attribute = try! PCRE2Regex(#"<[a-z][^>]*?\s(?:src|data|poster)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))"#,
+                                           options: .caseless)
+
+    static func check(_ db: Database, policy: Policy, _ findings: inout Findings) throws {
+        let placeholders = Set(policy.media.placeholders.values)
+        let rows = try Row.fetchCursor(db, sql: "SELECT id, flds, sfld FROM notes")
+        while let row = try rows.next() {
+            for column in [1, 2] {
+                var text: String = row[column]
+                guard text.contains("[sound:") || text.contains("=") else { continue }
+                let bad = try text.withUTF8 { bytes -> Bool in
+                    for match in try sound.matches(in: bytes) + attribute.matches(in: bytes) {
+                        guard let range = match.groups.compactMap({ $0 }).first else { continue }
+                        let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+                        if !placeholders.contains(value) { return true }
+                    }
+                    return false
+                }
+                if bad { findings.add("media-names", "note \(row[0] as Int64) references a media file by name") }
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+import AnkiReader
+import AnkiSubmission
+import Foundation
+import GRDB
+
+/// One step of `prepare`. Like a lint rule: a static name, reads the policy from the context, does its
+/// part, and reports what it did (counts, never content) instead of printing.
+public protocol PipelineStage: Sendable {
+    static var name: String { get }
+    /// One line for the report and `--help`: what this stage guarantees.
+    static var summary: String { get }
+    func run(_ context: PipelineContext) throws
+}
+
+/// What each stage did, in order. Printed by `prepare` and stored in the submission's manifest.
+public final class PipelineReport: @unchecked Sendable {
+    public struct Entry: Sendable, Equatable {
+        public let stage: String
+        public var counts: [(String, Int)]
+        public var notes: [String]
+
+        public static func == (lhs: Entry, rhs: Entry) -> Bool {
+            lhs.stage == rhs.stage && lhs.notes == rhs.notes
+                && lhs.counts.map(\.0) == rhs.counts.map(\.0) && lhs.counts.map(\.1) == rhs.counts.map(\.1)
+        }
+    }
+
+    public private(set) var entries: [Entry] = []
+
+    func begin(_ stage: String) { entries.append(Entry(stage: stage, counts: [], notes: [])) }
+
+    /// Records a count for the running stage.
+    public func count(_ key: String, _ value: Int) { entries[entries.count - 1].counts.append((key, value)) }
+
+    /// Records a remark for the running stage (no card content, ids or secrets).
+    public func note(_ text: String) { entries[entries.count - 1].notes.append(text) }
+
+    public func value(_ stage: String, _ key: String) -> Int? {
+        entries.first { $0.stage == stage }?.counts.first { $0.0 == key }?.1
+    }
+
+    public var text: String {
+        entries.map { entry in
+            var line = "  \(entry.stage):"
+            if !entry.counts.isEmpty { line += " " + entry.counts.map { "\($0.0) \($0.1)" }.joined(separator: ", ") }
+            for note in entry.notes { line += (entry.counts.isEmpty ? " " : "; ") + note }
+            return line
+        }.joined(separator: "\n")
+    }
+
+    public var json: String {
+        let array: [[String: Any]] = entries.map { entry in
+            var counts: [String: Int] = [:]
+            for (key, value) in entry.counts { counts[key] = value }
+            return ["stage": entry.stage, "counts": counts, "notes": entry.notes]
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: array, options: [.sortedKeys])) ?? Data("[]".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Everything `prepare` was asked to do.
+public struct PrepareOptions: Sendable {
+    public var outputDirectory: URL
+    public var timeZone: TimeZone
+    /// nil: the collection's own setting, else the policy's default.
+    public var rolloverHour: Int?
+    public var tokenFile: URL?
+    public var toolVersion: String
+
+    public init(outputDirectory: URL, timeZone: TimeZone = .current, rolloverHour: Int? = nil,
+                tokenFile: URL? = nil, toolVersion: String) {
+        self.outputDirectory = outputDirectory
+        self.timeZone = timeZone
+        self.rolloverHour = rolloverHour
+        self.tokenFile = tokenFile
+        self.toolVersion = toolVersion
+    }
+}
+
+/// The shared state stages read and fill in.
+public final class PipelineContext {
+    public let source: AnkiCollection
+    public let policy: Policy
+    public let options: PrepareOptions
+    public let decisions: Decisions
+    public let report = PipelineReport()
+    public let token: WithdrawalToken
+
+    /// The submission being built (a hidden temporary file in the output folder until it is complete).
+    public internal(set) var output: DatabaseQueue?
+    var partialURL: URL?
+    /// Where the finished submission and token ended up.
+    public internal(set) var submissionURL: URL?
+    public internal(set) var tokenURL: URL?
+
+    var shift: TimeShift?
+    var calendar: ReviewDayCalendar?
+    var firstReviewDay: Int64 = 0
+    var mediaNeutralizer: MediaNeutralizer?
+
+    public init(source: AnkiCollection, policy: Policy, options: PrepareOptions, decisions: Decisions,
+                token: WithdrawalToken = .generate()) {
+        self.source = source
+        self.policy = policy
+        self.options = options
+        self.decisions = decisions
+        self.token = token
+    }
+
+    func requireOutput() -> DatabaseQueue {
+        guard let output else { preconditionFailure("OpenSubmission must run before this stage") }
+        return output
+    }
+
+    func requireShift() -> TimeShift {
+        guard let shift else { preconditionFailure("ShiftTimestamps must run before this stage") }
+        return shift
+    }
+
+    /// The rollover hour in force: the command line, else the collection's own, else the policy default.
+    var rolloverHour: Int {
+        options.rolloverHour ?? source.config.rolloverHour ?? policy.defaultRolloverHour
+    }
+
+    /// Removes the partial output (on any failure).
+    func discardOutput() {
+        try? output?.close()
+        output = nil
+        if let partialURL {
+            for suffix in ["", "-journal", "-wal", "-shm"] {
+                try? FileManager.default.removeItem(atPath: partialURL.path + suffix)
+            }
+            Workspace.untrackTemporaryFile(partialURL.path)
+        }
+        partialURL = nil
+    }
+}
+
+/// Runs the stages in their fixed order; on any error the partial submission is removed.
+public struct Pipeline: Sendable {
+    public let stages: [any PipelineStage]
+
+    /// The order is part of the policy: decisions resolve before ids are assigned, days are computed
+    /// before any time moves, and the audit runs before the file is renamed into place.
+    public static let standard = Pipeline(stages: [
+        CheckSource(),
+        ResolveDecisions(),
+        OpenSubmission(),
+        DropExcludedFields(),
+        ApplyDecisions(),
+        RemapIDs(),
+        ComputeReviewDays(),
+        ShiftTimestamps(),
+        NeutralizeDecks(),
+        ReduceNoteTypes(),
+        NeutralizeMedia(),
+        WriteSubmission(),
+    ])
+
+    public init(stages: [any PipelineStage]) { self.stages = stages }
+
+    public var stageNames: [String] { stages.map { type(of: $0).name } }
+
+    public func run(_ context: PipelineContext, progress: (String) -> Void = { _ in }) throws {
+        do {
+            for stage in stages {
+                let name = type(of: stage).name
+                progress(name)
+                context.report.begin(name)
+                try stage.run(context)
+            }
+        } catch {
+            context.discardOutput()
+            if let tokenURL = context.tokenURL, context.submissionURL == nil {
+                try? FileManager.default.removeItem(at: tokenURL)
+            }
+            throw error
+        }
+    }
+}
+
+/// A pipeline failure in words the participant understands (no content, ids or secrets).
+public struct PrepareError: Error, CustomStringConvertible, Sendable {
+    public enum Code: Int32, Sendable, CaseIterable {
+        case invalidDecisions = 40
+        case outputFailure = 41
+        case auditFailed = 42
+        case specialCategoryUnconfirmed = 43
+        case invalidOptions = 44
+
+        public var summary: String {
+            switch self {
+            case .invalidDecisions: return "the decisions (excluded notes, tags, survey answers) are invalid"
+            case .outputFailure: return "the submission could not be written to the output folder"
+            case .auditFailed: return "the finished submission failed its own policy audit (nothing was written)"
+            case .specialCategoryUnconfirmed: return "special-category content needs the participant's confirmation"
+            case .invalidOptions: return "an option value is invalid (time zone, rollover hour, policy file)"
+            }
+        }
+    }
+
+    public let code: Code
+    public let description: String
+
+    public init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
+}

@@ -1,0 +1,41 @@
+import AnkiReader
+import AnkiSubmission
+import Foundation
+import GRDB
+
+/// Creates the submission as a hidden temporary file in the output folder (secure_delete on, the
+/// schema from `Schemas/submission.sql`) and attaches the collection's read-only working copy.
+struct OpenSubmission: PipelineStage {
+    static let name = "open-submission"
+    static let summary = "the submission is built in a temporary file, renamed only when complete"
+
+    func run(_ context: PipelineContext) throws {
+        let folder = context.options.outputDirectory
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw PrepareError(.outputFailure, "Cannot create the output folder \(folder.path).")
+        }
+        let partial = folder.appendingPathComponent(".anki-submission-\(UUID().uuidString.prefix(8)).partial")
+        Workspace.trackTemporaryFile(partial.path)
+        context.partialURL = partial
+        do {
+            var config = Configuration()
+            config.label = "anki-submit.submission"
+            config.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA secure_delete = ON; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
+                AnkiCollection.prepareConnection(db)
+            }
+            let queue = try DatabaseQueue(path: partial.path, configuration: config)
+            context.output = queue
+            try queue.writeWithoutTransaction { db in
+                try db.execute(sql: SubmissionSchema.sql)
+                try db.execute(sql: "ATTACH DATABASE ? AS src", arguments: [context.source.databaseURL.path])
+            }
+        } catch let error as DatabaseError {
+            throw PrepareError(.outputFailure,
+                               "Cannot write in \(folder.path) (\(error.resultCode == .SQLITE_FULL ? "disk full" : "not writable")).")
+        }
+        context.report.note("building in the output folder under a temporary name")
+    }
+}

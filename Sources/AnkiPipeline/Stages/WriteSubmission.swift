@@ -1,0 +1,237 @@
+import AnkiAudit
+import AnkiReader
+import AnkiSubmission
+import Foundation
+import GRDB
+
+/// Copies notes, cards and reviews in bulk inside SQLite (`INSERT … SELECT` over the attached
+/// collection, through the id maps and the functions the earlier stages registered), writes the
+/// collection row and the manifest, audits the result against the policy and the source, then writes
+/// the token file and renames the submission into place.
+struct WriteSubmission: PipelineStage {
+    static let name = "write"
+    static let summary = "bulk copy through the maps, audit, then token file and atomic rename"
+
+    /// Cards whose `due` holds Unix seconds: (re)learning and preview queues, and buried/suspended
+    /// (re)learning cards that keep a timestamp. `odue` likewise for cards in a filtered deck.
+    static let dueIsTimestamp = "(c.queue IN (1, 4) OR (c.queue < 0 AND c.type IN (1, 3) AND c.due > 1000000000))"
+    static let odueIsTimestamp = "(c.odid != 0 AND c.type IN (1, 3) AND c.odue > 1000000000)"
+
+    func run(_ context: PipelineContext) throws {
+        let shift = context.requireShift()
+        let policy = context.policy
+        let output = context.requireOutput()
+        let source = context.source
+        let keys = policy.cardsDataKeys.map { "'\($0)'" }.joined(separator: ", ")
+        let timeKeys = policy.cardsDataTimeKeys.map { "'\($0)'" }.joined(separator: ", ")
+        let dataExpression = """
+            CASE WHEN json_valid(c.data) AND json_type(c.data) = 'object' THEN
+              (SELECT json_group_object(j.key, CASE WHEN j.key IN (\(timeKeys.isEmpty ? "NULL" : timeKeys))
+                                                    THEN j.value + :s ELSE j.value END)
+               FROM json_each(c.data) AS j WHERE j.key IN (\(keys)) AND j.type IN ('integer', 'real'))
+            ELSE '' END
+            """
+        let defaultDeck = source.decks.map(\.id).sorted().firstIndex(of: 1).map { $0 + 1 } ?? 1
+        let arguments: StatementArguments = ["ms": shift.milliseconds, "s": shift.seconds,
+                                             "first": context.firstReviewDay, "defaultDeck": defaultDeck]
+        var counts: [String: Int] = [:]
+        do {
+            try output.writeWithoutTransaction { db in
+                try db.inTransaction {
+                    try db.execute(sql: """
+                        WITH kept AS MATERIALIZED (
+                          SELECT mn.new AS id, mt.new AS mid, anki_submit_tags(n.tags) AS tags,
+                                 anki_submit_media(n.flds) AS flds, n.id + :ms AS created, nt.sort_field AS sf
+                          FROM src.notes n
+                          JOIN temp.map_notes mn ON mn.old = n.id
+                          JOIN temp.map_note_types mt ON mt.old = n.mid
+                          JOIN main.note_types nt ON nt.id = mt.new
+                          ORDER BY n.id)
+                        INSERT INTO notes (id, mid, tags, flds, sfld, created)
+                        SELECT id, mid, tags, flds, anki_submit_sort_field(flds, sf), created FROM kept
+                        """, arguments: arguments)
+                    try db.execute(sql: """
+                        INSERT INTO cards (id, nid, did, ord, type, queue, due, ivl, factor, reps, lapses, left,
+                                           odue, odid, data, created)
+                        SELECT mc.new, mn.new, coalesce(md.new, :defaultDeck), c.ord, c.type, c.queue,
+                               CASE WHEN \(Self.dueIsTimestamp) THEN c.due + :s ELSE c.due END,
+                               c.ivl, c.factor, c.reps, c.lapses, c.left,
+                               CASE WHEN \(Self.odueIsTimestamp) THEN c.odue + :s ELSE c.odue END,
+                               CASE WHEN c.odid = 0 THEN 0 ELSE coalesce(mo.new, 0) END,
+                               \(dataExpression),
+                               c.id + :ms
+                        FROM src.cards c
+                        JOIN temp.map_cards mc ON mc.old = c.id
+                        JOIN temp.map_notes mn ON mn.old = c.nid
+                        LEFT JOIN temp.map_decks md ON md.old = c.did
+                        LEFT JOIN temp.map_decks mo ON mo.old = c.odid
+                        ORDER BY c.id
+                        """, arguments: arguments)
+                    try db.execute(sql: """
+                        INSERT INTO revlog (id, cid, ease, ivl, lastIvl, factor, time, type, day)
+                        SELECT r.id + :ms, mc.new, r.ease, r.ivl, r.lastIvl, r.factor, r.time, r.type,
+                               anki_submit_day(r.id) - :first
+                        FROM src.revlog r JOIN temp.map_cards mc ON mc.old = r.cid
+                        ORDER BY r.id
+                        """, arguments: arguments)
+                    counts["cards without a deck (moved to the default deck)"] = try Int.fetchOne(db, sql: """
+                        SELECT count(*) FROM src.cards c JOIN temp.map_cards mc ON mc.old = c.id
+                        WHERE c.did NOT IN (SELECT old FROM temp.map_decks)
+                        """) ?? 0
+                    try db.execute(sql: """
+                        INSERT INTO col (id, crt, ver, sched_ver, rollover, utc_offset_hours)
+                        VALUES (1, ?, ?, ?, ?, ?)
+                        """, arguments: [source.config.creationTime + shift.seconds, source.config.schemaVersion,
+                                         source.config.schedulerVersion, context.rolloverHour,
+                                         policy.storeUTCOffsetHours
+                                            ? Int((Double(context.options.timeZone.secondsFromGMT()) / 3600).rounded())
+                                            : nil])
+                    for table in ["notes", "cards", "revlog", "decks", "note_types", "deck_config"] {
+                        counts[table] = try Int.fetchOne(db, sql: "SELECT count(*) FROM main.\(table)") ?? 0
+                    }
+                    return .commit
+                }
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw PrepareError(.outputFailure, "The disk is full; the submission could not be written.")
+        }
+        for table in ["notes", "cards", "revlog", "decks", "note_types", "deck_config"] {
+            context.report.count(table, counts[table] ?? 0)
+        }
+        if let moved = counts["cards without a deck (moved to the default deck)"], moved > 0 {
+            context.report.count("cards without a deck (moved to the default deck)", moved)
+        }
+        context.report.count("media references neutralized", context.mediaNeutralizer?.replacements ?? 0)
+
+        try writeManifest(context, output: output, counts: counts)
+        try output.writeWithoutTransaction { db in try db.execute(sql: "DETACH DATABASE src") }
+        try output.close()
+        context.output = nil
+
+        guard let partial = context.partialURL else { return }
+        let findings = try SubmissionAudit(policy: policy).audit(
+            submission: partial,
+            source: SubmissionAudit.Source(collection: source, timeZone: context.options.timeZone))
+        if !findings.isEmpty {
+            throw PrepareError(.auditFailed,
+                               "The submission failed its own policy audit (\(findings.count) finding(s): "
+                               + Set(findings.map(\.rule)).sorted().joined(separator: ", ")
+                               + "); nothing was written. Please report this.")
+        }
+        try finish(context, partial: partial)
+    }
+
+    private func writeManifest(_ context: PipelineContext, output: DatabaseQueue, counts: [String: Int]) throws {
+        let decisions = context.decisions
+        let languages = String(decoding: try JSONSerialization.data(withJSONObject: decisions.languages), as: UTF8.self)
+        var entries: [(String, String)] = [
+            ("schema_version", String(SubmissionSchema.version)),
+            ("tool_version", context.options.toolVersion),
+            ("policy_version", String(context.policy.version)),
+            ("source_format", context.source.format.rawValue),
+            ("source_schema", String(context.source.config.schemaVersion)),
+            ("token_hash", context.token.hash),
+            ("consent_public", decisions.consentPublic == true ? "yes" : "no"),
+            ("languages", languages),
+            ("domain", decisions.domain),
+            ("rollover_hour", String(context.rolloverHour)),
+            ("excluded_notes", String(decisions.excludedNotes.count)),
+            ("removed_tags", String(decisions.removedTags.count)),
+            ("special_category_confirmed", decisions.specialCategoryConfirmed ? "yes" : "no"),
+            ("report", context.report.json),
+        ]
+        for table in ["notes", "cards", "revlog", "decks", "note_types", "deck_config"] {
+            entries.append(("count_\(table)", String(counts[table] ?? 0)))
+        }
+        try output.write { db in
+            let insert = try db.makeStatement(sql: "INSERT INTO manifest (key, value) VALUES (?, ?)")
+            for (key, value) in entries { try insert.execute(arguments: [key, value]) }
+        }
+    }
+
+    /// Token file first (a token without a submission is harmless; the reverse would strand the
+    /// participant), then the submission, each written under a temporary name and renamed.
+    private func finish(_ context: PipelineContext, partial: URL) throws {
+        let folder = context.options.outputDirectory
+        let fm = FileManager.default
+        var final = folder.appendingPathComponent("anki-submission.sqlite")
+        var index = 2
+        while fm.fileExists(atPath: final.path) {
+            final = folder.appendingPathComponent("anki-submission-\(index).sqlite")
+            index += 1
+        }
+        var tokenURL = context.options.tokenFile
+            ?? folder.appendingPathComponent(final.deletingPathExtension().lastPathComponent + "-withdrawal-token.txt")
+        if context.options.tokenFile == nil {
+            while fm.fileExists(atPath: tokenURL.path) {
+                tokenURL = folder.appendingPathComponent(final.deletingPathExtension().lastPathComponent
+                                                         + "-withdrawal-token-\(index).txt")
+                index += 1
+            }
+        }
+        let text = """
+            Your anki-submit withdrawal token
+            =================================
+
+            \(context.token.text)
+
+            Keep this file private. It is the only way to withdraw your submission later:
+            send the token to the study's withdrawal page and your data is removed from the
+            working dataset. Nobody else has it, and it cannot be recovered if you lose it.
+            After the public release date, data already published cannot be recalled.
+
+            """
+        try DurableFile.write(Data(text.utf8), to: tokenURL, mode: 0o600)
+        context.tokenURL = tokenURL
+        try DurableFile.sync(partial)
+        guard rename(partial.path, final.path) == 0 else {
+            throw PrepareError(.outputFailure, "Could not move the finished submission into place in \(folder.path).")
+        }
+        Workspace.untrackTemporaryFile(partial.path)
+        context.partialURL = nil
+        context.submissionURL = final
+        DurableFile.syncDirectory(folder)
+        context.report.note("written and renamed into place")
+    }
+}
+
+/// Small helpers for files that must be complete when they appear.
+enum DurableFile {
+    static func write(_ data: Data, to url: URL, mode: mode_t) throws {
+        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
+        Workspace.trackTemporaryFile(temp.path)
+        defer { Workspace.untrackTemporaryFile(temp.path) }
+        let fd = open(temp.path, O_WRONLY | O_CREAT | O_TRUNC, mode)
+        guard fd >= 0 else {
+            throw PrepareError(.outputFailure, "Cannot write \(url.lastPathComponent) in \(url.deletingLastPathComponent().path).")
+        }
+        fchmod(fd, mode)
+        let ok = data.withUnsafeBytes { buffer -> Bool in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Foundation.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n <= 0 { return false }
+                offset += n
+            }
+            return fsync(fd) == 0
+        }
+        close(fd)
+        guard ok, rename(temp.path, url.path) == 0 else {
+            unlink(temp.path)
+            throw PrepareError(.outputFailure, "Cannot write \(url.lastPathComponent) (disk full?).")
+        }
+        syncDirectory(url.deletingLastPathComponent())
+    }
+
+    static func sync(_ url: URL) throws {
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else { throw PrepareError(.outputFailure, "The submission file disappeared while it was written.") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw PrepareError(.outputFailure, "Could not flush the submission to disk.") }
+    }
+
+    static func syncDirectory(_ url: URL) {
+        let fd = open(url.path, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+}

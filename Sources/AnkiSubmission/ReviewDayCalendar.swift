@@ -1,0 +1,67 @@
+import Foundation
+
+/// Turns review times into the learner's review days, the way FSRS and its benchmark datasets count
+/// them: the local calendar date, in the learner's IANA time zone (DST included), of the review time
+/// minus the rollover hour. Computed on the participant's machine, before any time is shifted.
+///
+/// Reviews arrive in time order, so the UTC offset is cached until the zone's next transition: one
+/// time-zone lookup per DST period instead of one per review.
+public final class ReviewDayCalendar: @unchecked Sendable {
+    public let timeZone: TimeZone
+    public let rolloverHour: Int
+    private var validFrom: Int64 = .max
+    private var validUntil: Int64 = .min
+    private var offsetSeconds: Int64 = 0
+
+    public init(timeZone: TimeZone, rolloverHour: Int) {
+        self.timeZone = timeZone
+        self.rolloverHour = rolloverHour
+    }
+
+    /// Days since 1970-01-01 of the local date of `ms - rollover hours`.
+    public func day(ofMilliseconds ms: Int64) -> Int64 {
+        let seconds = floorDiv(ms, 1000) - Int64(rolloverHour) * 3600
+        if seconds < validFrom || seconds >= validUntil { refresh(at: seconds) }
+        return floorDiv(seconds + offsetSeconds, 86_400)
+    }
+
+    private func refresh(at seconds: Int64) {
+        let date = Date(timeIntervalSince1970: TimeInterval(seconds))
+        offsetSeconds = Int64(timeZone.secondsFromGMT(for: date))
+        validFrom = seconds
+        if let next = timeZone.nextDaylightSavingTimeTransition(after: date) {
+            validUntil = Int64(next.timeIntervalSince1970.rounded(.down))
+            // A transition reported at or before `seconds` would loop; fall back to one lookup per hour.
+            if validUntil <= seconds { validUntil = seconds + 1 }
+        } else {
+            validUntil = seconds + 86_400 * 366
+        }
+    }
+
+    /// The same day without any caching (used by tests and the audit as an independent check).
+    public func uncachedDay(ofMilliseconds ms: Int64) -> Int64 {
+        let seconds = floorDiv(ms, 1000) - Int64(rolloverHour) * 3600
+        let date = Date(timeIntervalSince1970: TimeInterval(seconds))
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return Self.daysFromCivil(year: Int64(parts.year!), month: Int64(parts.month!), day: Int64(parts.day!))
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    public static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = floorDiv(y, 400)
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+}
+
+/// Integer division rounding toward negative infinity (times before 1970 and negative offsets).
+public func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+    let q = a / b
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+}

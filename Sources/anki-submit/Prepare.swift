@@ -1,0 +1,201 @@
+import AnkiPipeline
+import AnkiReader
+import AnkiSubmission
+import ArgumentParser
+import Foundation
+
+extension AnkiSubmit {
+    struct Prepare: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Turn your Anki export into an anonymized submission file and a withdrawal token.",
+            discussion: """
+                Everything happens on this machine. The submission keeps your cards' text (except notes \
+                you exclude), their scheduling and your review history; it drops ids, sync data, deck \
+                names, styling and media, and moves every time by one secret random offset of years \
+                while keeping each review's day exactly as your Anki counted it.
+
+                Stages, in order:
+                \(Pipeline.standard.stages.map { "  \(type(of: $0).name): \(type(of: $0).summary)" }.joined(separator: "\n"))
+                """
+        )
+
+        @Argument(help: "Your .apkg/.colpkg export or collection.anki2.")
+        var file: String
+
+        @Option(help: ArgumentHelp("Folder for the submission and the token file.", valueName: "dir"))
+        var out: String = "."
+
+        @Option(help: ArgumentHelp("Your time zone (IANA name, e.g. Europe/Berlin); default: this machine's.",
+                                   valueName: "zone"))
+        var timezone: String?
+
+        @Option(help: ArgumentHelp("Hour your Anki day starts (0-23); default: the collection's own setting, else 4.",
+                                   valueName: "hour"))
+        var rollover: Int?
+
+        @Option(help: ArgumentHelp("How to review the cards before writing: none (no review page).", valueName: "mode"))
+        var review: ReviewMode = .none
+
+        @Option(name: .customLong("exclude-note"), help: ArgumentHelp("Leave out this note (original id). Repeatable.",
+                                                                      valueName: "id"))
+        var excludeNote: [Int64] = []
+
+        @Option(name: .customLong("remove-tag"), help: ArgumentHelp("Remove this tag from every note. Repeatable.",
+                                                                    valueName: "tag"))
+        var removeTag: [String] = []
+
+        @Option(help: ArgumentHelp("A language you speak at C1 or above (ISO 639 code). Repeatable.", valueName: "iso"))
+        var language: [String] = []
+
+        @Option(help: ArgumentHelp("Your interests or domain, in a few words.", valueName: "text"))
+        var domain: String?
+
+        @Option(name: .customLong("consent-public"),
+                help: ArgumentHelp("May your anonymized data be part of the public release? yes or no.", valueName: "yes|no"))
+        var consentPublic: YesNo?
+
+        @Option(help: ArgumentHelp("Decisions saved from the review page (JSON).", valueName: "file"))
+        var decisions: String?
+
+        @Option(name: .customLong("token-file"),
+                help: ArgumentHelp("Where to save your withdrawal token (default: next to the submission).", valueName: "path"))
+        var tokenFile: String?
+
+        @Option(help: ArgumentHelp("A policy file (default: the built-in research policy).", valueName: "file"))
+        var policy: String?
+
+        @Option(name: .customLong("data-dir"), help: ArgumentHelp("Folder with Config/ and Wordlists/.", valueName: "dir"))
+        var dataDir: String?
+
+        @Flag(help: "Print the result as one JSON object.")
+        var json = false
+
+        @OptionGroup var reader: ReaderOptions
+
+        enum ReviewMode: String, ExpressibleByArgument, CaseIterable { case none }
+        enum YesNo: String, ExpressibleByArgument, CaseIterable { case yes, no }
+
+        func validate() throws {
+            if let rollover, !(0...23).contains(rollover) { throw ValidationError("--rollover takes an hour from 0 to 23.") }
+            if let timezone, TimeZone(identifier: timezone) == nil {
+                throw ValidationError("--timezone: \"\(timezone)\" is not an IANA time zone name (like Europe/Berlin).")
+            }
+        }
+
+        func run() throws {
+            // Everything about the input that can be checked without the collection is checked first,
+            // so bad decisions never leave anything behind.
+            let (policy, decisions) = try loadInputs()
+            let options = PrepareOptions(
+                outputDirectory: URL(fileURLWithPath: out, isDirectory: true),
+                timeZone: timezone.flatMap(TimeZone.init(identifier:)) ?? .current,
+                rolloverHour: rollover,
+                tokenFile: tokenFile.map { URL(fileURLWithPath: $0) },
+                toolVersion: AnkiSubmitVersion.current)
+            let progress = Progress(enabled: !json)
+            let context = try withCollection(file, options: reader) { collection in
+                let context = PipelineContext(source: collection, policy: policy, options: options, decisions: decisions)
+                do {
+                    try Pipeline.standard.run(context) { progress.stage($0) }
+                } catch let error as PrepareError {
+                    progress.finish()
+                    fail(error.description, code: error.code.rawValue)
+                }
+                progress.finish()
+                return context
+            }
+            report(context)
+        }
+
+        private func loadInputs() throws -> (Policy, Decisions) {
+            let policy: Policy
+            do {
+                policy = try self.policy.map { try Policy.load(URL(fileURLWithPath: $0)) } ?? .standard
+            } catch let error as PolicyError {
+                fail(error.description, code: PrepareError.Code.invalidOptions.rawValue)
+            }
+            var decisions = Decisions()
+            let data: DataDirectory
+            do { data = try DataDirectory.locate(explicit: dataDir) } catch {
+                fail("\(error)", code: PrepareError.Code.invalidOptions.rawValue)
+            }
+            let languages: LanguageList
+            do { languages = try LanguageList.load(from: data) } catch {
+                fail("\(error)", code: PrepareError.Code.invalidOptions.rawValue)
+            }
+            do {
+                if let path = self.decisions {
+                    guard let bytes = FileManager.default.contents(atPath: path) else {
+                        throw Decisions.Invalid("cannot read \(path)")
+                    }
+                    decisions = try Decisions(json: bytes, languages: languages)
+                }
+                decisions.merge(excludedNotes: excludeNote, removedTags: removeTag,
+                                languages: try Decisions.canonicalLanguages(language, list: languages),
+                                domain: domain, consentPublic: consentPublic.map { $0 == .yes })
+            } catch let error as Decisions.Invalid {
+                fail(error.description, code: PrepareError.Code.invalidDecisions.rawValue)
+            }
+            return (policy, decisions)
+        }
+
+        private func report(_ context: PipelineContext) {
+            let submission = context.submissionURL?.path ?? "?"
+            let tokenPath = context.tokenURL?.path ?? "?"
+            let report = context.report
+            if json {
+                let object: [String: Any] = [
+                    "submission": submission, "token_file": tokenPath,
+                    "notes": report.value("write", "notes") ?? 0, "cards": report.value("write", "cards") ?? 0,
+                    "revlog": report.value("write", "revlog") ?? 0,
+                    "report": (try? JSONSerialization.jsonObject(with: Data(report.json.utf8))) ?? [],
+                ]
+                let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            print("""
+
+                What was done:
+                \(report.text)
+
+                Your submission:  \(submission)
+                  \(report.value("write", "notes") ?? 0) notes, \(report.value("write", "cards") ?? 0) cards, \
+                \(report.value("write", "revlog") ?? 0) reviews, \(report.value("write", "decks") ?? 0) decks
+
+                Your withdrawal token (also saved to \(tokenPath)):
+
+                    \(context.token.text)
+
+                Keep it private and safe. It is the only way to withdraw your data later, and nobody,
+                not even the researchers, can recover it for you. Send the submission file as the
+                study's instructions say; never send the token with it.
+                """)
+        }
+    }
+}
+
+/// Stage-by-stage progress on stderr, only when it is a terminal.
+final class Progress {
+    private let enabled: Bool
+    private var started = false
+
+    init(enabled: Bool) { self.enabled = enabled && isatty(STDERR_FILENO) == 1 }
+
+    func stage(_ name: String) {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[2K  … \(name)".utf8))
+        started = true
+    }
+
+    func finish() {
+        guard enabled, started else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+    }
+}
+
+/// Prints one line on stderr and exits with `code`.
+func fail(_ message: String, code: Int32) -> Never {
+    FileHandle.standardError.write(Data("anki-submit: \(message)\n".utf8))
+    Foundation.exit(code)
+}
