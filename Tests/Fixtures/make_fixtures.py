@@ -1110,12 +1110,34 @@ def make_small_set(name: str, tz_name: str, rollover: int, n_notes: int, generat
         ftable[fname] = c
     truth["files"] = ftable
     truth["media_count"] = ftable[f"{name}-latest.apkg"]["media"]
-    (out_dir / f"{name}-truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (out_dir / f"{name}-truth.json").write_text(dump_truth(truth), encoding="utf-8")
+    for p in list(files.values()) + [out_dir / f"{name}-truth.json"]:
+        os.chmod(p, 0o644)  # Anki writes exports as 0600
     shutil.rmtree(work, ignore_errors=True)
     print(f"[{name}] answers={sim.stats['answers']} retries={sim.stats['retries']} "
           f"second_crossings={sim.stats.get('second_crossings', 0)} "
           f"revlog={truth['revlog_count']} cards={truth['card_count']} notes={truth['note_count']}")
     return truth
+
+
+def dump_truth(truth: dict) -> str:
+    """JSON with one line per key, per list entry of objects, and per card sequence."""
+    def c(v):
+        return json.dumps(v, ensure_ascii=False, separators=(", ", ": "))
+
+    parts = []
+    for k, v in truth.items():
+        if isinstance(v, dict) and v:
+            inner = ",\n".join(f"  {c(kk)}: {c(vv)}" for kk, vv in v.items())
+            parts.append(f" {c(k)}: {{\n{inner}\n }}")
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            inner = ",\n".join(f"  {c(x)}" for x in v)
+            parts.append(f" {c(k)}: [\n{inner}\n ]")
+        else:
+            parts.append(f" {c(k)}: {c(v)}")
+    text = "{\n" + ",\n".join(parts) + "\n}\n"
+    assert json.loads(text) == truth
+    return text
 
 
 def preview_session(col, sim: Simulator, v_ms: int) -> list[int]:
@@ -1511,6 +1533,8 @@ def make_hostile(src_dir: Path, out_dir: Path) -> None:
     out("empty.apkg").write_bytes(b"")
     shutil.rmtree(work, ignore_errors=True)
     write_hostile_readme(out_dir)
+    for p in made.values():
+        os.chmod(p, 0o644)
     total = sum(p.stat().st_size for p in made.values())
     print(f"hostile: {len(made)} files, {total} bytes in {out_dir}")
 
