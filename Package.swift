@@ -1,9 +1,9 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 let package = Package(
     name: "anki-submit",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "anki-submit", targets: ["anki-submit"]),
         .library(name: "AnkiReader", targets: ["AnkiReader"]),
@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries, reached through pkg-config; Debian package names for the hint.
@@ -76,11 +78,29 @@ let package = Package(
             ]
         ),
 
+        // Personal-data and special-category scanner (PCRE2 JIT, word lists).
+        .target(
+            name: "AnkiScanner",
+            dependencies: ["AnkiPCRE2", "AnkiReader", "AnkiSubmission"]
+        ),
+
+        // Researcher side: ingest, withdrawals (HTTP endpoint and apply), release, stats.
+        .target(
+            name: "AnkiResearch",
+            dependencies: [
+                "AnkiSubmission", "AnkiAudit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // The thin command-line front end.
         .executableTarget(
             name: "anki-submit",
             dependencies: [
-                "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPipeline",
+                "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPipeline", "AnkiScanner", "AnkiResearch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -103,6 +123,18 @@ let package = Package(
             dependencies: [
                 "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPipeline",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "AnkiScannerTests",
+            dependencies: ["AnkiScanner", "AnkiReader", "AnkiPCRE2"]
+        ),
+        .testTarget(
+            name: "AnkiResearchTests",
+            dependencies: [
+                "AnkiResearch", "AnkiSubmission", "AnkiAudit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(

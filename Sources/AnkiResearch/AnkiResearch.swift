@@ -1,0 +1,1 @@
+// The researcher side lives here (issue 6).

@@ -1,0 +1,1 @@
+// The personal-data and special-category scanner lives here (issue 4).
