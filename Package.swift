@@ -56,7 +56,7 @@ let package = Package(
         // The submission format shared by both sides: schema, policy, token, time primitives.
         .target(
             name: "AnkiSubmission",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["AnkiPCRE2", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         // Checks a submission against the policy (participant side and researcher ingest).

@@ -162,10 +162,6 @@ enum CardDataRule {
 
 /// No media file name anywhere: `[sound:…]` and `src=` hold only placeholders.
 enum MediaNameRule {
-    static let sound = try! PCRE2Regex(#"\[sound:([^\]\x1f]*)\]"#)
-    static let attribute = try! PCRE2Regex(#"<[a-z][^>]*?\s(?:src|data|poster)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))"#,
-                                           options: .caseless)
-
     static func check(_ db: Database, policy: Policy, _ findings: inout Findings) throws {
         let placeholders = Set(policy.media.placeholders.values)
         let rows = try Row.fetchCursor(db, sql: "SELECT id, flds, sfld FROM notes")
@@ -174,12 +170,10 @@ enum MediaNameRule {
                 var text: String = row[column]
                 guard text.contains("[sound:") || text.contains("=") else { continue }
                 let bad = try text.withUTF8 { bytes -> Bool in
-                    for match in try sound.matches(in: bytes) + attribute.matches(in: bytes) {
-                        guard let range = match.groups.compactMap({ $0 }).first else { continue }
-                        let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-                        if !placeholders.contains(value) { return true }
+                    try MediaReferences.find(in: bytes).contains { reference in
+                        !placeholders.contains(String(decoding: UnsafeBufferPointer(rebasing: bytes[reference.valueRange]),
+                                                      as: UTF8.self))
                     }
-                    return false
                 }
                 if bad { findings.add("media-names", "note \(row[0] as Int64) references a media file by name") }
             }

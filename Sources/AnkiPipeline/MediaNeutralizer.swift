@@ -8,8 +8,6 @@ import Foundation
 /// media file names are replaced too.
 public final class MediaNeutralizer: @unchecked Sendable {
     private let media: Policy.Media
-    private let sound: PCRE2Regex
-    private let attribute: PCRE2Regex
     private let knownNames: PCRE2Regex?
     private let lock = NSLock()
     private var replaced = 0
@@ -22,10 +20,6 @@ public final class MediaNeutralizer: @unchecked Sendable {
 
     public init(policy: Policy, mediaNames: [String]) throws {
         media = policy.media
-        sound = try PCRE2Regex(#"\[sound:([^\]\x1f]*)\]"#)
-        // src/data/poster attributes of any tag, quoted either way or bare.
-        attribute = try PCRE2Regex(#"(<[a-z][^>]*?\s(?:src|data|poster)\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s>"']+))"#,
-                                   options: .caseless)
         let names = mediaNames.filter { $0.count >= 3 }.sorted { $0.utf8.count > $1.utf8.count }
         knownNames = names.isEmpty ? nil
             : try PCRE2Regex(names.map { "\\Q" + $0.replacingOccurrences(of: "\\E", with: "\\E\\\\E\\Q") + "\\E" }
@@ -51,24 +45,30 @@ public final class MediaNeutralizer: @unchecked Sendable {
         guard text.contains("[sound:") || text.contains("=") || knownNames != nil else { return text }
         var bytes = Array(text.utf8)
         var count = 0
-        // [sound:name] -> [sound:audio|video]
-        bytes = try replace(bytes, with: sound) { match, source in
-            let name = Self.string(source, match.groups[0]!)
-            count += 1
-            let placeholder = media.placeholder(for: kind(of: name, defaultKind: "audio") == "video" ? "video" : "audio")
-            return Array("[sound:\(placeholder)]".utf8)
-        }
-        // <tag src="..."> -> <tag src="image">
-        bytes = try replace(bytes, with: attribute) { match, source in
-            let prefix = Self.string(source, match.groups[0]!)
-            let value = [match.groups[1], match.groups[2], match.groups[3]].compactMap { $0 }.first
-                .map { Self.string(source, $0) } ?? ""
-            let tag = prefix.dropFirst().prefix { $0.isLetter }.lowercased()
-            let defaultKind = tag == "img" ? "image" : tag == "audio" ? "audio" : tag == "video" ? "video" : "other"
-            let placeholder = media.placeholder(for: kind(of: value, defaultKind: defaultKind))
-            if value == placeholder { return Array(source[match.range]) }
-            count += 1
-            return Array("\(prefix)\"\(placeholder)\"".utf8)
+        // [sound:name] -> [sound:audio|video]; <tag src="..."> -> <tag src="image">
+        let references = try bytes.withUnsafeBufferPointer { try MediaReferences.find(in: $0) }
+        if !references.isEmpty {
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count)
+            var last = 0
+            for reference in references where reference.range.lowerBound >= last {
+                out.append(contentsOf: bytes[last..<reference.range.lowerBound])
+                let value = Self.string(bytes, reference.valueRange)
+                switch reference.kind {
+                case .sound:
+                    let kind = kind(of: value, defaultKind: "audio") == "video" ? "video" : "audio"
+                    out.append(contentsOf: "[sound:\(media.placeholder(for: kind))]".utf8)
+                case .attribute(let tag):
+                    let defaultKind = tag == "img" ? "image" : tag == "audio" ? "audio" : tag == "video" ? "video" : "other"
+                    let placeholder = media.placeholder(for: kind(of: value, defaultKind: defaultKind))
+                    out.append(contentsOf: bytes[reference.attributePrefix!])
+                    out.append(contentsOf: "\"\(placeholder)\"".utf8)
+                }
+                if !media.placeholders.values.contains(value) { count += 1 }
+                last = reference.range.upperBound
+            }
+            out.append(contentsOf: bytes[last...])
+            bytes = out
         }
         if let knownNames {
             bytes = try replace(bytes, with: knownNames) { match, source in

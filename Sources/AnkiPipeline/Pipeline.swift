@@ -175,6 +175,14 @@ public struct Pipeline: Sendable {
             if let tokenURL = context.tokenURL, context.submissionURL == nil {
                 try? FileManager.default.removeItem(at: tokenURL)
             }
+            if let error = error as? DatabaseError {
+                // Only the result code: GRDB keeps values out of messages, but SQL text is not for participants.
+                throw PrepareError(error.resultCode == .SQLITE_FULL ? .outputFailure : .auditFailed,
+                                   error.resultCode == .SQLITE_FULL
+                                       ? "The disk is full; the submission could not be written."
+                                       : "Writing the submission failed (SQLite \(error.resultCode)); nothing was written. "
+                                         + "Please report this.")
+            }
             throw error
         }
     }

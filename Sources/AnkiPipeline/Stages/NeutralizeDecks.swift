@@ -30,7 +30,9 @@ struct NeutralizeDecks: PipelineStage {
             return chain.reversed().map { "\(prefix)\($0)" }.joined(separator: "::")
         }
 
-        try context.requireOutput().writeWithoutTransaction { db in
+        // A parent can have a larger id than its child (created later), so references are checked at commit.
+        try context.requireOutput().inTransaction { db in
+            try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
             let presetInsert = try db.makeStatement(sql: """
                 INSERT INTO deck_config (id, fsrs_params, desired_retention, ignore_revlogs_before_date,
                                          ignore_revlogs_before_ms, new_per_day, max_ivl)
@@ -57,6 +59,7 @@ struct NeutralizeDecks: PipelineStage {
                 try deckInsert.execute(arguments: [deckIDs[deck.id]!, neutralName(deck), deck.parentID.flatMap { deckIDs[$0] },
                                                    conf, deck.isFiltered ? 1 : 0])
             }
+            return .commit
         }
         context.report.count("decks renamed", source.decks.count)
         context.report.count("presets", source.presets.count)

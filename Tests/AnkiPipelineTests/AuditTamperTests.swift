@@ -1,0 +1,87 @@
+import AnkiAudit
+import AnkiPipeline
+import AnkiReader
+import AnkiSubmission
+import Foundation
+import GRDB
+import Testing
+
+/// Each audit rule fails when the thing it guards is broken: a clean submission is tampered with in
+/// one way at a time.
+@Suite("The audit catches every kind of leak")
+struct AuditTamperTests {
+    static let source = Fixtures.generated.appendingPathComponent("berlin-latest.colpkg")
+
+    /// (what to break, SQL that breaks it, the rule expected to fire, needs the source?)
+    static let cases: [(String, String, String, Bool)] = [
+        ("extra column", "ALTER TABLE notes ADD COLUMN guid TEXT", "schema", false),
+        ("excluded table", "CREATE TABLE graves (oid INTEGER)", "schema", false),
+        ("a view", "CREATE VIEW v AS SELECT 1", "schema", false),
+        ("ids not dense", "UPDATE notes SET id = id + 1000 WHERE id = (SELECT max(id) FROM notes)", "dense-ids", false),
+        ("dangling reference", "UPDATE cards SET did = 999 WHERE id = 1", "references", false),
+        ("deck name kept", "UPDATE decks SET name = 'Japanese::JLPT N5' WHERE id = 2", "deck-names", false),
+        ("card data key", #"UPDATE cards SET data = '{"s":1.0,"pos":3}' WHERE id = 1"#, "card-data", false),
+        ("media name", "UPDATE notes SET flds = flds || '[sound:hund.mp3]' WHERE id = 1", "media-names", false),
+        ("media name in src", #"UPDATE notes SET flds = flds || '<img alt="" src="flag_de.png">' WHERE id = 2"#,
+         "media-names", false),
+        ("token hash", "UPDATE manifest SET value = upper(value) WHERE key = 'token_hash'", "manifest", false),
+        ("manifest count", "UPDATE manifest SET value = '1' WHERE key = 'count_revlog'", "manifest", false),
+        ("one review time moved", "UPDATE revlog SET id = id + 1 WHERE id = (SELECT max(id) FROM revlog)",
+         "time-shift", true),
+        ("a review day changed", "UPDATE revlog SET day = day + 1 WHERE id = (SELECT max(id) FROM revlog)",
+         "review-days", true),
+        ("review on another card", "UPDATE revlog SET cid = cid % (SELECT count(*) FROM cards) + 1 WHERE id = (SELECT min(id) FROM revlog)",
+         "references", true),
+        ("lrt not shifted", #"UPDATE cards SET data = json_set(data, '$.lrt', json_extract(data, '$.lrt') + 5) WHERE data LIKE '%lrt%' AND id = (SELECT min(id) FROM cards WHERE data LIKE '%lrt%')"#,
+         "time-shift", true),
+        ("learning due not shifted", "UPDATE cards SET due = due + 7 WHERE queue = 1", "time-shift", true),
+        ("creation time", "UPDATE notes SET created = created + 1 WHERE id = 3", "time-shift", true),
+        ("deck name as field name", "UPDATE manifest SET value = 'Japanese::JLPT N5' WHERE key = 'domain'",
+         "no-source-strings", true),
+        ("original id in text", "UPDATE notes SET flds = flds || ' ref ' || (SELECT value FROM manifest WHERE key = 'x') WHERE id = 1",
+         "no-original-ids", true),
+    ]
+
+    @Test("a clean submission passes with and without the source")
+    func clean() throws {
+        let scratch = try Scratch()
+        let prepared = try prepare(Self.source, zone: "Europe/Berlin", out: scratch.sub("out"))
+        #expect(try SubmissionAudit().audit(submission: prepared.submission).isEmpty)
+    }
+
+    @Test("tampering is found", arguments: cases)
+    func tamper(_ name: String, _ sql: String, _ rule: String, _ withSource: Bool) throws {
+        let scratch = try Scratch()
+        let prepared = try prepare(Self.source, zone: "Europe/Berlin", out: scratch.sub("out"))
+        let collection = try AnkiCollection.open(Self.source)
+        defer { collection.close() }
+        var statement = sql
+        if name == "original id in text" {
+            var id: Int64 = 0
+            try collection.forEachNote { if id == 0 { id = $0.id } }
+            statement = "UPDATE notes SET flds = flds || ' ref \(id)' WHERE id = 1"
+        }
+        let queue = try DatabaseQueue(path: prepared.submission.path)
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA foreign_keys = OFF")
+            try db.execute(sql: statement)
+        }
+        try queue.close()
+        let findings = try SubmissionAudit().audit(
+            submission: prepared.submission,
+            source: withSource ? .init(collection: collection, timeZone: TimeZone(identifier: "Europe/Berlin")!) : nil)
+        #expect(findings.contains { $0.rule == rule }, "\(name): \(findings)")
+    }
+
+    @Test("a file that is not a submission is reported, not crashed on")
+    func notASubmission() throws {
+        let scratch = try Scratch()
+        let garbage = scratch.url.appendingPathComponent("x.sqlite")
+        try Data("hello".utf8).write(to: garbage)
+        #expect(throws: SubmissionAudit.Unreadable.self) { try SubmissionAudit().audit(submission: garbage) }
+        let other = scratch.url.appendingPathComponent("other.sqlite")
+        try DatabaseQueue(path: other.path).write { try $0.execute(sql: "CREATE TABLE t (a)") }
+        let findings = try SubmissionAudit().audit(submission: other)
+        #expect(findings.contains { $0.rule == "schema" })
+    }
+}

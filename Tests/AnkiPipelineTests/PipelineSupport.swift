@@ -1,0 +1,76 @@
+import AnkiAudit
+import AnkiPipeline
+import AnkiReader
+import AnkiSubmission
+import Foundation
+import GRDB
+import Testing
+
+enum Fixtures {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let generated = root.appendingPathComponent("Tests/Fixtures/generated")
+    static let shared = root.deletingLastPathComponent().appendingPathComponent("shared/fixtures/generated")
+    static var sharedAvailable: Bool { FileManager.default.fileExists(atPath: shared.path) }
+
+    /// (package, truth file) pairs: every generation of every set.
+    static func packages(includeShared: Bool = true) -> [(URL, URL)] {
+        var dirs = [generated]
+        if includeShared && sharedAvailable { dirs.append(shared) }
+        var result: [(URL, URL)] = []
+        for dir in dirs {
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()
+            for truth in names where truth.hasSuffix("-truth.json") {
+                let prefix = String(truth.dropLast("-truth.json".count))
+                for name in names where name.hasPrefix(prefix + "-") && (name.hasSuffix(".apkg") || name.hasSuffix(".colpkg")) {
+                    result.append((dir.appendingPathComponent(name), dir.appendingPathComponent(truth)))
+                }
+            }
+        }
+        return result
+    }
+
+    static func truth(_ url: URL) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+    }
+}
+
+final class Scratch {
+    let url: URL
+    init() throws {
+        url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("anki-pipeline-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(at: url) }
+    func sub(_ name: String) -> URL { url.appendingPathComponent(name, isDirectory: true) }
+    func list(_ dir: URL) -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted() }
+}
+
+struct Prepared {
+    let submission: URL
+    let token: WithdrawalToken
+    let report: PipelineReport
+    let tokenFile: URL
+}
+
+/// Runs the standard pipeline in-process, the way `prepare --review none` does.
+@discardableResult
+func prepare(_ file: URL, zone: String, rollover: Int? = nil, decisions: Decisions? = nil, out: URL,
+             workspace: URL? = nil) throws -> Prepared {
+    var decided = decisions ?? Decisions()
+    if decisions == nil { decided.consentPublic = true; decided.languages = ["de"] }
+    let collection = try AnkiCollection.open(file, workspaceParent: workspace)
+    defer { collection.close() }
+    let options = PrepareOptions(outputDirectory: out, timeZone: TimeZone(identifier: zone)!, rolloverHour: rollover,
+                                 toolVersion: "test")
+    let context = PipelineContext(source: collection, policy: .standard, options: options, decisions: decided)
+    try Pipeline.standard.run(context)
+    return Prepared(submission: context.submissionURL!, token: context.token, report: context.report,
+                    tokenFile: context.tokenURL!)
+}
+
+func openReadOnly(_ url: URL) throws -> DatabaseQueue {
+    var config = Configuration()
+    config.readonly = true
+    return try DatabaseQueue(path: url.path, configuration: config)
+}
