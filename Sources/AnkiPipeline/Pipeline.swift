@@ -164,9 +164,15 @@ public struct Pipeline: Sendable {
 
     public func run(_ context: PipelineContext, progress: (String) -> Void = { _ in }) throws {
         do {
+            let pauseBefore = ProcessInfo.processInfo.environment["ANKI_SUBMIT_TEST_PAUSE_BEFORE"]
             for stage in stages {
                 let name = type(of: stage).name
                 progress(name)
+                if pauseBefore == name {
+                    // Test hook: lets the interruption tests stop a run at a known point.
+                    FileHandle.standardError.write(Data("paused before \(name)\n".utf8))
+                    Thread.sleep(forTimeInterval: 60)
+                }
                 context.report.begin(name)
                 try stage.run(context)
             }

@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+
+@Suite("anki-submit prepare and audit")
+struct PrepareCommandTests {
+    static let deck = CLI.generated.appendingPathComponent("berlin-latest.apkg")
+    static let source = ["--timezone", "Europe/Berlin", "--consent-public", "yes", "--language", "de"]
+
+    @Test("prepare --review none writes a submission and a token; audit --source is clean")
+    func endToEnd() throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let out = cli.cwd.appendingPathComponent("out")
+        let result = try cli.run(["prepare", Self.deck.path, "--review", "none", "--out", out.path, "--json"] + Self.source)
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let submission = try #require(object["submission"] as? String)
+        let tokenFile = try #require(object["token_file"] as? String)
+        #expect(object["revlog"] as? Int ?? 0 > 1000)
+        #expect(result.leftInTemp.isEmpty)
+        let token = try String(contentsOfFile: tokenFile, encoding: .utf8)
+        #expect(!result.stdout.contains(token.split(separator: "\n")[3]), "--json never prints the token")
+
+        let audit = try cli.run(["audit", submission, "--source", Self.deck.path, "--timezone", "Europe/Berlin"])
+        #expect(audit.status == 0, "\(audit.stdout)")
+        #expect(audit.stdout.hasPrefix("Clean:"))
+        let wrongZone = try cli.run(["audit", submission, "--source", Self.deck.path, "--timezone", "Asia/Tokyo"])
+        #expect(wrongZone.status == 1)
+        #expect(wrongZone.stdout.contains("[review-days]"))
+        let alone = try cli.run(["audit", submission])
+        #expect(alone.status == 0)
+    }
+
+    @Test("the text output shows the token once, with instructions, and the report")
+    func textOutput() throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let result = try cli.run(["prepare", Self.deck.path, "--review", "none", "--out", "o"] + Self.source)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("Your withdrawal token"))
+        #expect(result.stdout.contains("remap-ids:"))
+        #expect(result.leftInWorkingDirectory.sorted() == ["o", "o/anki-submission-withdrawal-token.txt", "o/anki-submission.sqlite"])
+    }
+
+    @Test("bad decisions: refused with exit 40 before anything is written", arguments: [
+        ["--exclude-note", "12345"],
+        ["--remove-tag", "no_such_tag"],
+        ["--language", "xx"],
+        ["--decisions", "bad.json"],
+        ["--decisions", "missing.json"],
+    ])
+    func badDecisions(_ extra: [String]) throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        try Data("{\"excluded_notes\": [1,".utf8).write(to: cli.cwd.appendingPathComponent("bad.json"))
+        let result = try cli.run(["prepare", Self.deck.path, "--review", "none", "--out", "out",
+                                  "--timezone", "UTC", "--consent-public", "no"] + extra)
+        #expect(result.status == 40, "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(!result.stderr.contains("12345"), "no ids in messages")
+        #expect(result.leftInWorkingDirectory == ["bad.json"])
+        #expect(result.leftInTemp.isEmpty)
+    }
+
+    @Test("missing consent and bad options are refused")
+    func options() throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        #expect(try cli.run(["prepare", Self.deck.path, "--review", "none", "--timezone", "UTC"]).status == 40)
+        #expect(try cli.run(["prepare", Self.deck.path, "--timezone", "Mars/Olympus", "--consent-public", "yes"]).status == 64)
+        #expect(try cli.run(["prepare", Self.deck.path, "--rollover", "24", "--consent-public", "yes"]).status == 64)
+        #expect(try cli.run(["prepare", CLI.hostile.appendingPathComponent("truncated.apkg").path,
+                             "--consent-public", "yes"]).status == 15)
+    }
+
+    @Test("Ctrl-C in the middle of writing leaves no partial submission", arguments: ["write", "remap-ids"])
+    func interrupt(_ stage: String) throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let (process, out, err) = cli.process(["prepare", Self.deck.path, "--review", "none", "--out", "out"] + Self.source)
+        var environment = process.environment ?? [:]
+        environment["ANKI_SUBMIT_TEST_PAUSE_BEFORE"] = stage
+        process.environment = environment
+        try process.run()
+        // Wait for the pause line on stderr, then interrupt.
+        var seen = Data()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !String(decoding: seen, as: UTF8.self).contains("paused before") {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
+        #expect(String(decoding: seen, as: UTF8.self).contains("paused before \(stage)"))
+        let partial = (try? FileManager.default.contentsOfDirectory(atPath: cli.cwd.appendingPathComponent("out").path)) ?? []
+        #expect(partial.allSatisfy { $0.hasSuffix(".partial") }, "only a hidden partial file exists while running")
+        process.interrupt()
+        _ = out.fileHandleForReading.readDataToEndOfFile()
+        _ = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let result = cli.result(process, Data(), Data())
+        #expect(result.status == 130)
+        #expect(result.leftInTemp.isEmpty, "temp: \(result.leftInTemp)")
+        #expect(result.leftInWorkingDirectory.filter { $0 != "out" }.isEmpty, "left: \(result.leftInWorkingDirectory)")
+    }
+}
