@@ -56,7 +56,12 @@ let package = Package(
         // The submission format shared by both sides: schema, policy, token, time primitives.
         .target(
             name: "AnkiSubmission",
-            dependencies: ["AnkiPCRE2", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "AnkiPCRE2",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
 
         // Checks a submission against the policy (participant side and researcher ingest).

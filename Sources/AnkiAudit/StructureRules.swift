@@ -140,23 +140,19 @@ enum DeckNameRule {
     }
 }
 
-/// `cards.data` holds only the FSRS keys the policy keeps, all numbers.
+/// `cards.data` holds only the FSRS keys the policy keeps, all numbers (checked inside SQLite).
 enum CardDataRule {
     static func check(_ db: Database, policy: Policy, _ findings: inout Findings) throws {
-        let allowed = Set(policy.cardsDataKeys)
-        let rows = try Row.fetchCursor(db, sql: "SELECT id, data FROM cards WHERE data != '' AND data != '{}'")
-        while let row = try rows.next() {
-            let text: String = row[1]
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
-                findings.add("card-data", "card \(row[0] as Int64) has data that is not a JSON object")
-                continue
-            }
-            let extra = Set(object.keys).subtracting(allowed)
-            if !extra.isEmpty { findings.add("card-data", "card \(row[0] as Int64) keeps data keys the policy drops") }
-            if object.values.contains(where: { !($0 is NSNumber) }) {
-                findings.add("card-data", "card \(row[0] as Int64) has non-numeric data")
-            }
-        }
+        let keys = policy.cardsDataKeys.map { "'\($0.replacingOccurrences(of: "'", with: "''"))'" }.joined(separator: ",")
+        let invalid = try Int.fetchOne(db, sql: """
+            SELECT count(*) FROM cards WHERE data != '' AND (NOT json_valid(data) OR json_type(data) != 'object')
+            """) ?? 0
+        if invalid > 0 { findings.add("card-data", "\(invalid) card(s) have data that is not a JSON object") }
+        let extra = try Int.fetchOne(db, sql: """
+            SELECT count(DISTINCT c.id) FROM cards c, json_each(c.data) j
+            WHERE c.data != '' AND json_valid(c.data) AND (j.key NOT IN (\(keys)) OR j.type NOT IN ('integer', 'real'))
+            """) ?? 0
+        if extra > 0 { findings.add("card-data", "\(extra) card(s) keep data keys the policy drops, or non-numbers") }
     }
 }
 
@@ -168,7 +164,7 @@ enum MediaNameRule {
         while let row = try rows.next() {
             for column in [1, 2] {
                 var text: String = row[column]
-                guard text.contains("[sound:") || text.contains("=") else { continue }
+                guard text.containsBytes("[sound:") || text.containsBytes("=") else { continue }
                 let bad = try text.withUTF8 { bytes -> Bool in
                     try MediaReferences.find(in: bytes).contains { reference in
                         !placeholders.contains(String(decoding: UnsafeBufferPointer(rebasing: bytes[reference.valueRange]),

@@ -42,7 +42,7 @@ public final class MediaNeutralizer: @unchecked Sendable {
 
     /// The fields with every media reference neutralized.
     public func neutralize(_ text: String) throws -> String {
-        guard text.contains("[sound:") || text.contains("=") || knownNames != nil else { return text }
+        guard text.containsBytes("[sound:") || text.containsBytes("=") || knownNames != nil else { return text }
         var bytes = Array(text.utf8)
         var count = 0
         // [sound:name] -> [sound:audio|video]; <tag src="..."> -> <tag src="image">
@@ -131,7 +131,7 @@ public enum SortField {
     static let named: [String: String] = ["nbsp": " ", "amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'"]
 
     public static func decodeEntities(_ text: String) -> String {
-        guard text.contains("&") else { return text }
+        guard text.containsBytes("&") else { return text }
         var result = ""
         var rest = Substring(text)
         while let amp = rest.firstIndex(of: "&") {

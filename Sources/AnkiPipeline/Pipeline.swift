@@ -26,6 +26,14 @@ public final class PipelineReport: @unchecked Sendable {
     }
 
     public private(set) var entries: [Entry] = []
+    /// Wall-clock seconds per stage (printed with `--timings`; never stored in the submission).
+    public private(set) var durations: [(String, Double)] = []
+
+    func finished(_ stage: String, seconds: Double) { durations.append((stage, seconds)) }
+
+    public var timingText: String {
+        durations.map { "  \($0.0): \(String(format: "%.3f", $0.1)) s" }.joined(separator: "\n")
+    }
 
     func begin(_ stage: String) { entries.append(Entry(stage: stage, counts: [], notes: [])) }
 
@@ -174,7 +182,9 @@ public struct Pipeline: Sendable {
                     Thread.sleep(forTimeInterval: 60)
                 }
                 context.report.begin(name)
+                let started = Date()
                 try stage.run(context)
+                context.report.finished(name, seconds: Date().timeIntervalSince(started))
             }
         } catch {
             context.discardOutput()

@@ -1,4 +1,6 @@
 import Foundation
+import GRDB
+import GRDBSQLite
 
 /// Turns review times into the learner's review days, the way FSRS and its benchmark datasets count
 /// them: the local calendar date, in the learner's IANA time zone (DST included), of the review time
@@ -35,6 +37,27 @@ public final class ReviewDayCalendar: @unchecked Sendable {
             if validUntil <= seconds { validUntil = seconds + 1 }
         } else {
             validUntil = seconds + 86_400 * 366
+        }
+    }
+
+    /// Registers `anki_submit_day(ms)` on a connection: a raw SQLite function (no boxing per call, since
+    /// it runs once per review, a million times), holding a strong reference to this calendar.
+    public func register(in db: Database, name: String = "anki_submit_day") throws {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        let rc = sqlite3_create_function_v2(
+            db.sqliteConnection, name, 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, box,
+            { context, _, argv in
+                guard let value = argv?[0], sqlite3_value_type(value) == SQLITE_INTEGER else {
+                    sqlite3_result_null(context)
+                    return
+                }
+                let calendar = Unmanaged<ReviewDayCalendar>.fromOpaque(sqlite3_user_data(context)).takeUnretainedValue()
+                sqlite3_result_int64(context, calendar.day(ofMilliseconds: sqlite3_value_int64(value)))
+            },
+            nil, nil,
+            { pointer in if let pointer { Unmanaged<ReviewDayCalendar>.fromOpaque(pointer).release() } })
+        if rc != SQLITE_OK {   // SQLite has already called the destructor, releasing `box`
+            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: "cannot register \(name)")
         }
     }
 

@@ -3,6 +3,17 @@ public enum SubmissionSchema {
     /// Bumped whenever a table or column changes.
     public static let version = 1
 
+    /// The schema without its indexes (a bulk writer creates those after the rows).
+    public static var tableStatements: String {
+        sql.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("CREATE INDEX") }.joined(separator: "\n")
+    }
+
+    /// The `CREATE INDEX` statements of the schema.
+    public static var indexStatements: [String] {
+        sql.split(separator: "\n").filter { $0.hasPrefix("CREATE INDEX") }.map(String.init)
+    }
+
     public static let sql = #"""
 -- anki-submit submission, schema version 1.
 -- One file per participant. Every column is one the data policy keeps; nothing it excludes.

@@ -70,6 +70,9 @@ extension AnkiSubmit {
         @Flag(help: "Print the result as one JSON object.")
         var json = false
 
+        @Flag(help: "Print how long each stage took (to standard error).")
+        var timings = false
+
         @OptionGroup var reader: ReaderOptions
 
         enum ReviewMode: String, ExpressibleByArgument, CaseIterable { case none }
@@ -104,6 +107,7 @@ extension AnkiSubmit {
                 progress.finish()
                 return context
             }
+            if timings { FileHandle.standardError.write(Data("Stage timings:\n\(context.report.timingText)\n".utf8)) }
             report(context)
         }
 

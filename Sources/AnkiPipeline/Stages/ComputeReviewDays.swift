@@ -1,7 +1,6 @@
 import AnkiSubmission
 import Foundation
 import GRDB
-import GRDBSQLite
 
 /// Computes each review's day on the participant's machine, before any time is shifted: the local
 /// date (IANA zone, DST-aware) of the review time minus the rollover hour, stored relative to the
@@ -14,37 +13,20 @@ struct ComputeReviewDays: PipelineStage {
         let calendar = ReviewDayCalendar(timeZone: context.options.timeZone, rolloverHour: context.rolloverHour)
         context.calendar = calendar
         try context.requireOutput().writeWithoutTransaction { db in
-            try Self.registerDayFunction(db, calendar: calendar)
-            let row = try Row.fetchOne(db, sql: """
-                SELECT min(anki_submit_day(id)), max(anki_submit_day(id)), count(*) FROM src.revlog
-                WHERE cid IN (SELECT old FROM temp.map_cards)
-                """)
-            let first: Int64? = row?[0]
-            let last: Int64? = row?[1]
-            context.firstReviewDay = first ?? 0
-            context.report.count("reviews", row?[2] ?? 0)
-            context.report.count("days from first to last review", Int((last ?? 0) - (first ?? 0)))
+            try calendar.register(in: db)
+            // Local dates never go back by more than a day, so the first review day lies within the
+            // first three days of reviews: no need to compute a million days twice.
+            let kept = "FROM src.revlog WHERE cid IN (SELECT old FROM temp.map_cards)"
+            let bounds = try Row.fetchOne(db, sql: "SELECT min(id), max(id), count(*) \(kept)")
+            let firstID: Int64? = bounds?[0]
+            let lastID: Int64? = bounds?[1]
+            let first = try Int64.fetchOne(db, sql: "SELECT min(anki_submit_day(id)) \(kept) AND id < ?",
+                                           arguments: [(firstID ?? 0) + 3 * 86_400_000]) ?? 0
+            context.firstReviewDay = first
+            context.report.count("reviews", bounds?[2] ?? 0)
+            context.report.count("days from first to last review",
+                                 Int(lastID.map { calendar.day(ofMilliseconds: $0) - first } ?? 0))
         }
         context.report.note("rollover at \(context.rolloverHour):00 in the participant's time zone")
-    }
-
-    /// A raw SQLite function (no boxing per call: it runs once per review, a million times).
-    static func registerDayFunction(_ db: Database, calendar: ReviewDayCalendar) throws {
-        let box = Unmanaged.passRetained(calendar).toOpaque()
-        let rc = sqlite3_create_function_v2(
-            db.sqliteConnection, "anki_submit_day", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, box,
-            { context, _, argv in
-                guard let value = argv?[0], sqlite3_value_type(value) == SQLITE_INTEGER else {
-                    sqlite3_result_null(context)
-                    return
-                }
-                let calendar = Unmanaged<ReviewDayCalendar>.fromOpaque(sqlite3_user_data(context)).takeUnretainedValue()
-                sqlite3_result_int64(context, calendar.day(ofMilliseconds: sqlite3_value_int64(value)))
-            },
-            nil, nil,
-            { pointer in if let pointer { Unmanaged<ReviewDayCalendar>.fromOpaque(pointer).release() } })
-        if rc != SQLITE_OK {
-            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: "cannot register anki_submit_day")
-        }
     }
 }

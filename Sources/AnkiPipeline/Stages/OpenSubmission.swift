@@ -22,6 +22,9 @@ struct OpenSubmission: PipelineStage {
         do {
             var config = Configuration()
             config.label = "anki-submit.submission"
+            // References are proven by the audit before the file is renamed; enforcing them row by row
+            // would only slow the bulk copy (and decks can name parents created after them).
+            config.foreignKeysEnabled = false
             config.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA secure_delete = ON; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
                 AnkiCollection.prepareConnection(db)
@@ -29,7 +32,7 @@ struct OpenSubmission: PipelineStage {
             let queue = try DatabaseQueue(path: partial.path, configuration: config)
             context.output = queue
             try queue.writeWithoutTransaction { db in
-                try db.execute(sql: SubmissionSchema.sql)
+                try db.execute(sql: SubmissionSchema.tableStatements)
                 try db.execute(sql: "ATTACH DATABASE ? AS src", arguments: [context.source.databaseURL.path])
             }
         } catch let error as DatabaseError {

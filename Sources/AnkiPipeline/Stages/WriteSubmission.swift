@@ -35,6 +35,11 @@ struct WriteSubmission: PipelineStage {
         let arguments: StatementArguments = ["ms": shift.milliseconds, "s": shift.seconds,
                                              "first": context.firstReviewDay, "defaultDeck": defaultDeck]
         var counts: [String: Int] = [:]
+        var clock = Date()
+        func lap(_ part: String) {
+            context.report.finished("\(Self.name)/\(part)", seconds: Date().timeIntervalSince(clock))
+            clock = Date()
+        }
         do {
             try output.writeWithoutTransaction { db in
                 try db.inTransaction {
@@ -43,13 +48,14 @@ struct WriteSubmission: PipelineStage {
                           SELECT mn.new AS id, mt.new AS mid, anki_submit_tags(n.tags) AS tags,
                                  anki_submit_media(n.flds) AS flds, n.id + :ms AS created, nt.sort_field AS sf
                           FROM src.notes n
-                          JOIN temp.map_notes mn ON mn.old = n.id
-                          JOIN temp.map_note_types mt ON mt.old = n.mid
-                          JOIN main.note_types nt ON nt.id = mt.new
+                          CROSS JOIN temp.map_notes mn ON mn.old = n.id
+                          CROSS JOIN temp.map_note_types mt ON mt.old = n.mid
+                          CROSS JOIN main.note_types nt ON nt.id = mt.new
                           ORDER BY n.id)
                         INSERT INTO notes (id, mid, tags, flds, sfld, created)
                         SELECT id, mid, tags, flds, anki_submit_sort_field(flds, sf), created FROM kept
                         """, arguments: arguments)
+                    lap("notes")
                     try db.execute(sql: """
                         INSERT INTO cards (id, nid, did, ord, type, queue, due, ivl, factor, reps, lapses, left,
                                            odue, odid, data, created)
@@ -61,19 +67,24 @@ struct WriteSubmission: PipelineStage {
                                \(dataExpression),
                                c.id + :ms
                         FROM src.cards c
-                        JOIN temp.map_cards mc ON mc.old = c.id
-                        JOIN temp.map_notes mn ON mn.old = c.nid
+                        CROSS JOIN temp.map_cards mc ON mc.old = c.id
+                        CROSS JOIN temp.map_notes mn ON mn.old = c.nid
                         LEFT JOIN temp.map_decks md ON md.old = c.did
                         LEFT JOIN temp.map_decks mo ON mo.old = c.odid
                         ORDER BY c.id
                         """, arguments: arguments)
+                    lap("cards")
                     try db.execute(sql: """
                         INSERT INTO revlog (id, cid, ease, ivl, lastIvl, factor, time, type, day)
                         SELECT r.id + :ms, mc.new, r.ease, r.ivl, r.lastIvl, r.factor, r.time, r.type,
                                anki_submit_day(r.id) - :first
-                        FROM src.revlog r JOIN temp.map_cards mc ON mc.old = r.cid
+                        FROM src.revlog r CROSS JOIN temp.map_cards mc ON mc.old = r.cid
                         ORDER BY r.id
                         """, arguments: arguments)
+                    lap("revlog")
+                    // Indexes are built once the rows are in (cheaper than maintaining them row by row).
+                    for statement in SubmissionSchema.indexStatements { try db.execute(sql: statement) }
+                    lap("indexes")
                     counts["cards without a deck (moved to the default deck)"] = try Int.fetchOne(db, sql: """
                         SELECT count(*) FROM src.cards c JOIN temp.map_cards mc ON mc.old = c.id
                         WHERE c.did NOT IN (SELECT old FROM temp.map_decks)
@@ -108,10 +119,12 @@ struct WriteSubmission: PipelineStage {
         try output.close()
         context.output = nil
 
+        lap("rest")
         guard let partial = context.partialURL else { return }
         let findings = try SubmissionAudit(policy: policy).audit(
             submission: partial,
             source: SubmissionAudit.Source(collection: source, timeZone: context.options.timeZone))
+        lap("audit")
         if !findings.isEmpty {
             throw PrepareError(.auditFailed,
                                "The submission failed its own policy audit (\(findings.count) finding(s): "
