@@ -1,7 +1,7 @@
 # anki-submit: `make run` and `make test` are the only set-up a fresh Debian machine needs.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := pkg-config libsqlite3-dev libzstd-dev zlib1g-dev libpcre2-dev sqlite3 zstd unzip
+APT_PACKAGES := pkg-config libsqlite3-dev libzstd-dev zlib1g-dev libpcre2-dev sqlite3 zstd unzip wrk
 EXAMPLE_DECK ?= Tests/Fixtures/generated/berlin-latest.apkg
 BENCH_DIR ?= bench-data
 FUZZ_SECONDS ?= 300
@@ -39,6 +39,10 @@ fixtures:
 bench: build
 	python3 -m pip install -q anki==26.9.3 zstandard
 	bash Tests/Benchmarks/run.sh $(BENCH_DIR)
+
+# Researcher side (issue 6): ingest of 1,000 small and 5 large submissions next to the sqlite3 shell.
+bench-research: build
+	bash Tests/Benchmarks/research/run.sh $(BENCH_DIR)
 
 # Runs libFuzzer on the package reader for FUZZ_SECONDS, seeded with the committed corpus.
 fuzz: deps

@@ -61,7 +61,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
-            ]
+            ],
+            // The canonical schema and policy texts; Schemas/submission.sql and Config/policy.json
+            // link here, so there is exactly one copy of each.
+            resources: [.embedInCode("Resources/submission.sql"), .embedInCode("Resources/policy.json")]
         ),
 
         // Checks a submission against the policy (participant side and researcher ingest).
@@ -77,7 +80,7 @@ let package = Package(
         .target(
             name: "AnkiPipeline",
             dependencies: [
-                "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPCRE2",
+                "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPCRE2", "AnkiScanner",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
@@ -126,7 +129,7 @@ let package = Package(
         .testTarget(
             name: "AnkiPipelineTests",
             dependencies: [
-                "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPipeline",
+                "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPipeline", "AnkiScanner",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

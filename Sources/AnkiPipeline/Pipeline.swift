@@ -1,4 +1,5 @@
 import AnkiReader
+import AnkiScanner
 import AnkiSubmission
 import Foundation
 import GRDB
@@ -70,6 +71,8 @@ public final class PipelineReport: @unchecked Sendable {
 /// Everything `prepare` was asked to do.
 public struct PrepareOptions: Sendable {
     public var outputDirectory: URL
+    /// Leave out every note the scanner flags.
+    public var excludeFlagged = false
     public var timeZone: TimeZone
     /// nil: the collection's own setting, else the policy's default.
     public var rolloverHour: Int?
@@ -91,7 +94,11 @@ public final class PipelineContext {
     public let source: AnkiCollection
     public let policy: Policy
     public let options: PrepareOptions
-    public let decisions: Decisions
+    /// The participant's decisions; the scan stage may add flagged notes to the exclusions.
+    public internal(set) var decisions: Decisions
+    public let scanner: AnkiScanner.Scanner
+    /// What the scanner found (original note ids), for the report and the review page.
+    public internal(set) var scanReport: ScanReport?
     public let report = PipelineReport()
     public let token: WithdrawalToken
 
@@ -108,8 +115,9 @@ public final class PipelineContext {
     var mediaNeutralizer: MediaNeutralizer?
 
     public init(source: AnkiCollection, policy: Policy, options: PrepareOptions, decisions: Decisions,
-                token: WithdrawalToken = .generate()) {
+                scanner: AnkiScanner.Scanner, token: WithdrawalToken = .generate()) {
         self.source = source
+        self.scanner = scanner
         self.policy = policy
         self.options = options
         self.decisions = decisions
@@ -154,6 +162,7 @@ public struct Pipeline: Sendable {
     public static let standard = Pipeline(stages: [
         CheckSource(),
         ResolveDecisions(),
+        ScanContent(),
         OpenSubmission(),
         DropExcludedFields(),
         ApplyDecisions(),

@@ -71,6 +71,9 @@ enum CollectionDatabase {
             throw error
         } catch let error as DatabaseError {
             throw translate(error)
+        } catch is RowDecodingError {
+            // A value of the wrong type or a NULL where Anki never writes one (found by fuzzing).
+            throw ReaderError.invalidData("tables (a row has a missing or malformed value)")
         }
     }
 

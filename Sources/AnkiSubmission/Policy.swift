@@ -48,7 +48,7 @@ public struct Policy: Sendable, Equatable {
 
     /// The policy every submission follows unless a researcher ships another version.
     public static let standard: Policy = {
-        do { return try Policy(json: Data(defaultJSON.utf8)) } catch { fatalError("built-in policy is invalid: \(error)") }
+        do { return try Policy(json: Data(PackageResources.policy_json)) } catch { fatalError("built-in policy is invalid: \(error)") }
     }()
 
     public static func load(_ url: URL) throws -> Policy {

@@ -17,7 +17,7 @@ struct AnkiSubmit: ParsableCommand {
             \(PrepareError.Code.allCases.map { "  \($0.rawValue)  \($0.summary)" }.joined(separator: "\n"))
             """,
         version: AnkiSubmitVersion.current,
-        subcommands: [Inspect.self, Prepare.self, Audit.self]
+        subcommands: [Inspect.self, Prepare.self, Audit.self, Research.self, Scan.self]
     )
 }
 

@@ -1,5 +1,6 @@
 import AnkiPipeline
 import AnkiReader
+import AnkiScanner
 import AnkiSubmission
 import ArgumentParser
 import Foundation
@@ -39,6 +40,13 @@ extension AnkiSubmit {
         @Option(name: .customLong("exclude-note"), help: ArgumentHelp("Leave out this note (original id). Repeatable.",
                                                                       valueName: "id"))
         var excludeNote: [Int64] = []
+
+        @Flag(name: .customLong("exclude-flagged"), help: "Leave out every note the personal-data scanner flags.")
+        var excludeFlagged = false
+
+        @Flag(name: .customLong("confirm-special-categories"),
+              help: "Confirm you want to share notes that mention health, religion or politics.")
+        var confirmSpecialCategories = false
 
         @Option(name: .customLong("remove-tag"), help: ArgumentHelp("Remove this tag from every note. Repeatable.",
                                                                     valueName: "tag"))
@@ -88,16 +96,22 @@ extension AnkiSubmit {
         func run() throws {
             // Everything about the input that can be checked without the collection is checked first,
             // so bad decisions never leave anything behind.
-            let (policy, decisions) = try loadInputs()
-            let options = PrepareOptions(
+            let (policy, decisions, data) = try loadInputs()
+            let scanner: AnkiScanner.Scanner
+            do { scanner = try AnkiScanner.Scanner(dataDirectory: data) } catch {
+                fail("\(error)", code: PrepareError.Code.invalidOptions.rawValue)
+            }
+            var options = PrepareOptions(
                 outputDirectory: URL(fileURLWithPath: out, isDirectory: true),
                 timeZone: timezone.flatMap(TimeZone.init(identifier:)) ?? .current,
                 rolloverHour: rollover,
                 tokenFile: tokenFile.map { URL(fileURLWithPath: $0) },
                 toolVersion: AnkiSubmitVersion.current)
+            options.excludeFlagged = excludeFlagged
             let progress = Progress(enabled: !json)
             let context = try withCollection(file, options: reader) { collection in
-                let context = PipelineContext(source: collection, policy: policy, options: options, decisions: decisions)
+                let context = PipelineContext(source: collection, policy: policy, options: options, decisions: decisions,
+                                              scanner: scanner)
                 do {
                     try Pipeline.standard.run(context) { progress.stage($0) }
                 } catch let error as PrepareError {
@@ -111,7 +125,7 @@ extension AnkiSubmit {
             report(context)
         }
 
-        private func loadInputs() throws -> (Policy, Decisions) {
+        private func loadInputs() throws -> (Policy, Decisions, DataDirectory) {
             let policy: Policy
             do {
                 policy = try self.policy.map { try Policy.load(URL(fileURLWithPath: $0)) } ?? .standard
@@ -137,10 +151,11 @@ extension AnkiSubmit {
                 decisions.merge(excludedNotes: excludeNote, removedTags: removeTag,
                                 languages: try Decisions.canonicalLanguages(language, list: languages),
                                 domain: domain, consentPublic: consentPublic.map { $0 == .yes })
+                if confirmSpecialCategories { decisions.specialCategoryConfirmed = true }
             } catch let error as Decisions.Invalid {
                 fail(error.description, code: PrepareError.Code.invalidDecisions.rawValue)
             }
-            return (policy, decisions)
+            return (policy, decisions, data)
         }
 
         private func report(_ context: PipelineContext) {

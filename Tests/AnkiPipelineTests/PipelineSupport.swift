@@ -1,6 +1,7 @@
 import AnkiAudit
 import AnkiPipeline
 import AnkiReader
+import AnkiScanner
 import AnkiSubmission
 import Foundation
 import GRDB
@@ -54,16 +55,34 @@ struct Prepared {
 }
 
 /// Runs the standard pipeline in-process, the way `prepare --review none` does.
+/// One scanner for all tests (loading the word lists once).
+nonisolated(unsafe) private var cachedScanner: AnkiScanner.Scanner?
+private let scannerLock = NSLock()
+func sharedScanner() throws -> AnkiScanner.Scanner {
+    scannerLock.lock()
+    defer { scannerLock.unlock() }
+    if let cachedScanner { return cachedScanner }
+    let scanner = try AnkiScanner.Scanner(dataDirectory: DataDirectory(url: Fixtures.root))
+    cachedScanner = scanner
+    return scanner
+}
+
 @discardableResult
 func prepare(_ file: URL, zone: String, rollover: Int? = nil, decisions: Decisions? = nil, out: URL,
-             workspace: URL? = nil) throws -> Prepared {
+             workspace: URL? = nil, excludeFlagged: Bool = false) throws -> Prepared {
     var decided = decisions ?? Decisions()
-    if decisions == nil { decided.consentPublic = true; decided.languages = ["de"] }
+    if decisions == nil {
+        decided.consentPublic = true
+        decided.languages = ["de"]
+        decided.specialCategoryConfirmed = true
+    }
     let collection = try AnkiCollection.open(file, workspaceParent: workspace)
     defer { collection.close() }
-    let options = PrepareOptions(outputDirectory: out, timeZone: TimeZone(identifier: zone)!, rolloverHour: rollover,
+    var options = PrepareOptions(outputDirectory: out, timeZone: TimeZone(identifier: zone)!, rolloverHour: rollover,
                                  toolVersion: "test")
-    let context = PipelineContext(source: collection, policy: .standard, options: options, decisions: decided)
+    options.excludeFlagged = excludeFlagged
+    let context = PipelineContext(source: collection, policy: .standard, options: options, decisions: decided,
+                                  scanner: try sharedScanner())
     try Pipeline.standard.run(context)
     return Prepared(submission: context.submissionURL!, token: context.token, report: context.report,
                     tokenFile: context.tokenURL!)

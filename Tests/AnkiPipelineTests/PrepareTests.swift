@@ -101,6 +101,7 @@ struct PrepareTests {
 
         var decisions = Decisions()
         decisions.consentPublic = false
+        decisions.specialCategoryConfirmed = true
         decisions.excludedNotes = [noteID]
         decisions.removedTags = ["ANNA_private"]
         let scratch = try Scratch()
@@ -156,6 +157,45 @@ struct PrepareTests {
         #expect(try Decisions(json: ok.json(), languages: languages) == ok)
     }
 
+    @Test("--exclude-flagged leaves out every note with a planted item; their text is gone")
+    func excludeFlagged() throws {
+        let file = Fixtures.generated.appendingPathComponent("berlin-legacy2.apkg")
+        let truth = try Fixtures.truth(Fixtures.generated.appendingPathComponent("berlin-truth.json"))
+        var decisions = Decisions()
+        decisions.consentPublic = true
+        let scratch = try Scratch()
+        let prepared = try prepare(file, zone: "Europe/Berlin", decisions: decisions, out: scratch.sub("out"),
+                                   excludeFlagged: true)
+        #expect((prepared.report.value("scan", "flagged notes excluded") ?? 0) >= (truth["pii"] as! [Any]).count / 2)
+        let text = String(decoding: try Data(contentsOf: prepared.submission), as: UTF8.self)
+        for item in (truth["pii"] as! [[String: Any]]) + (truth["special"] as! [[String: Any]]) {
+            #expect(!text.contains(item["text"] as! String), "a planted \(item["kind"]!) survives")
+        }
+    }
+
+    @Test("special categories above the threshold need confirmation, else nothing is written")
+    func specialCategories() throws {
+        let file = Fixtures.generated.appendingPathComponent("berlin-latest.apkg")
+        var decisions = Decisions()
+        decisions.consentPublic = true
+        let scratch = try Scratch()
+        let scanner = try sharedScanner()
+        let collection = try AnkiCollection.open(file)
+        let special = try scanner.scan(collection: collection).notes
+            .filter { $0.findings.contains { $0.category == .special } }.count
+        collection.close()
+        try #require(special > scanner.specialCategoryThreshold, "the fixture plants enough special-category notes")
+        do {
+            try prepare(file, zone: "UTC", decisions: decisions, out: scratch.sub("out"))
+            Issue.record("expected a refusal")
+        } catch let error as PrepareError {
+            #expect(error.code == .specialCategoryUnconfirmed)
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.sub("out").path))
+        decisions.specialCategoryConfirmed = true
+        #expect(throws: Never.self) { try prepare(file, zone: "UTC", decisions: decisions, out: scratch.sub("out")) }
+    }
+
     @Test("a failure in a late stage leaves no file behind")
     func failureCleansUp() throws {
         struct Boom: PipelineStage {
@@ -169,9 +209,10 @@ struct PrepareTests {
         defer { collection.close() }
         var decisions = Decisions()
         decisions.consentPublic = true
+        decisions.specialCategoryConfirmed = true
         let context = PipelineContext(source: collection, policy: .standard,
                                       options: PrepareOptions(outputDirectory: scratch.sub("out"), toolVersion: "test"),
-                                      decisions: decisions)
+                                      decisions: decisions, scanner: try sharedScanner())
         var stages = Pipeline.standard.stages
         stages.insert(Boom(), at: stages.count - 1)
         #expect(throws: PrepareError.self) { try Pipeline(stages: stages).run(context) }

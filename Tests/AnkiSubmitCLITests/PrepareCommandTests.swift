@@ -4,7 +4,8 @@ import Testing
 @Suite("anki-submit prepare and audit")
 struct PrepareCommandTests {
     static let deck = CLI.generated.appendingPathComponent("berlin-latest.apkg")
-    static let source = ["--timezone", "Europe/Berlin", "--consent-public", "yes", "--language", "de"]
+    static let source = ["--timezone", "Europe/Berlin", "--consent-public", "yes", "--language", "de",
+                         "--confirm-special-categories"]
 
     @Test("prepare --review none writes a submission and a token; audit --source is clean")
     func endToEnd() throws {
@@ -54,7 +55,7 @@ struct PrepareCommandTests {
         defer { cli.cleanUp() }
         try Data("{\"excluded_notes\": [1,".utf8).write(to: cli.cwd.appendingPathComponent("bad.json"))
         let result = try cli.run(["prepare", Self.deck.path, "--review", "none", "--out", "out",
-                                  "--timezone", "UTC", "--consent-public", "no"] + extra)
+                                  "--timezone", "UTC", "--consent-public", "no", "--confirm-special-categories"] + extra)
         #expect(result.status == 40, "\(result.stderr)")
         #expect(result.stderr.split(separator: "\n").count == 1)
         #expect(!result.stderr.contains("12345"), "no ids in messages")
@@ -71,6 +72,11 @@ struct PrepareCommandTests {
         #expect(try cli.run(["prepare", Self.deck.path, "--rollover", "24", "--consent-public", "yes"]).status == 64)
         #expect(try cli.run(["prepare", CLI.hostile.appendingPathComponent("truncated.apkg").path,
                              "--consent-public", "yes"]).status == 15)
+        // Special-category notes need an explicit confirmation; --exclude-flagged removes them instead.
+        #expect(try cli.run(["prepare", Self.deck.path, "--review", "none", "--out", "a", "--timezone", "UTC",
+                             "--consent-public", "yes"]).status == 43)
+        #expect(try cli.run(["prepare", Self.deck.path, "--review", "none", "--out", "b", "--timezone", "UTC",
+                             "--consent-public", "yes", "--exclude-flagged"]).status == 0)
     }
 
     @Test("Ctrl-C in the middle of writing leaves no partial submission", arguments: ["write", "remap-ids"])

@@ -1,1 +1,0 @@
-// The researcher side lives here (issue 6).

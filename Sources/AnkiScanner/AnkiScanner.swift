@@ -1,1 +1,0 @@
-// The personal-data and special-category scanner lives here (issue 4).

@@ -1,0 +1,335 @@
+import AnkiSubmission
+import Foundation
+
+/// A read-only open-addressing hash table keyed by sequences of Unicode scalars, built once from
+/// the word lists. Lookups take a pointer to scalars and their FNV-1a hash, so the hot loop never
+/// creates a Swift string.
+struct ScalarTable<Payload: Sendable>: Sendable {
+    /// Where a key lives; kept apart from the payloads so that probing touches plain values only.
+    struct Meta: Sendable {
+        let hash: UInt64
+        let start: Int32
+        let length: Int32
+    }
+
+    private let slots: [Int32]
+    private let mask: Int
+    /// A Bloom filter over the key hashes (two bits per key, 32 KB at most): most words of a text are
+    /// in no list and are turned away here without touching the table itself.
+    private let bloom: [UInt64]
+    private let bloomMask: UInt64
+    private let arena: [UInt32]
+    let metas: [Meta]
+    let payloads: [Payload]
+    /// Bit `n` is set when some key has `n` scalars (n < 64): lets prefix searches skip lengths.
+    let lengthMask: UInt64
+    let maxLength: Int
+
+    init(_ dictionary: [[UInt32]: Payload]) {
+        var capacity = 16
+        while capacity < dictionary.count * 2 { capacity <<= 1 }
+        var slots = [Int32](repeating: -1, count: capacity)
+        var arena: [UInt32] = []
+        var metas: [Meta] = []
+        var payloads: [Payload] = []
+        var mask: UInt64 = 0
+        var maxLength = 0
+        // Sorted so that tables (and so scans) are identical from run to run.
+        for (key, payload) in dictionary.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            let h = TextUnits.hash(key)
+            metas.append(Meta(hash: h, start: Int32(arena.count), length: Int32(key.count)))
+            payloads.append(payload)
+            arena.append(contentsOf: key)
+            var slot = Int(truncatingIfNeeded: h) & (capacity - 1)
+            while slots[slot] >= 0 { slot = (slot + 1) & (capacity - 1) }
+            slots[slot] = Int32(metas.count - 1)
+            if key.count < 64 { mask |= 1 << UInt64(key.count) }
+            maxLength = max(maxLength, key.count)
+        }
+        var bloomBits: UInt64 = 1 << 10
+        while bloomBits < UInt64(dictionary.count) * 8 && bloomBits < 1 << 18 { bloomBits <<= 1 }
+        var bloom = [UInt64](repeating: 0, count: Int(bloomBits / 64))
+        for meta in metas {
+            for bit in [meta.hash & (bloomBits - 1), (meta.hash >> 32) & (bloomBits - 1)] {
+                bloom[Int(bit >> 6)] |= 1 << (bit & 63)
+            }
+        }
+        self.bloom = bloom
+        self.bloomMask = bloomBits - 1
+        self.slots = slots
+        self.mask = capacity - 1
+        self.arena = arena
+        self.metas = metas
+        self.payloads = payloads
+        self.lengthMask = mask
+        self.maxLength = maxLength
+    }
+
+    var isEmpty: Bool { metas.isEmpty }
+
+    /// The entry index for `count` scalars at `key` with hash `hash`, or -1.
+    /// False when no key has this hash (true may be a false positive).
+    @inline(__always)
+    func mayContain(_ hash: UInt64) -> Bool {
+        bloom.withUnsafeBufferPointer { b in
+            let b1 = hash & bloomMask, b2 = (hash >> 32) & bloomMask
+            return b[Int(b1 >> 6)] & (1 << (b1 & 63)) != 0 && b[Int(b2 >> 6)] & (1 << (b2 & 63)) != 0
+        }
+    }
+
+    @inline(__always)
+    func find(_ key: UnsafePointer<UInt32>, _ count: Int, hash: UInt64) -> Int {
+        guard mayContain(hash) else { return -1 }
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        return slots.withUnsafeBufferPointer { slotBuffer in
+            metas.withUnsafeBufferPointer { metaBuffer in
+                while true {
+                    let index = Int(slotBuffer[slot])
+                    if index < 0 { return -1 }
+                    let meta = metaBuffer[index]
+                    if meta.hash == hash && Int(meta.length) == count {
+                        let equal = arena.withUnsafeBufferPointer { memcmp($0.baseAddress! + Int(meta.start), key, count * 4) == 0 }
+                        if equal { return index }
+                    }
+                    slot = (slot + 1) & mask
+                }
+            }
+        }
+    }
+
+    func find(_ key: [UInt32]) -> Int {
+        key.withUnsafeBufferPointer { find($0.baseAddress ?? UnsafePointer(bitPattern: 4)!, key.count, hash: TextUnits.hash(key)) }
+    }
+
+    @inline(__always)
+    func payload(_ index: Int) -> Payload { payloads[index] }
+
+    func scalar(at index: Int) -> UInt32 { arena[index] }
+
+    func length(of index: Int) -> Int { Int(metas[index].length) }
+
+    func firstScalar(of index: Int) -> UInt32? { metas[index].length > 0 ? arena[Int(metas[index].start)] : nil }
+}
+
+/// A run of entries in `Lexicon.termIndex`.
+struct TermRange: Sendable {
+    var start: Int32 = 0
+    var count: Int32 = 0
+}
+
+/// What a word (lower-cased) is known as.
+struct WordFlags: OptionSet, Sendable, Hashable {
+    let rawValue: UInt32
+    static let given = WordFlags(rawValue: 1 << 0)
+    static let surname = WordFlags(rawValue: 1 << 1)
+    /// An ordinary word normally written in lowercase ("will", "rosa", "luz").
+    static let stopWord = WordFlags(rawValue: 1 << 2)
+    /// A capitalized common noun, month or weekday ("Rose", "Wolf", "Mai").
+    static let stopNoun = WordFlags(rawValue: 1 << 3)
+    static let title = WordFlags(rawValue: 1 << 4)
+    static let cue = WordFlags(rawValue: 1 << 5)
+    static let honorific = WordFlags(rawValue: 1 << 6)
+    static let determiner = WordFlags(rawValue: 1 << 7)
+    static let particle = WordFlags(rawValue: 1 << 8)
+    static let phoneContext = WordFlags(rawValue: 1 << 9)
+    static let birthContext = WordFlags(rawValue: 1 << 10)
+    static let idContext = WordFlags(rawValue: 1 << 11)
+    static let firstPerson = WordFlags(rawValue: 1 << 12)
+    static let month = WordFlags(rawValue: 1 << 13)
+    /// A German function word: the field is German, so capitalization says nothing about nouns.
+    static let germanFunction = WordFlags(rawValue: 1 << 14)
+
+    static let name: WordFlags = [.given, .surname]
+    static let stop: WordFlags = [.stopWord, .stopNoun]
+
+    static let contextClasses: [String: WordFlags] = [
+        "title": .title, "cue": .cue, "honorific": .honorific, "determiner": .determiner, "particle": .particle,
+        "phone": .phoneContext, "birth": .birthContext, "id": .idContext, "first_person": .firstPerson,
+        "function": .germanFunction,
+    ]
+}
+
+/// One special-category entry of `Wordlists/special/<category>/<lang>.txt`.
+struct SpecialTerm: Sendable {
+    enum Category: UInt8, Sendable, CaseIterable {
+        case health, religion, politics
+        var name: String { ["health", "religion", "politics"][Int(rawValue)] }
+    }
+
+    struct Part: Sendable {
+        var key: [UInt32]
+        var isStem: Bool
+    }
+
+    var category: Category
+    var weight: Double
+    /// For `=Term` entries: the exact scalars the text must have.
+    var exactForm: [UInt32]?
+    /// For phrases: the words after the first.
+    var rest: [Part]
+}
+
+struct WordInfo: Sendable {
+    var flags: WordFlags = []
+    /// Entries of `Lexicon.termIndex` naming the terms whose (first) word is exactly this word.
+    var terms = TermRange()
+}
+
+/// All word lists, loaded once: names, stop lists, context words and special-category terms.
+struct Lexicon: Sendable {
+    /// The term numbers of `range`.
+    @inline(__always)
+    func terms(_ range: TermRange) -> ArraySlice<Int32> {
+        termIndex[Int(range.start)..<Int(range.start + range.count)]
+    }
+
+    let words: ScalarTable<WordInfo>
+    let prefixStems: ScalarTable<TermRange>
+    let suffixStems: ScalarTable<TermRange>
+    /// CJK entries (names, honorifics, context words, terms), matched as substrings.
+    let cjk: ScalarTable<WordInfo>
+    let terms: [SpecialTerm]
+    /// Term numbers, in runs that `TermRange`s point to.
+    let termIndex: [Int32]
+    /// Lower-cased month names for written dates.
+    let months: [String: Int]
+
+    static func load(from data: DataDirectory, configuration: ScannerConfiguration) throws -> Lexicon {
+        var builder = Builder()
+        let root = data.wordlists
+        for lang in configuration.nameLanguages {
+            try builder.addNames(root.appendingPathComponent("names/\(lang)/given.txt"), flag: .given)
+            try builder.addNames(root.appendingPathComponent("names/\(lang)/surnames.txt"), flag: .surname)
+            let stop = root.appendingPathComponent("stop/\(lang).txt")
+            if FileManager.default.fileExists(atPath: stop.path) { try builder.addStopWords(stop) }
+            let context = root.appendingPathComponent("context/\(lang).txt")
+            if FileManager.default.fileExists(atPath: context.path) { try builder.addContext(context) }
+        }
+        let places = root.appendingPathComponent("stop/places.txt")
+        if FileManager.default.fileExists(atPath: places.path) { try builder.addStopWords(places) }
+        for lang in configuration.specialLanguages {
+            for category in SpecialTerm.Category.allCases {
+                let url = root.appendingPathComponent("special/\(category.name)/\(lang).txt")
+                guard FileManager.default.fileExists(atPath: url.path) else { continue }
+                try builder.addTerms(url, category: category, defaultWeight: configuration.special.defaultWeight)
+            }
+        }
+        for (month, _) in configuration.monthNames { builder.insert(TextUnits.lowerScalars(month), flags: .month) }
+        // Flatten the term lists into one index array.
+        var termIndex: [Int32] = []
+        func flatten(_ lists: [Int32]) -> TermRange {
+            let range = TermRange(start: Int32(termIndex.count), count: Int32(lists.count))
+            termIndex += lists
+            return range
+        }
+        var words: [[UInt32]: WordInfo] = [:]
+        for (key, info) in builder.words { words[key] = WordInfo(flags: info.flags, terms: flatten(info.terms)) }
+        var cjk: [[UInt32]: WordInfo] = [:]
+        for (key, info) in builder.cjk { cjk[key] = WordInfo(flags: info.flags, terms: flatten(info.terms)) }
+        let prefix = builder.prefix.mapValues(flatten)
+        let suffix = builder.suffix.mapValues(flatten)
+        return Lexicon(words: ScalarTable(words), prefixStems: ScalarTable(prefix), suffixStems: ScalarTable(suffix),
+                       cjk: ScalarTable(cjk), terms: builder.terms, termIndex: termIndex, months: configuration.monthNames)
+    }
+
+    struct BuilderInfo {
+        var flags: WordFlags = []
+        var terms: [Int32] = []
+    }
+
+    struct Builder {
+        var words: [[UInt32]: BuilderInfo] = [:]
+        var cjk: [[UInt32]: BuilderInfo] = [:]
+        var prefix: [[UInt32]: [Int32]] = [:]
+        var suffix: [[UInt32]: [Int32]] = [:]
+        var terms: [SpecialTerm] = []
+
+        static func isCJK(_ key: [UInt32]) -> Bool {
+            guard let first = key.first else { return false }
+            return TextUnits.charClass(first) == .cjk
+        }
+
+        mutating func insert(_ key: [UInt32], flags: WordFlags) {
+            if Self.isCJK(key) {
+                cjk[key, default: BuilderInfo()].flags.formUnion(flags)
+            } else {
+                words[key, default: BuilderInfo()].flags.formUnion(flags)
+            }
+        }
+
+        static func lines(_ url: URL) throws -> [String] {
+            guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+                throw ScannerConfigurationError("cannot read the word list \(url.path)")
+            }
+            return text.split(whereSeparator: \.isNewline).compactMap { line in
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                return trimmed.isEmpty || trimmed.hasPrefix("#") ? nil : trimmed.precomposedStringWithCanonicalMapping
+            }
+        }
+
+        mutating func addNames(_ url: URL, flag: WordFlags) throws {
+            for line in try Self.lines(url) { insert(TextUnits.lowerScalars(line), flags: flag) }
+        }
+
+        mutating func addStopWords(_ url: URL) throws {
+            for line in try Self.lines(url) {
+                let capitalized = line.unicodeScalars.first.map { TextUnits.isUpper($0.value) } ?? false
+                insert(TextUnits.lowerScalars(line), flags: capitalized ? .stopNoun : .stopWord)
+            }
+        }
+
+        mutating func addContext(_ url: URL) throws {
+            for (number, line) in try Self.lines(url).enumerated() {
+                let parts = line.split(separator: "\t", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let flag = WordFlags.contextClasses[parts[0]] else {
+                    throw ScannerConfigurationError("\(url.lastPathComponent): entry \(number + 1) is not \"class<TAB>word\" with a known class")
+                }
+                insert(TextUnits.lowerScalars(parts[1].trimmingCharacters(in: .whitespaces)), flags: flag)
+            }
+        }
+
+        mutating func addTerms(_ url: URL, category: SpecialTerm.Category, defaultWeight: Double) throws {
+            for line in try Self.lines(url) {
+                let parts = line.split(separator: "\t").map { $0.trimmingCharacters(in: .whitespaces) }
+                var entry = parts[0]
+                var weight = defaultWeight
+                if parts.count > 1 {
+                    guard let w = Double(parts[1]), (0...1).contains(w) else {
+                        throw ScannerConfigurationError("\(category.name)/\(url.lastPathComponent): a weight is a number between 0 and 1")
+                    }
+                    weight = w
+                }
+                var exact = false
+                if entry.hasPrefix("=") { exact = true; entry.removeFirst() }
+                let scalars = TextUnits.scalars(entry)
+                if Self.isCJK(scalars) {
+                    let key = scalars.filter { $0 != 0x2A }
+                    cjk[key, default: BuilderInfo()].terms.append(Int32(terms.count))
+                    terms.append(SpecialTerm(category: category, weight: weight, exactForm: nil, rest: []))
+                    continue
+                }
+                // Hyphens and apostrophes separate words in the text, so they separate phrase parts too.
+                let wordsOfEntry = entry.split(whereSeparator: { $0 == " " || $0 == "-" || $0 == "'" || $0 == "’" })
+                    .map(String.init)
+                guard let first = wordsOfEntry.first else { continue }
+                let rest = wordsOfEntry.dropFirst().map { part -> SpecialTerm.Part in
+                    let stem = part.hasSuffix("*")
+                    return SpecialTerm.Part(key: TextUnits.lowerScalars(stem ? String(part.dropLast()) : part), isStem: stem)
+                }
+                let term = SpecialTerm(category: category, weight: weight,
+                                       exactForm: exact ? TextUnits.scalars(first) : nil, rest: Array(rest))
+                let index = Int32(terms.count)
+                terms.append(term)
+                if first.hasPrefix("*") && first.count > 1 && !first.hasSuffix("*") {
+                    suffix[TextUnits.lowerScalars(String(first.dropFirst())), default: []].append(index)
+                } else if first.hasSuffix("*") && first.count > 1 && !first.hasPrefix("*") {
+                    prefix[TextUnits.lowerScalars(String(first.dropLast())), default: []].append(index)
+                } else if first.contains("*") {
+                    throw ScannerConfigurationError("\(category.name)/\(url.lastPathComponent): \"*\" goes at the start or the end of a word")
+                } else {
+                    words[TextUnits.lowerScalars(first), default: BuilderInfo()].terms.append(index)
+                }
+            }
+        }
+    }
+}

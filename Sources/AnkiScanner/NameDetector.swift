@@ -1,0 +1,274 @@
+/// Given names and surnames, scored for vocabulary cards: a word on a name list counts as a name
+/// only with evidence. Capitalization (German capitalizes every noun, so a capitalized German noun
+/// proves nothing), a name next to a name, a title or cue word before it ("Herr", "my friend"), a
+/// possessive or honorific after it; a determiner before it ("die Rose") or a common-word stop list
+/// entry lowers the score. CJK names need a given name or an honorific after the surname.
+extension Scanner {
+    private static let namePriority = 20
+
+    private struct NameToken {
+        var index: Int
+        var base: Double
+        var isStop: Bool
+    }
+
+    func nameCandidates(_ text: UnsafeBufferPointer<UInt8>, tokens tokenized: TokenizedText, claimed: [Candidate],
+                        identifier: Bool) -> [Candidate] {
+        let s = configuration.names
+        let tokens = tokenized.tokens
+        var out: [Candidate] = []
+        let german = tokens.contains { $0.flags.contains(.germanFunction) }
+
+        // `claimed` is sorted by start and free of overlaps (resolveOverlaps).
+        func isClaimed(_ start: Int, _ end: Int) -> Bool {
+            let k = firstIndex(claimed.count) { claimed[$0].range.upperBound > start }
+            return k < claimed.count && claimed[k].range.lowerBound < end
+        }
+
+        /// The name token at `k`, or nil.
+        func nameToken(_ k: Int) -> NameToken? {
+            let t = tokens[k]
+            guard t.hasLetter, !t.hasDigit, !t.isHangul, !t.flags.isDisjoint(with: .name) else { return nil }
+            // Function words that are also names somewhere ("Das", "Will", "Ben") are function words.
+            guard t.flags.isDisjoint(with: [.determiner, .firstPerson, .particle, .title, .cue]) else { return nil }
+            if !identifier {
+                switch t.letterCase {
+                case .lower: return nil
+                case .upper: if t.scalarCount < 3 { return nil }
+                case .capitalized: break
+                }
+            }
+            if isClaimed(t.start, t.end) { return nil }
+            let given = t.flags.contains(.given)
+            var base = given ? s.given : s.surname
+            var isStop = false
+            // A capitalized German noun that is a lowercase word elsewhere ("Rose"): in German text it is
+            // a noun; in other text, mid-sentence capitalization is evidence of a name.
+            if t.flags.contains(.stopNoun) && (german || !t.flags.contains(.stopWord)) {
+                base = s.commonNoun
+                isStop = true
+            } else if t.flags.contains(.stopWord) {
+                base = identifier ? 0 : (sentenceStart(text, t.start) ? s.commonWordStart : s.commonWordMid)
+                isStop = true
+            }
+            if identifier && !isStop { base = given ? s.tagScore : s.tagScore - 0.2 }
+            if !identifier && t.letterCase == .upper { base -= s.upperCasePenalty }  // SHOUTING, acronyms
+            return NameToken(index: k, base: base, isStop: isStop)
+        }
+
+        func adjacent(_ a: Token, _ b: Token) -> Bool {
+            let gap = b.start - a.end
+            guard gap >= 1 && gap <= 2 else { return false }
+            for q in a.end..<b.start where text[q] != 0x20 && text[q] != UInt8(ascii: "-") { return false }
+            return true
+        }
+
+        var k = 0
+        while k < tokens.count {
+            guard let first = nameToken(k) else { k += 1; continue }
+            // Grow a chain: names joined by a space or hyphen, with particles ("de", "van") and
+            // initials ("L.") allowed between two names.
+            var members = [first]
+            var last = k
+            var scan = k + 1
+            while scan < tokens.count && !identifier {
+                if adjacent(tokens[last], tokens[scan]), let next = nameToken(scan) {
+                    members.append(next)
+                    last = scan
+                    scan += 1
+                    continue
+                }
+                // particle or initial followed by a name
+                let t = tokens[scan]
+                let isParticle = t.flags.contains(.particle) && t.letterCase == .lower
+                let isInitial = t.scalarCount == 1 && t.letterCase == .capitalized && t.end < text.count
+                    && text[t.end] == UInt8(ascii: ".")
+                if (isParticle || isInitial) && scan + 1 < tokens.count,
+                   isInitial ? (t.start - tokens[last].end == 1) : adjacent(tokens[last], t) {
+                    let after = scan + 1
+                    let gapOK = isInitial ? tokens[after].start - t.end == 2 : adjacent(t, tokens[after])
+                    if gapOK, let next = nameToken(after) {
+                        members.append(next)
+                        last = after
+                        scan = after + 1
+                        continue
+                    }
+                }
+                break
+            }
+            // A given name followed by an unknown capitalized word: most likely its surname
+            // ("Jens Kreutzmann"), which no list can hold them all.
+            var extended = false
+            if !identifier, let lastMember = members.last, !lastMember.isStop, tokens[last].flags.contains(.given),
+               last + 1 < tokens.count {
+                let next = tokens[last + 1]
+                if adjacent(tokens[last], next), next.letterCase == .capitalized, next.hasLetter, !next.hasDigit,
+                   next.scalarCount >= 2, next.flags.isEmpty, !sentenceStart(text, next.start) {
+                    last += 1
+                    extended = true
+                }
+            }
+            let start = tokens[k].start, end = tokens[last].end
+            var score = members.map(\.base).max() ?? 0
+            var detector = "names.single"
+            if members.count >= 2 {
+                score += s.chainBonus
+                detector = "names.chain"
+            } else if extended {
+                score += s.chainBonus / 2
+                detector = "names.chain"
+            }
+            if !identifier {
+                if k > 0 {
+                    let prev = tokens[k - 1]
+                    let gap = start - prev.end
+                    if gap <= 3 && prev.flags.contains(.title) {
+                        score += s.titleBonus
+                        detector = "names.title"
+                    } else if gap <= 2 && prev.flags.contains(.determiner) && !prev.flags.contains(.title) {
+                        score -= s.determinerPenalty
+                    }
+                    if hasCue(tokens, before: k, end: start) { score += s.cueBonus }
+                }
+                if possessive(text, end) { score += s.possessiveBonus }
+                // Title Case around it ("Síndrome Coronario Agudo", "Secretly Love"): a heading, not a name.
+                if members.allSatisfy(\.isStop), titleCaseNeighbour(text, tokens, before: k, after: last) {
+                    score -= s.titleCasePenalty
+                }
+                if last + 1 < tokens.count, tokens[last + 1].flags.contains(.honorific), tokens[last + 1].start - end <= 2 {
+                    score += s.honorificBonus
+                }
+            }
+            if score > 0 {
+                out.append(Candidate(range: start..<end, kind: "name", category: .pii, score: score, detector: detector,
+                                     priority: Self.namePriority))
+            }
+            k = last + 1
+        }
+        koreanNames(text, tokens, &out)
+        cjkNames(text, tokenized.cjkHits, &out)
+        return out
+    }
+
+    private func titleCaseNeighbour(_ text: UnsafeBufferPointer<UInt8>, _ tokens: [Token], before k: Int, after last: Int) -> Bool {
+        func plainCapitalized(_ t: Token) -> Bool {
+            t.letterCase != .lower && t.hasLetter && t.flags.isDisjoint(with: [.given, .surname, .title, .cue, .honorific])
+        }
+        if k > 0 {
+            let prev = tokens[k - 1]
+            if tokens[k].start - prev.end <= 2, plainCapitalized(prev), !sentenceStart(text, prev.start) { return true }
+        }
+        if last + 1 < tokens.count {
+            let next = tokens[last + 1]
+            if next.start - tokens[last].end <= 2, plainCapitalized(next),
+               !(tokens[last].end < text.count && [UInt8(ascii: "."), UInt8(ascii: ":")].contains(text[tokens[last].end])) {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// True when the text before `position` ends a sentence (or nothing precedes it).
+    func sentenceStart(_ text: UnsafeBufferPointer<UInt8>, _ position: Int) -> Bool {
+        var i = position
+        var steps = 0
+        while i > 0 && steps < 16 {
+            guard let (scalar, start) = TextUnits.decodeBefore(text, i) else { return true }
+            switch scalar {
+            case 0x20, 0x09, 0x22, 0x27, 0x28, 0x5B, 0xAB, 0xBB, 0x201C, 0x201E, 0x2018, 0x201A, 0x2022, 0x2A, 0x3E:
+                i = start
+                steps += 1
+            case 0x2E, 0x21, 0x3F, 0x3A, 0x3B, 0x0A, 0x0D, 0xBF, 0xA1, 0x2013, 0x2014, 0x2D, 0x3002, 0xFF01, 0xFF1F, 0x7C:
+                return true
+            default:
+                return false
+            }
+        }
+        return i == 0
+    }
+
+    private func hasCue(_ tokens: [Token], before k: Int, end: Int) -> Bool {
+        var j = k - 1
+        var seen = 0
+        while j >= 0 && seen < 3 && end - tokens[j].end < 40 {
+            if tokens[j].flags.contains(.cue) || tokens[j].flags.contains(.title) { return true }
+            j -= 1
+            seen += 1
+        }
+        return false
+    }
+
+    /// `'s` or `’s` right after the name.
+    private func possessive(_ text: UnsafeBufferPointer<UInt8>, _ end: Int) -> Bool {
+        var i = end
+        if i < text.count && text[i] == UInt8(ascii: "'") {
+            i += 1
+        } else if i + 2 < text.count && text[i] == 0xE2 && text[i + 1] == 0x80 && text[i + 2] == 0x99 {
+            i += 3
+        } else {
+            return false
+        }
+        guard i < text.count, text[i] | 0x20 == UInt8(ascii: "s") else { return false }
+        return i + 1 >= text.count || TextUnits.charClassASCII(text[i + 1] & 0x7F) != .letter || text[i + 1] >= 0x80
+    }
+
+    /// 김민준, 김민준씨: a surname syllable and a two-syllable given name at the start of a word.
+    private func koreanNames(_ text: UnsafeBufferPointer<UInt8>, _ tokens: [Token], _ out: inout [Candidate]) {
+        let s = configuration.names
+        for t in tokens where t.isHangul && t.scalarCount >= 3 {
+            var scalars: [UInt32] = []
+            var ends: [Int] = []
+            var i = t.start
+            while i < t.end && scalars.count < 6 {
+                let (scalar, len) = TextUnits.decode(text, i)
+                scalars.append(scalar)
+                i += len
+                ends.append(i)
+            }
+            guard scalars.count >= 3 else { continue }
+            let surname = lexicon.words.find([scalars[0]])
+            guard surname >= 0, lexicon.words.payload(surname).flags.contains(.surname) else { continue }
+            let given = lexicon.words.find(Array(scalars[1...2]))
+            guard given >= 0, lexicon.words.payload(given).flags.contains(.given) else { continue }
+            var score = s.koreanPair
+            if scalars.count > 3, scalars[3] == 0xC528 || scalars[3] == 0xB2D8 { score += s.honorificBonus }  // 씨, 님
+            out.append(Candidate(range: t.start..<ends[2], kind: "name", category: .pii, score: score,
+                                 detector: "names.korean", priority: Self.namePriority))
+        }
+    }
+
+    /// 佐藤健さん, 田中さん, 王秀英: a surname followed by a given name or (after up to two more
+    /// characters) an honorific, inside a CJK run.
+    private func cjkNames(_ text: UnsafeBufferPointer<UInt8>, _ hits: [CJKHit], _ out: inout [Candidate]) {
+        guard !hits.isEmpty else { return }
+        let s = configuration.names
+        var byStart: [Int: [CJKHit]] = [:]
+        for hit in hits { byStart[hit.start, default: []].append(hit) }
+        for hit in hits where hit.flags.contains(.surname) {
+            let surnameLength = lexicon.cjk.length(of: hit.entry)
+            var best: (end: Int, score: Double, detector: String)?
+            // surname + given name (+ honorific)
+            for given in byStart[hit.end] ?? [] where given.flags.contains(.given) {
+                var score = surnameLength >= 2 ? s.cjkPair : s.chinesePair
+                if (byStart[given.end] ?? []).contains(where: { $0.flags.contains(.honorific) }) { score = max(score, s.cjkHonorific) }
+                if best == nil || best!.end < given.end { best = (given.end, score, "names.cjk") }
+            }
+            // surname (+ up to two characters) + honorific
+            var position = hit.end
+            for _ in 0...2 {
+                if (byStart[position] ?? []).contains(where: { $0.flags.contains(.honorific) }) {
+                    if best == nil || best!.score < s.cjkHonorific { best = (position, s.cjkHonorific, "names.cjk_honorific") }
+                    break
+                }
+                guard position < text.count else { break }
+                let (scalar, len) = TextUnits.decode(text, position)
+                guard TextUnits.charClass(scalar) == .cjk, scalar >= 0x3400 else { break }  // kanji only, not kana
+                position += len
+            }
+            if let best {
+                out.append(Candidate(range: hit.start..<best.end, kind: "name", category: .pii, score: best.score,
+                                     detector: best.detector, priority: Self.namePriority))
+            }
+        }
+    }
+}

@@ -1,0 +1,603 @@
+import AnkiPCRE2
+import Foundation
+
+/// A match in text offsets (whole range and capture groups, nil where a group did not take part).
+struct TextMatch {
+    var range: Range<Int>
+    var groups: [Range<Int>?]
+}
+
+/// The PCRE2 patterns of `Config/scanner/patterns.json` and the per-country phone number patterns of
+/// `phones.json`, compiled once (UTF + UCP, JIT, match and depth limits).
+struct CompiledPatterns: Sendable {
+    let email: PCRE2Regex
+    let urlScheme: PCRE2Regex
+    let urlWWW: PCRE2Regex
+    let urlBare: PCRE2Regex
+    let ipv4: PCRE2Regex
+    let ipv6: PCRE2Regex
+    let phone: PCRE2Regex
+    let iban: PCRE2Regex
+    let card: PCRE2Regex
+    let digits: PCRE2Regex
+    let dates: [(spec: DateSpec, regex: PCRE2Regex)]
+    let ids: [(spec: NationalIDSpec, regex: PCRE2Regex)]
+    let phoneCountries: [(country: PhoneCountry, regex: PCRE2Regex)]
+
+    init(_ c: ScannerConfiguration) throws {
+        func compile(_ name: String, _ spec: PatternSpec) throws -> PCRE2Regex {
+            do {
+                return try PCRE2Regex(spec.regex, options: spec.caseless ? [.caseless] : [],
+                                      matchLimit: c.limits.matchLimit, depthLimit: c.limits.depthLimit)
+            } catch let error as PCRE2Error {
+                throw ScannerConfigurationError("Config/scanner: pattern \(name) does not compile: \(error.description)")
+            }
+        }
+        func named(_ name: String) throws -> PCRE2Regex { try compile(name, c.patterns[name]!) }
+        email = try named("email")
+        urlScheme = try named("url_scheme")
+        urlWWW = try named("url_www")
+        urlBare = try named("url_bare")
+        ipv4 = try named("ipv4")
+        ipv6 = try named("ipv6")
+        phone = try named("phone")
+        iban = try named("iban")
+        card = try named("card")
+        digits = try named("digits")
+        dates = try c.dateSpecs.map { ($0, try compile("dates.\($0.name)", $0.pattern)) }
+        ids = try c.nationalIDs.map { ($0, try compile("national_ids.\($0.name)", $0.pattern)) }
+        phoneCountries = try c.phoneCountries.map { country in
+            (country, try compile("phones.\(country.region)", PatternSpecLiteral.make("^(?:\(country.pattern))$")))
+        }
+    }
+}
+
+enum PatternSpecLiteral {
+    static func make(_ regex: String) throws -> PatternSpec {
+        try PatternSpec(try StrictObject(["regex": regex], path: "generated"))
+    }
+}
+
+extension Scanner {
+    private enum Priority {
+        static let email = 0, url = 1, iban = 2, phoneInternational = 3, card = 4, nationalID = 5, ip = 6, date = 7
+        static let phone = 8, urlBare = 9, digits = 10
+    }
+
+    // MARK: - Regions
+
+    /// Runs `regex` over `region` of `text` in bounded windows; matches come back in text offsets.
+    /// A window whose match hits the PCRE2 limits (or is not valid UTF-8) is skipped.
+    func matches(_ regex: PCRE2Regex, _ text: UnsafeBufferPointer<UInt8>, _ region: Range<Int>) -> [TextMatch] {
+        let windowBytes = configuration.limits.windowBytes, overlap = configuration.limits.windowOverlap
+        var results: [TextMatch] = []
+        var seen = Set<Range<Int>>()
+        var start = region.lowerBound
+        while start < region.upperBound {
+            var end = min(region.upperBound, start + windowBytes)
+            if end < text.count { end = TextUnits.scalarStart(text, end) }
+            if end <= start { end = min(region.upperBound, start + windowBytes) }
+            let window = UnsafeBufferPointer(rebasing: text[start..<end])
+            if let found = try? regex.matches(in: window) {
+                for m in found {
+                    let shifted = TextMatch(range: (m.range.lowerBound + start)..<(m.range.upperBound + start),
+                                             groups: m.groups.map { $0.map { ($0.lowerBound + start)..<($0.upperBound + start) } })
+                    if seen.insert(shifted.range).inserted { results.append(shifted) }
+                }
+            }
+            if end >= region.upperBound { break }
+            start = TextUnits.scalarStart(text, max(start + 1, end - overlap))
+        }
+        return results
+    }
+
+    private func expand(_ range: Range<Int>, by amount: Int, in text: UnsafeBufferPointer<UInt8>) -> Range<Int> {
+        let lo = TextUnits.scalarStart(text, max(0, range.lowerBound - amount))
+        var hi = min(text.count, range.upperBound + amount)
+        if hi < text.count { hi = TextUnits.scalarStart(text, hi) }
+        return lo..<max(hi, lo)
+    }
+
+    private static func merge(_ ranges: [Range<Int>]) -> [Range<Int>] {
+        var merged: [Range<Int>] = []
+        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = merged.last, r.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+            } else {
+                merged.append(r)
+            }
+        }
+        return merged
+    }
+
+    @inline(__always)
+    private static func isSpace(_ b: UInt8) -> Bool {
+        b == 0x20 || b == 0x0A || b == 0x09 || b == 0x0D || b == 0x0C || b == 0x0B
+    }
+
+    /// The run of non-space bytes around `position`, bounded.
+    private func word(around position: Int, in text: UnsafeBufferPointer<UInt8>, before: Int, after: Int) -> Range<Int> {
+        var lo = position
+        while lo > 0 && position - lo < before && !Self.isSpace(text[lo - 1]) { lo -= 1 }
+        var hi = position
+        while hi < text.count && hi - position < after && !Self.isSpace(text[hi]) { hi += 1 }
+        lo = TextUnits.scalarStart(text, lo)
+        if hi < text.count { hi = TextUnits.scalarStart(text, hi) }
+        return lo..<max(lo, hi)
+    }
+
+    // MARK: - Candidates
+
+    /// Bytes that can start a candidate: digits, "@", ":", ".", and the lead byte of full-width digits.
+    private static let seedBytes: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for c in "0123456789@:.".utf8 { table[Int(c)] = true }
+        table[0xEF] = true
+        return table
+    }()
+
+    func patternCandidates(_ text: UnsafeBufferPointer<UInt8>, tokens: TokenizedText) -> [Candidate] {
+        var emailSeeds: [Range<Int>] = []
+        var urlSeeds: [Range<Int>] = []
+        var digitSeeds: [(range: Range<Int>, digits: Int)] = []
+        let n = text.count
+        var i = 0
+        // One pass over the bytes decides which patterns can match at all, and where.
+        while i < n {
+            let b = text[i]
+            if !Self.seedBytes[Int(b)] { i += 1; continue }
+            if b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") || (b == 0xEF && i + 2 < n && text[i + 1] == 0xBC && text[i + 2] >= 0x90 && text[i + 2] <= 0x99) {
+                let start = i
+                var digits = 0, separatorsInRow = 0, colons = 0, lettersInRow = 0
+                var j = i
+                while j < n {
+                    let c = text[j]
+                    if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+                        digits += 1; separatorsInRow = 0; lettersInRow = 0; j += 1
+                    } else if c == 0xEF && j + 2 < n && text[j + 1] == 0xBC && text[j + 2] >= 0x90 && text[j + 2] <= 0x99 {
+                        digits += 1; separatorsInRow = 0; j += 3
+                    } else if (c == 0x20 || c == UInt8(ascii: ".") || c == UInt8(ascii: "-") || c == UInt8(ascii: "/")
+                               || c == UInt8(ascii: "(") || c == UInt8(ascii: ")") || c == UInt8(ascii: "+")
+                               || c == UInt8(ascii: ":") || c == UInt8(ascii: ",")) && separatorsInRow < 3 {
+                        if c == UInt8(ascii: ":") { colons += 1 }
+                        separatorsInRow += 1; j += 1
+                    } else if colons > 0 && ((c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "f")) {
+                        separatorsInRow = 0; j += 1  // hex digits of an IPv6 address
+                    } else if (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") && lettersInRow < 3 {
+                        lettersInRow += 1; j += 1    // ids mixing letters and digits: L01X00T471, 85T10A562S
+                        continue
+                    } else {
+                        break
+                    }
+                }
+                digitSeeds.append((start..<j, digits))
+                i = max(j, i + 1)
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "@"):
+                emailSeeds.append(word(around: i, in: text, before: 200, after: 400))
+            case UInt8(ascii: ":") where i + 2 < n && text[i + 1] == UInt8(ascii: "/") && text[i + 2] == UInt8(ascii: "/"):
+                urlSeeds.append(word(around: i, in: text, before: 64, after: 2048))
+            case UInt8(ascii: "."):
+                if i > 0 && i + 1 < n {
+                    let prev = text[i - 1], next = text[i + 1]
+                    let prevOK = prev >= 0x80 || (prev | 0x20) >= UInt8(ascii: "a") && (prev | 0x20) <= UInt8(ascii: "z")
+                        || prev >= UInt8(ascii: "0") && prev <= UInt8(ascii: "9") || prev == UInt8(ascii: "-")
+                    let nextOK = next >= 0xC0 || (next | 0x20) >= UInt8(ascii: "a") && (next | 0x20) <= UInt8(ascii: "z")
+                    if prevOK && nextOK { urlSeeds.append(word(around: i, in: text, before: 256, after: 2048)) }
+                }
+            default:
+                break
+            }
+            i += 1
+        }
+
+        var candidates: [Candidate] = []
+        for region in Self.merge(emailSeeds) { emailCandidates(text, region, &candidates) }
+        for region in Self.merge(urlSeeds) { urlCandidates(text, region, &candidates) }
+        if !digitSeeds.isEmpty {
+            // Regions around digit clusters, with room for IBAN letters, month names and context.
+            var regions: [(range: Range<Int>, digits: Int)] = []
+            for seed in digitSeeds where seed.digits >= 4 {
+                let r = expand(seed.range, by: 40, in: text)
+                if let last = regions.last, r.lowerBound <= last.range.upperBound {
+                    regions[regions.count - 1] = (last.range.lowerBound..<max(last.range.upperBound, r.upperBound),
+                                                  last.digits + seed.digits)
+                } else {
+                    regions.append((r, seed.digits))
+                }
+            }
+            for region in regions {
+                // count every digit of the region (short numbers nearby belong to dates: "14. März 1998")
+                var digits = 0
+                for k in region.range where text[k] >= UInt8(ascii: "0") && text[k] <= UInt8(ascii: "9")
+                    || (text[k] >= 0x90 && text[k] <= 0x99 && k >= 2 && text[k - 1] == 0xBC && text[k - 2] == 0xEF) {
+                    digits += 1
+                }
+                digitCandidates(text, region.range, digits: max(digits, region.digits), tokens: tokens, &candidates)
+            }
+        }
+        return candidates
+    }
+
+    // MARK: E-mail
+
+    private func emailCandidates(_ text: UnsafeBufferPointer<UInt8>, _ region: Range<Int>, _ out: inout [Candidate]) {
+        for m in matches(patterns.email, text, region) {
+            let value = TextUnits.string(text, m.range)
+            guard let at = value.lastIndex(of: "@") else { continue }
+            let local = value[..<at]
+            if local.hasPrefix(".") || local.hasSuffix(".") || local.contains("..") { continue }
+            let tld = value[value.index(after: at)...].split(separator: ".").last.map { $0.lowercased() } ?? ""
+            let score = configuration.tlds.contains(tld) ? configuration.emailScore : configuration.emailUnknownTLDScore
+            out.append(Candidate(range: m.range, kind: "email", category: .pii, score: score, detector: "email",
+                                 priority: Priority.email))
+        }
+    }
+
+    // MARK: URLs
+
+    private static let trailing: Set<UInt8> = Set(".,;:!?'\"»”’)]}>".utf8)
+
+    private func trimURL(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Range<Int> {
+        var end = range.upperBound
+        while end > range.lowerBound + 1 && Self.trailing.contains(text[end - 1]) {
+            if text[end - 1] == UInt8(ascii: ")") {
+                // keep a closing parenthesis that closes one inside the URL (Wikipedia links)
+                var open = 0, close = 0
+                for k in range.lowerBound..<end {
+                    if text[k] == UInt8(ascii: "(") { open += 1 } else if text[k] == UInt8(ascii: ")") { close += 1 }
+                }
+                if open >= close { break }
+            }
+            end -= 1
+        }
+        return range.lowerBound..<end
+    }
+
+    private func urlCandidates(_ text: UnsafeBufferPointer<UInt8>, _ region: Range<Int>, _ out: inout [Candidate]) {
+        let u = configuration.url
+        var hasScheme = false, hasWWW = false
+        var k = region.lowerBound
+        while k + 3 < region.upperBound {
+            if text[k] == UInt8(ascii: ":") && text[k + 1] == UInt8(ascii: "/") && text[k + 2] == UInt8(ascii: "/") { hasScheme = true }
+            if (text[k] | 0x20) == UInt8(ascii: "w") && (text[k + 1] | 0x20) == UInt8(ascii: "w")
+                && (text[k + 2] | 0x20) == UInt8(ascii: "w") && text[k + 3] == UInt8(ascii: ".") { hasWWW = true }
+            k += 1
+        }
+        if hasScheme {
+            for m in matches(patterns.urlScheme, text, region) {
+                out.append(Candidate(range: trimURL(text, m.range), kind: "url", category: .pii, score: u.scheme,
+                                     detector: "url.scheme", priority: Priority.url))
+            }
+        }
+        if hasWWW {
+            for m in matches(patterns.urlWWW, text, region) {
+                out.append(Candidate(range: trimURL(text, m.range), kind: "url", category: .pii, score: u.www,
+                                     detector: "url.www", priority: Priority.url))
+            }
+        }
+        for m in matches(patterns.urlBare, text, region) {
+            guard let tldRange = m.groups.first ?? nil else { continue }
+            let tld = TextUnits.string(text, tldRange)
+            let lower = tld.lowercased()
+            guard configuration.tlds.contains(lower) else { continue }
+            // "kam.Es war": a capitalized TLD is a sentence, unless the whole domain is upper-case.
+            let whole = TextUnits.string(text, m.range)
+            if tld != lower && whole != whole.uppercased() { continue }
+            let score = u.fileLikeTLDs.contains(lower) ? u.bareFileLike : u.commonTLDs.contains(lower) ? u.bareCommon : u.bare
+            out.append(Candidate(range: trimURL(text, m.range), kind: "url", category: .pii, score: score,
+                                 detector: "url.bare", priority: Priority.urlBare))
+        }
+    }
+
+    // MARK: Digits, phones, cards, IBANs, ids, dates
+
+    private func digitCandidates(_ text: UnsafeBufferPointer<UInt8>, _ region: Range<Int>, digits: Int,
+                                 tokens: TokenizedText, _ out: inout [Candidate]) {
+        let d = configuration.digits
+        var hasLetters = false, colons = 0, dots = 0
+        for k in region {
+            let c = text[k]
+            if (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") { hasLetters = true }
+            if c == UInt8(ascii: ":") { colons += 1 } else if c == UInt8(ascii: ".") { dots += 1 }
+        }
+        // IBAN
+        if hasLetters && digits >= 10 {
+            for m in matches(patterns.iban, text, region) {
+                if let range = validIBAN(text, m.range) {
+                    out.append(Candidate(range: range, kind: "iban", category: .pii, score: d.iban, detector: "iban.mod97",
+                                         priority: Priority.iban))
+                }
+            }
+        }
+        // Card numbers
+        if digits >= 12 {
+            for m in matches(patterns.card, text, region) {
+                let value = TextUnits.string(text, m.range)
+                let compact = Validators.compact(value)
+                guard (12...19).contains(compact.count), let ds = Validators.digits(compact), Validators.luhn(ds),
+                      configuration.cardPrefixes.contains(where: { compact.starts(with: Array($0.utf8)) }) else { continue }
+                let groups = value.split(whereSeparator: { $0 == " " || $0 == "-" }).map(\.count)
+                guard groups.count == 1 || groups.allSatisfy({ $0 >= 3 }) else { continue }
+                let score = hasContext(.idContext, tokens, before: m.range.lowerBound) ? max(d.card, d.idContext) : d.card
+                out.append(Candidate(range: m.range, kind: "card_number", category: .pii, score: score, detector: "card.luhn",
+                                     priority: Priority.card))
+            }
+        }
+        // National identity numbers
+        if digits >= 5 {
+            for (spec, regex) in patterns.ids {
+                for m in matches(regex, text, region) {
+                    let value = TextUnits.string(text, m.range)
+                    guard Validators.validate(spec.validator, value) else { continue }
+                    let context = hasContext(.idContext, tokens, before: m.range.lowerBound)
+                    if spec.needsContext && !context { continue }
+                    let score = context ? max(spec.score, d.idContext) : spec.score
+                    out.append(Candidate(range: m.range, kind: "national_id", category: .pii, score: score,
+                                         detector: "national_id.\(spec.name)", priority: Priority.nationalID))
+                }
+            }
+        }
+        // Dates (of birth)
+        if digits >= 5 {
+            for (spec, regex) in patterns.dates {
+                for m in matches(regex, text, region) {
+                    guard let date = dateParts(text, m, spec) else { continue }
+                    let dt = configuration.dates
+                    guard (dt.minYear...dt.maxYear).contains(date.year) else { continue }
+                    let birth = hasContext(.birthContext, tokens, before: m.range.lowerBound)
+                    out.append(Candidate(range: m.range, kind: birth ? "date_of_birth" : "date", category: .pii,
+                                         score: birth ? dt.birth : dt.plain, detector: "date.\(spec.name)",
+                                         priority: Priority.date))
+                }
+            }
+        }
+        // Phones
+        if digits >= 6 {
+            for m in matches(patterns.phone, text, region) {
+                if let (score, detector, international) = classifyPhone(text, m.range, tokens: tokens) {
+                    out.append(Candidate(range: m.range, kind: "phone", category: .pii, score: score, detector: detector,
+                                         priority: international ? Priority.phoneInternational : Priority.phone))
+                }
+            }
+        }
+        // IP addresses
+        if dots >= 3 && digits >= 4 {
+            for m in matches(patterns.ipv4, text, region) {
+                let parts = TextUnits.string(text, m.range).split(separator: ".").compactMap { Int($0) }
+                guard parts.count == 4, parts.allSatisfy({ $0 <= 255 }) else { continue }
+                let score = parts.allSatisfy({ $0 < 10 }) ? configuration.ipSmallScore : configuration.ipScore
+                out.append(Candidate(range: m.range, kind: "ip_address", category: .pii, score: score, detector: "ip.v4",
+                                     priority: Priority.ip))
+            }
+        }
+        if colons >= 3 {
+            for m in matches(patterns.ipv6, text, region) {
+                let value = TextUnits.string(text, m.range)
+                guard value.contains("::") || value.filter({ $0 == ":" }).count >= 4
+                    || value.contains(where: { "abcdefABCDEF".contains($0) }) else { continue }
+                out.append(Candidate(range: m.range, kind: "ip_address", category: .pii, score: configuration.ipScore,
+                                     detector: "ip.v6", priority: Priority.ip))
+            }
+        }
+        // Any other long digit sequence
+        if digits >= d.minRun {
+            for m in matches(patterns.digits, text, region) {
+                let value = TextUnits.string(text, m.range)
+                let groups = value.split(whereSeparator: { !$0.isNumber }).map(\.count)
+                let total = groups.reduce(0, +)
+                guard total >= d.minRun else { continue }
+                let context = hasContext(.idContext, tokens, before: m.range.lowerBound)
+                if groups.count > 1 && !context {
+                    guard groups.max()! >= 4 else { continue }
+                    // 1500-2000, 1299/2006: a range or a reference, not an identifier
+                    if groups.count == 2 && groups.allSatisfy({ $0 <= 4 }) { continue }
+                    // 31.02.1990: shaped like a date (the date rules decide), not an identifier
+                    if groups.count == 3 && groups[0] <= 2 && groups[1] <= 2 && (groups[2] == 4 || groups[2] == 2) { continue }
+                    let separators = value.filter { !$0.isNumber }
+                    // 3.14159265 or 1,000000: a decimal number, not an identifier
+                    if groups.count == 2 && (separators == "." || separators == ",") && groups[0] <= 3 { continue }
+                }
+                out.append(Candidate(range: m.range, kind: "digits", category: .pii, score: context ? d.idContext : d.run,
+                                     detector: "digits.run", priority: Priority.digits))
+            }
+        }
+    }
+
+    private func validIBAN(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Range<Int>? {
+        // The pattern may run on into the next word ("... 1332 für"): take the country's length.
+        var compact: [UInt8] = []
+        var ends: [Int] = []
+        var k = range.lowerBound
+        while k < range.upperBound {
+            let c = text[k]
+            if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") || (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") {
+                compact.append(c >= UInt8(ascii: "a") ? c - 32 : c)
+                ends.append(k + 1)
+            }
+            k += 1
+        }
+        guard compact.count >= 4 else { return nil }
+        let country = String(decoding: compact[0..<2], as: UTF8.self)
+        guard let length = configuration.ibanLengths[country], compact.count >= length else { return nil }
+        guard Validators.iban(Array(compact[0..<length]), lengths: configuration.ibanLengths) else { return nil }
+        let end = ends[length - 1]
+        // The next character must not continue the number.
+        if end < range.upperBound, length < compact.count, text[end] != 0x20 { return nil }
+        return range.lowerBound..<end
+    }
+
+    private func dateParts(_ text: UnsafeBufferPointer<UInt8>, _ m: TextMatch, _ spec: DateSpec) -> (day: Int, month: Int, year: Int)? {
+        func group(_ index: Int) -> String? {
+            guard index >= 1, index <= m.groups.count, let r = m.groups[index - 1] else { return nil }
+            return TextUnits.string(text, r)
+        }
+        func number(_ s: String?) -> Int? {
+            guard let s else { return nil }
+            var v = 0
+            for u in s.unicodeScalars {
+                guard let dv = TextUnits.digitValue(u.value) else { return nil }
+                v = v * 10 + dv
+            }
+            return s.isEmpty ? nil : v
+        }
+        // day 0: a month and a year only ("mayo de 2006")
+        guard var day = spec.day == 0 ? 1 : number(group(spec.day)), let year = number(group(spec.year)),
+              let monthText = group(spec.month) else { return nil }
+        var month: Int
+        if let numeric = number(monthText) {
+            month = numeric
+        } else {
+            let key = monthText.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+            guard let named = configuration.monthNames[key] else { return nil }
+            month = named
+        }
+        if month > 12 && day <= 12 { swap(&day, &month) }  // 12/31/1990 (US order)
+        guard Validators.validDate(year: year, month: month, day: day) else { return nil }
+        return (day, month, year)
+    }
+
+    // MARK: Phone numbers
+
+    struct PhoneShape {
+        var digits: [UInt8] = []
+        var groups: [Int] = []
+        var plus = false
+        var parens = false
+    }
+
+    static func phoneShape(_ value: String) -> PhoneShape {
+        var shape = PhoneShape()
+        var current = 0
+        var scalars = Array(value.unicodeScalars)
+        // "(0)" after a country code is the trunk prefix people keep: drop it.
+        if let range = value.range(of: "(0)") { scalars = Array(value.replacingCharacters(in: range, with: " ").unicodeScalars) }
+        var sawDigit = false
+        for (index, s) in scalars.enumerated() {
+            if let d = TextUnits.digitValue(s.value) {
+                shape.digits.append(UInt8(d))
+                current += 1
+                sawDigit = true
+                continue
+            }
+            if current > 0 { shape.groups.append(current); current = 0 }
+            switch s {
+            case "+": if !sawDigit { shape.plus = true }
+            case "(", ")": shape.parens = true
+            case "x", "X", "#", "e":
+                // extension: stop reading digits
+                if shape.digits.count >= 6 { return shape }
+            default: _ = index
+            }
+        }
+        if current > 0 { shape.groups.append(current) }
+        return shape
+    }
+
+    /// True when the anchored country pattern matches the digit string.
+    static func fullMatch(_ regex: PCRE2Regex, _ digits: String) -> Bool {
+        var copy = digits
+        return copy.withUTF8 { ((try? regex.firstMatch(in: $0)) ?? nil) != nil }
+    }
+
+    enum NationalMatch { case trunk, direct }
+
+    /// How the digits validate as a national number of a configured country: written with the
+    /// trunk prefix (030..., 0171...), or directly (ES, US, PL... have none or drop it).
+    private func validNational(_ digits: String) -> NationalMatch? {
+        var direct = false
+        for (country, regex) in patterns.phoneCountries {
+            if !country.trunkPrefix.isEmpty && digits.hasPrefix(country.trunkPrefix) {
+                let nsn = String(digits.dropFirst(country.trunkPrefix.count))
+                if country.lengths.contains(nsn.count), Self.fullMatch(regex, nsn) { return .trunk }
+            }
+            if !direct && (country.trunkPrefix.isEmpty || country.direct) {
+                if country.lengths.contains(digits.count), Self.fullMatch(regex, digits) { direct = true }
+            }
+        }
+        return direct ? .direct : nil
+    }
+
+    private func validInternational(_ digits: String) -> (known: Bool, valid: Bool)? {
+        for length in 1...3 where digits.count > length {
+            let code = String(digits.prefix(length))
+            guard configuration.callingCodes.contains(code) else { continue }
+            var nsn = String(digits.dropFirst(length))
+            let countries = patterns.phoneCountries.filter { $0.country.callingCode == code }
+            if countries.isEmpty { return (false, (6...13).contains(nsn.count)) }
+            for (country, regex) in countries {
+                var candidates = [nsn]
+                if !country.trunkPrefix.isEmpty && nsn.hasPrefix(country.trunkPrefix) {
+                    candidates.append(String(nsn.dropFirst(country.trunkPrefix.count)))
+                }
+                for candidate in candidates where country.lengths.contains(candidate.count) {
+                    if Self.fullMatch(regex, candidate) { return (true, true) }
+                }
+            }
+            nsn = ""
+            return (true, false)
+        }
+        return nil
+    }
+
+    /// Score, detector and whether it is an international number, or nil when it is no phone number.
+    func classifyPhone(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, tokens: TokenizedText) -> (Double, String, Bool)? {
+        let p = configuration.phone
+        let value = TextUnits.string(text, range)
+        let shape = Self.phoneShape(value)
+        let digits = String(decoding: shape.digits.map { $0 + 48 }, as: UTF8.self)
+        guard digits.count >= 6, digits.count <= 17 else { return nil }
+        let context = hasContext(.phoneContext, tokens, before: range.lowerBound)
+        let bonus = context ? p.contextBonus : 0
+        let formatted = shape.groups.count >= 2
+
+        // +49 30 1234567, 0049 30 1234567
+        if shape.plus || (digits.hasPrefix("00") && !digits.hasPrefix("000")) {
+            let international = shape.plus ? digits : String(digits.dropFirst(2))
+            if let result = validInternational(international) {
+                if result.known && result.valid { return (p.international + bonus, "phone.international", true) }
+                if !result.known && result.valid { return (p.internationalOther + bonus, "phone.international", true) }
+                if result.known && (7...13).contains(international.count - 2) && shape.plus {
+                    return (p.internationalOther + bonus, "phone.international", true)
+                }
+            }
+            return nil
+        }
+        let groups = shape.groups
+        // 31.02.1990, 12/31/90: shaped like a date (even an impossible one), not like a phone number
+        if groups.count == 3 && groups[0] <= 2 && groups[1] <= 2 && (groups[2] == 4 || groups[2] == 2) && !context
+            && (value.contains(".") || value.contains("/")) { return nil }
+        // Phone numbers do not end in a one-digit group (92-91-90-8443-1 is an insurance number), and
+        // after the first group of three or more their groups are short (28 28 20943 is a licence).
+        if groups.count >= 2 && groups.last! < 2 && !context { return nil }
+        let shortTail = groups.count < 3 || groups.dropFirst().allSatisfy { $0 <= p.genericMaxGroup }
+        // 34 93 693 29 05: a calling code written without "+", as its own group
+        if formatted, let first = groups.first, first <= 3, shortTail || groups.count == 2,
+           configuration.callingCodes.contains(String(digits.prefix(first))),
+           let result = validInternational(digits), result.known && result.valid, validNational(digits) == nil {
+            return (p.noPlus + bonus, "phone.international", false)
+        }
+        let slash = value.contains("/")
+        // National formats of the configured countries
+        if let national = validNational(digits) {
+            guard formatted || shape.parens else {
+                return context ? (p.national + bonus, "phone.national", false) : nil  // bare digit runs need a word like "Tel."
+            }
+            guard shortTail || context else { return nil }
+            if national == .direct && !context {
+                // without a trunk prefix the number itself is weaker evidence
+                guard digits.count >= 9, groups[0] <= 4 || shape.parens, !slash else { return nil }
+            }
+            return (p.national + bonus, "phone.national", false)
+        }
+        // Phone-like grouping of any other country: 467 3395 (with a word like "phone"), 60-56-85-91
+        guard (p.genericMinDigits...p.genericMaxDigits).contains(digits.count) else { return nil }
+        guard context || (groups.count >= 3 && shortTail && groups[0] <= p.genericMaxGroup && !slash) || shape.parens else { return nil }
+        if !context && groups.count >= 3 && groups.dropFirst().allSatisfy({ $0 == 3 }) && groups[0] <= 3 && !shape.parens {
+            return nil  // 1 234 567: thousands, not a phone number
+        }
+        return (p.generic + bonus, "phone.generic", false)
+    }
+}

@@ -1,0 +1,204 @@
+import AnkiPCRE2
+import AnkiReader
+import AnkiSubmission
+import Foundation
+
+/// The personal-data and special-category scanner. Built once from `Config/scanner/` and
+/// `Wordlists/` (patterns compiled with PCRE2 JIT, word lists hashed), then safe to use from any
+/// thread. Scanning never throws: hostile text (huge fields, backtracking bait, NUL bytes, broken
+/// UTF-8) is bounded by windows and PCRE2 match limits, and a window a pattern gives up on is
+/// skipped rather than reported. Nothing here logs or prints card text.
+public final class Scanner: Sendable {
+    let configuration: ScannerConfiguration
+    let lexicon: Lexicon
+    let patterns: CompiledPatterns
+    let cjkStarts: ScalarSet
+
+    /// Findings below this score are left out (`Config/scanner/scanner.json`, `min_score`, unless
+    /// overridden at init).
+    public let minimumScore: Double
+
+    /// Above this many notes with special-category findings the participant must see the extra
+    /// notice and confirm (`special_category_threshold`).
+    public var specialCategoryThreshold: Int { configuration.specialCategoryThreshold }
+
+    /// Loads the configuration and word lists from `dataDirectory` (see `DataDirectory.locate`).
+    /// Throws `ScannerConfigurationError` naming the file when something is missing or malformed.
+    public init(dataDirectory: DataDirectory, minimumScore: Double? = nil) throws {
+        let configuration = try ScannerConfiguration.load(from: dataDirectory)
+        self.configuration = configuration
+        let lexicon = try Lexicon.load(from: dataDirectory, configuration: configuration)
+        self.lexicon = lexicon
+        patterns = try CompiledPatterns(configuration)
+        cjkStarts = ScalarSet((0..<lexicon.cjk.metas.count).compactMap { lexicon.cjk.firstScalar(of: $0) })
+        self.minimumScore = minimumScore ?? configuration.minScore
+    }
+
+    // MARK: - Public scanning API
+
+    /// Findings in one note field (HTML with cloze markup); offsets are into `field`'s UTF-8.
+    public func scan(field: String, index: Int, minimumScore: Double? = nil) -> [Finding] {
+        var copy = field
+        return copy.withUTF8 { scan(bytes: $0, field: index, mode: .html, minimumScore: minimumScore ?? self.minimumScore) }
+    }
+
+    /// Findings in raw field bytes that may not be valid UTF-8 (invalid bytes are read as spaces,
+    /// so offsets still point into `bytes`).
+    public func scan(fieldBytes bytes: [UInt8], index: Int, minimumScore: Double? = nil) -> [Finding] {
+        let repaired = Self.repairUTF8(bytes)
+        return repaired.withUnsafeBufferPointer {
+            scan(bytes: $0, field: index, mode: .html, minimumScore: minimumScore ?? self.minimumScore)
+        }
+    }
+
+    /// Findings in every field of `note` and in its tags (field `Finding.tagsField`).
+    public func scan(note: Note, minimumScore: Double? = nil) -> [Finding] {
+        var findings: [Finding] = []
+        for (index, field) in note.fields.enumerated() where !field.isEmpty {
+            findings += scan(field: field, index: index, minimumScore: minimumScore)
+        }
+        if !note.tags.isEmpty {
+            findings += scanText(note.tags, field: Finding.tagsField, minimumScore: minimumScore)
+        }
+        return findings
+    }
+
+    /// Findings in plain text: the survey's free text (`Finding.surveyField`), a media file name
+    /// (`Finding.mediaNameField`) or tags (`Finding.tagsField`). Tags and file names are read as
+    /// identifiers: `_` and `:` separate words, and names count in lowercase too.
+    public func scanText(_ text: String, field: Int, minimumScore: Double? = nil) -> [Finding] {
+        var copy = text
+        let mode: VisibleText.Mode = field == Finding.tagsField || field == Finding.mediaNameField ? .identifier : .plain
+        return copy.withUTF8 { scan(bytes: $0, field: field, mode: mode, minimumScore: minimumScore ?? self.minimumScore) }
+    }
+
+    /// The media file names a field refers to (`[sound:x]`, `<img src="x">`).
+    public func mediaReferences(in field: String) -> [String] {
+        var copy = field
+        return copy.withUTF8 { p in
+            VisibleText(p, mode: .html).mediaReferences.map { TextUnits.string(p, $0) }
+        }
+    }
+
+    // MARK: - Pipeline
+
+    struct Candidate {
+        var range: Range<Int>
+        var kind: String
+        var category: Finding.Category
+        var score: Double
+        var detector: String
+        /// Lower wins when PII candidates overlap.
+        var priority: Int
+    }
+
+    func scan(bytes source: UnsafeBufferPointer<UInt8>, field: Int, mode: VisibleText.Mode,
+              minimumScore: Double) -> [Finding] {
+        guard !source.isEmpty else { return [] }
+        let visible = VisibleText(source, mode: mode)
+        return visible.withBytes(source) { text -> [Finding] in
+            let tokens = tokenize(text)
+            var pii = patternCandidates(text, tokens: tokens)
+            pii = resolveOverlaps(pii)
+            let names = nameCandidates(text, tokens: tokens, claimed: pii, identifier: mode == .identifier)
+            pii = resolveOverlaps(pii + names)
+            let special = specialCandidates(text, tokens: tokens)
+            var findings: [Finding] = []
+            for candidate in pii + special where candidate.score >= minimumScore && candidate.score > 0 {
+                let original = visible.originalRange(candidate.range)
+                findings.append(Finding(kind: candidate.kind, category: candidate.category,
+                                        text: TextUnits.string(text, candidate.range), field: field,
+                                        start: original.lowerBound, end: original.upperBound,
+                                        score: min(candidate.score, 0.99), detector: candidate.detector))
+            }
+            findings.sort { ($0.start, $0.end, $0.kind) < ($1.start, $1.end, $1.kind) }
+            return findings
+        }
+    }
+
+    /// Keeps, among overlapping candidates, the one with the lowest priority (then highest score).
+    func resolveOverlaps(_ candidates: [Candidate]) -> [Candidate] {
+        guard candidates.count > 1 else { return candidates }
+        let ordered = candidates.sorted {
+            ($0.priority, -$0.score, $0.range.lowerBound) < ($1.priority, -$1.score, $1.range.lowerBound)
+        }
+        var accepted: [Candidate] = []
+        if candidates.count <= 32 {
+            for candidate in ordered where !accepted.contains(where: { $0.range.overlaps(candidate.range) }) {
+                accepted.append(candidate)
+            }
+        } else {
+            // Many candidates (hostile or huge fields): mark taken bytes instead of comparing pairs.
+            let limit = (candidates.map(\.range.upperBound).max() ?? 0)
+            var taken = [Bool](repeating: false, count: limit)
+            for candidate in ordered where !candidate.range.contains(where: { taken[$0] }) {
+                for q in candidate.range { taken[q] = true }
+                accepted.append(candidate)
+            }
+        }
+        return accepted.sorted { $0.range.lowerBound < $1.range.lowerBound }
+    }
+
+    /// The first index in `0..<count` for which `predicate` holds (it must be monotonic).
+    func firstIndex(_ count: Int, where predicate: (Int) -> Bool) -> Int {
+        var lo = 0, hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if predicate(mid) { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
+    }
+
+    /// Invalid UTF-8 bytes become spaces (same length, so offsets stay valid).
+    static func repairUTF8(_ bytes: [UInt8]) -> [UInt8] {
+        var out = bytes
+        bytes.withUnsafeBufferPointer { p in
+            var i = 0
+            while i < p.count {
+                let (s, len) = TextUnits.decode(p, i)
+                if s == 0xFFFD && len == 1 && !(p[i] == 0xEF && i + 2 < p.count && p[i + 1] == 0xBF && p[i + 2] == 0xBD) {
+                    out[i] = UInt8(ascii: " ")
+                }
+                i += len
+            }
+        }
+        return out
+    }
+
+    // MARK: - Context
+
+    /// True when a word with one of `flags` stands within the context window before `position`
+    /// (or, with `after`, after it).
+    func hasContext(_ flags: WordFlags, _ tokens: TokenizedText, before position: Int, after end: Int? = nil) -> Bool {
+        let window = configuration.limits.contextBytes
+        let low = position - window
+        // Tokens are in text order: binary search for the first token ending after `low`.
+        var lo = 0, hi = tokens.tokens.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if tokens.tokens[mid].end <= low { lo = mid + 1 } else { hi = mid }
+        }
+        var k = lo
+        while k < tokens.tokens.count {
+            let token = tokens.tokens[k]
+            if token.start >= position { break }
+            if !token.flags.isDisjoint(with: flags) { return true }
+            k += 1
+        }
+        if let end {
+            while k < tokens.tokens.count && tokens.tokens[k].start < end { k += 1 }
+            while k < tokens.tokens.count && tokens.tokens[k].start <= end + window / 2 {
+                if !tokens.tokens[k].flags.isDisjoint(with: flags) { return true }
+                k += 1
+            }
+        }
+        var h = firstIndex(tokens.cjkHits.count) { tokens.cjkHits[$0].start >= low }
+        while h < tokens.cjkHits.count && tokens.cjkHits[h].start < position {
+            let hit = tokens.cjkHits[h]
+            if hit.end <= position && !hit.flags.isDisjoint(with: flags) { return true }
+            h += 1
+        }
+        return false
+    }
+}
+

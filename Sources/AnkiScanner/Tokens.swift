@@ -1,0 +1,241 @@
+/// Splits visible text into words (letters, digits and marks; Hangul included) and runs of CJK
+/// characters, looking every word up in the lexicon on the way (one hash probe, computed while the
+/// word is lower-cased) and searching CJK runs for lexicon entries by substring.
+struct Token {
+    enum Case: UInt8 {
+        /// First letter lower-case (or a script without case).
+        case lower
+        /// First letter upper-case, not all upper-case.
+        case capitalized
+        /// Two or more letters, all upper-case.
+        case upper
+    }
+
+    var start: Int
+    var end: Int
+    var scalarCount: Int
+    var letterCase: Case
+    var hasDigit: Bool
+    var hasLetter: Bool
+    var isHangul: Bool
+    /// Index into `Lexicon.words`, or -1.
+    var entry: Int
+    var flags: WordFlags
+}
+
+/// A lexicon entry found inside a CJK run.
+struct CJKHit {
+    var start: Int
+    var end: Int
+    var flags: WordFlags
+    var entry: Int
+}
+
+/// A special-category term found in the text (before scoring).
+struct TermHit {
+    var start: Int
+    var end: Int
+    var term: Int32
+}
+
+struct TokenizedText {
+    var tokens: [Token] = []
+    var cjkHits: [CJKHit] = []
+    var termHits: [TermHit] = []
+    /// CJK characters in the text (for the vocabulary-card test of special terms).
+    var cjkScalars = 0
+}
+
+extension Scanner {
+    func tokenize(_ text: UnsafeBufferPointer<UInt8>) -> TokenizedText {
+        var result = TokenizedText()
+        let n = text.count
+        result.tokens.reserveCapacity(n / 5 + 2)
+        let maxScalars = configuration.limits.maxTokenScalars
+        let words = lexicon.words, prefix = lexicon.prefixStems, suffix = lexicon.suffixStems
+        let prefixMask = prefix.lengthMask, suffixMask = suffix.lengthMask
+        // Locals rather than a closure's captured state: no exclusivity checks in the loop.
+        let key = UnsafeMutablePointer<UInt32>.allocate(capacity: maxScalars + 1)
+        defer { key.deallocate() }
+        var termHits: [TermHit] = []
+        var i = 0
+        while i < n {
+            let b = text[i]
+            var class0: CharClass
+            var len0 = 1
+            if b < 0x80 {
+                class0 = TextUnits.charClassASCII(b)
+                if class0 != .letter && class0 != .digit { i += 1; continue }
+            } else {
+                let (s0, l0) = TextUnits.decode(text, i)
+                class0 = TextUnits.charClass(s0)
+                len0 = l0
+            }
+            switch class0 {
+            case .letter, .digit, .hangul:
+                let start = i
+                var count = 0
+                var h = TextUnits.hashStart()
+                var firstUpper = false, allUpper = true
+                var hasDigit = false, hasLetter = false, allHangul = true
+                let hitsBefore = termHits.count
+                var j = i
+                while j < n {
+                    let bj = text[j]
+                    var s: UInt32, len: Int, cls: CharClass, lower: UInt32
+                    if bj < 0x80 {
+                        s = UInt32(bj); len = 1
+                        cls = TextUnits.charClassASCII(bj)
+                        lower = (s &- 65) < 26 ? s + 32 : s
+                    } else {
+                        (s, len) = TextUnits.decode(text, j)
+                        cls = TextUnits.charClass(s)
+                        lower = TextUnits.lower(s)
+                    }
+                    guard cls == .letter || cls == .digit || cls == .hangul || cls == .mark else { break }
+                    if cls == .mark { j += len; continue }
+                    if cls == .digit { hasDigit = true } else { hasLetter = true }
+                    if cls != .hangul { allHangul = false }
+                    if lower != s {
+                        if count == 0 { firstUpper = true }
+                    } else if cls == .letter {
+                        allUpper = false
+                    }
+                    if count < maxScalars {
+                        key[count] = lower
+                        h = TextUnits.hash(h, lower)
+                        count += 1
+                        if count < 64 && prefixMask & (1 << UInt64(count)) != 0 {
+                            let index = prefix.find(key, count, hash: h)
+                            if index >= 0 {
+                                for term in lexicon.terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: -1, term: term)) }
+                            }
+                        }
+                    } else {
+                        count += 1
+                    }
+                    j += len
+                }
+                // Prefix hits recorded above end with the word.
+                var k = hitsBefore
+                while k < termHits.count { termHits[k].end = j; k += 1 }
+                var token = Token(start: start, end: j, scalarCount: count,
+                                  letterCase: firstUpper ? (allUpper && count > 1 ? .upper : .capitalized) : .lower,
+                                  hasDigit: hasDigit, hasLetter: hasLetter, isHangul: allHangul && hasLetter,
+                                  entry: -1, flags: [])
+                if count <= maxScalars {
+                    let index = words.find(key, count, hash: h)
+                    if index >= 0 {
+                        token.entry = index
+                        let info = words.payload(index)
+                        token.flags = info.flags
+                        for term in lexicon.terms(info.terms) { termHits.append(TermHit(start: start, end: j, term: term)) }
+                    }
+                    if suffixMask != 0 && hasLetter {
+                        var length = 3
+                        while length < count && length < 64 {
+                            if suffixMask & (1 << UInt64(length)) != 0 {
+                                let tail = key + (count - length)
+                                var th = TextUnits.hashStart()
+                                for q in 0..<length { th = TextUnits.hash(th, tail[q]) }
+                                let index = suffix.find(tail, length, hash: th)
+                                if index >= 0 {
+                                    for term in lexicon.terms(suffix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
+                                }
+                            }
+                            length += 1
+                        }
+                    }
+                }
+                result.tokens.append(token)
+                i = j
+            case .cjk:
+                let start = i
+                var j = i
+                while j < n {
+                    let (s, len) = TextUnits.decode(text, j)
+                    guard TextUnits.charClass(s) == .cjk else { break }
+                    j += len
+                }
+                scanCJKRun(text, start..<j, into: &result, termHits: &termHits)
+                i = j
+            default:
+                i += len0
+            }
+        }
+        result.termHits = termHits
+        return result
+    }
+
+    /// Finds every lexicon entry inside the CJK run `range` (names, honorifics, context words, terms).
+    private func scanCJKRun(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into result: inout TokenizedText,
+                            termHits: inout [TermHit]) {
+        var scalars: [UInt32] = []
+        var offsets: [Int] = []
+        scalars.reserveCapacity(range.count / 3 + 1)
+        offsets.reserveCapacity(range.count / 3 + 2)
+        var j = range.lowerBound
+        while j < range.upperBound {
+            let (s, len) = TextUnits.decode(text, j)
+            scalars.append(s)
+            offsets.append(j)
+            j += len
+        }
+        offsets.append(range.upperBound)
+        result.cjkScalars += scalars.count
+        let table = lexicon.cjk
+        guard !table.isEmpty else { return }
+        let maxLength = min(table.maxLength, configuration.limits.cjkMaxTerm)
+        let mask = table.lengthMask
+        scalars.withUnsafeBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            for p in 0..<buffer.count {
+                guard cjkStarts.contains(buffer[p]) else { continue }
+                var h = TextUnits.hashStart()
+                var length = 0
+                while length < maxLength && p + length < buffer.count {
+                    h = TextUnits.hash(h, buffer[p + length])
+                    length += 1
+                    guard mask & (1 << UInt64(length)) != 0 else { continue }
+                    let index = table.find(base + p, length, hash: h)
+                    if index >= 0 {
+                        let info = table.payload(index)
+                        let hit = CJKHit(start: offsets[p], end: offsets[p + length], flags: info.flags, entry: index)
+                        if !info.flags.isEmpty { result.cjkHits.append(hit) }
+                        for term in lexicon.terms(info.terms) { termHits.append(TermHit(start: hit.start, end: hit.end, term: term)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The first scalars of the CJK lexicon entries, so that most positions are skipped with one test.
+struct ScalarSet: Sendable {
+    private var bits: [UInt64]
+    private var others: Set<UInt32>
+    private static let base: UInt32 = 0x3000
+    private static let limit: UInt32 = 0xA000
+
+    init(_ scalars: some Sequence<UInt32>) {
+        bits = [UInt64](repeating: 0, count: Int(Self.limit - Self.base) / 64 + 1)
+        others = []
+        for s in scalars {
+            if s >= Self.base && s < Self.limit {
+                let offset = Int(s - Self.base)
+                bits[offset >> 6] |= 1 << UInt64(offset & 63)
+            } else {
+                others.insert(s)
+            }
+        }
+    }
+
+    @inline(__always)
+    func contains(_ s: UInt32) -> Bool {
+        if s >= Self.base && s < Self.limit {
+            let offset = Int(s - Self.base)
+            return bits[offset >> 6] & (1 << UInt64(offset & 63)) != 0
+        }
+        return !others.isEmpty && others.contains(s)
+    }
+}
