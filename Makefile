@@ -44,6 +44,10 @@ bench: build
 bench-research: build
 	bash Tests/Benchmarks/research/run.sh $(BENCH_DIR)
 
+# Scanner (issue 4): quality on ../shared/pii-eval next to Presidio, throughput, large collection scan.
+bench-scanner: deps
+	bash Tests/Benchmarks/scanner/run.sh $(BENCH_DIR)
+
 # Runs libFuzzer on the package reader for FUZZ_SECONDS, seeded with the committed corpus.
 fuzz: deps
 	bash Tests/Fuzz/run.sh $(FUZZ_SECONDS)

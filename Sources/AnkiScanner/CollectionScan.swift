@@ -101,10 +101,20 @@ extension Scanner {
         var referenced = Set<String>()
         try collection.forEachNote { note in
             summary.notesScanned += 1
-            var findings = scan(note: note, minimumScore: threshold)
+            // Fields and tags as scan(note:) does, collecting media references on the way.
+            var findings: [Finding] = []
+            var names: [String] = []
+            for (index, field) in note.fields.enumerated() where !field.isEmpty {
+                let result = scanFieldAndMedia(field, index: index, minimumScore: threshold)
+                findings += result.findings
+                names += result.media
+            }
+            if !note.tags.isEmpty {
+                findings += scanText(note.tags, field: Finding.tagsField, minimumScore: threshold)
+            }
             var namesInNote = Set<String>()
-            for field in note.fields where field.contains("[sound:") || field.range(of: "src", options: .caseInsensitive) != nil {
-                for name in mediaReferences(in: field) where namesInNote.insert(name).inserted {
+            do {
+                for name in names where namesInNote.insert(name).inserted {
                     referenced.insert(name)
                     if mediaCache[name] == nil {
                         mediaCache[name] = scanText(name, field: Finding.mediaNameField, minimumScore: threshold)

@@ -139,6 +139,8 @@ extension Scanner {
                     score += s.honorificBonus
                 }
             }
+            // A lone two-letter word ("En", "Li") is too weak alone, whatever the lists say.
+            if members.count == 1 && !extended && tokens[k].scalarCount < 3 && detector == "names.single" { score = 0 }
             if score > 0 {
                 out.append(Candidate(range: start..<end, kind: "name", category: .pii, score: score, detector: detector,
                                      priority: Self.namePriority))

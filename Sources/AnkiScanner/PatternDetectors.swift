@@ -129,11 +129,13 @@ extension Scanner {
     // MARK: - Candidates
 
     /// Bytes that can start a candidate: digits, "@", ":", ".", and the lead byte of full-width digits.
-    private static let seedBytes: [Bool] = {
-        var table = [Bool](repeating: false, count: 256)
+    /// A raw pointer allocated once for the life of the process (no retain in the byte loop).
+    nonisolated(unsafe) private static let seedBytePointer: UnsafePointer<Bool> = {
+        let table = UnsafeMutablePointer<Bool>.allocate(capacity: 256)
+        table.initialize(repeating: false, count: 256)
         for c in "0123456789@:.".utf8 { table[Int(c)] = true }
         table[0xEF] = true
-        return table
+        return UnsafePointer(table)
     }()
 
     func patternCandidates(_ text: UnsafeBufferPointer<UInt8>, tokens: TokenizedText) -> [Candidate] {
@@ -142,10 +144,11 @@ extension Scanner {
         var digitSeeds: [(range: Range<Int>, digits: Int)] = []
         let n = text.count
         var i = 0
+        let seeds = Self.seedBytePointer
         // One pass over the bytes decides which patterns can match at all, and where.
         while i < n {
             let b = text[i]
-            if !Self.seedBytes[Int(b)] { i += 1; continue }
+            if !seeds[Int(b)] { i += 1; continue }
             if b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") || (b == 0xEF && i + 2 < n && text[i + 1] == 0xBC && text[i + 2] >= 0x90 && text[i + 2] <= 0x99) {
                 let start = i
                 var digits = 0, separatorsInRow = 0, colons = 0, lettersInRow = 0

@@ -94,8 +94,27 @@ public final class Scanner: Sendable {
 
     func scan(bytes source: UnsafeBufferPointer<UInt8>, field: Int, mode: VisibleText.Mode,
               minimumScore: Double) -> [Finding] {
+        var references: [String]? = nil
+        return scan(bytes: source, field: field, mode: mode, minimumScore: minimumScore, references: &references)
+    }
+
+    /// A field's findings and (when `references` is not nil) the media file names it refers to.
+    func scanFieldAndMedia(_ field: String, index: Int, minimumScore: Double) -> (findings: [Finding], media: [String]) {
+        var copy = field
+        var references: [String]? = []
+        let findings = copy.withUTF8 {
+            scan(bytes: $0, field: index, mode: .html, minimumScore: minimumScore, references: &references)
+        }
+        return (findings, references ?? [])
+    }
+
+    func scan(bytes source: UnsafeBufferPointer<UInt8>, field: Int, mode: VisibleText.Mode,
+              minimumScore: Double, references: inout [String]?) -> [Finding] {
         guard !source.isEmpty else { return [] }
         let visible = VisibleText(source, mode: mode)
+        if references != nil && !visible.mediaReferences.isEmpty {
+            references = visible.mediaReferences.map { TextUnits.string(source, $0) }
+        }
         return visible.withBytes(source) { text -> [Finding] in
             let tokens = tokenize(text)
             var pii = patternCandidates(text, tokens: tokens)

@@ -75,8 +75,16 @@ enum TextUnits {
         return table
     }()
 
+    /// `asciiClass` as a raw pointer: read in the hottest loops without retain/release or bounds checks.
+    /// Allocated once, for the life of the process.
+    nonisolated(unsafe) static let asciiClassPointer: UnsafePointer<CharClass> = {
+        let p = UnsafeMutablePointer<CharClass>.allocate(capacity: 128)
+        for i in 0..<128 { p[i] = asciiClass[i] }
+        return UnsafePointer(p)
+    }()
+
     @inline(__always)
-    static func charClassASCII(_ b: UInt8) -> CharClass { asciiClass[Int(b)] }
+    static func charClassASCII(_ b: UInt8) -> CharClass { asciiClass[Int(b & 0x7F)] }
 
     @inline(__always)
     static func charClass(_ s: UInt32) -> CharClass {

@@ -58,13 +58,14 @@ extension Scanner {
         let key = UnsafeMutablePointer<UInt32>.allocate(capacity: maxScalars + 1)
         defer { key.deallocate() }
         var termHits: [TermHit] = []
+        let ascii = TextUnits.asciiClassPointer
         var i = 0
         while i < n {
             let b = text[i]
             var class0: CharClass
             var len0 = 1
             if b < 0x80 {
-                class0 = TextUnits.charClassASCII(b)
+                class0 = ascii[Int(b)]
                 if class0 != .letter && class0 != .digit { i += 1; continue }
             } else {
                 let (s0, l0) = TextUnits.decode(text, i)
@@ -85,7 +86,7 @@ extension Scanner {
                     var s: UInt32, len: Int, cls: CharClass, lower: UInt32
                     if bj < 0x80 {
                         s = UInt32(bj); len = 1
-                        cls = TextUnits.charClassASCII(bj)
+                        cls = ascii[Int(bj)]
                         lower = (s &- 65) < 26 ? s + 32 : s
                     } else {
                         (s, len) = TextUnits.decode(text, j)

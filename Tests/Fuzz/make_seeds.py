@@ -137,6 +137,11 @@ def main() -> None:
         "seed-bad-json.anki2": variant(legacy, "UPDATE col SET models = '{\"1\": {\"id\": 1, \"flds\": 7}}', "
                                                "decks = '[]', dconf = '{\"1\": null}', conf = 'x'"),
         "seed-no-notes.anki2": variant(legacy, "DELETE FROM notes; DELETE FROM cards; DELETE FROM revlog"),
+        # Columns holding a value of the wrong SQLite type (what the fuzzer's first campaign found
+        # escaping as GRDB's RowDecodingError instead of a ReaderError).
+        "seed-col-models-blob.anki2": variant(legacy, "UPDATE col SET models = CAST(x'ff' || models AS BLOB)"),
+        "seed-fields-ord-text.anki2": variant(latest, "UPDATE fields SET ord = 'x' || ord WHERE ord = 0"),
+        "seed-templates-config-int.anki2": variant(latest, "UPDATE templates SET config = 0"),
         "seed-latest-bad-proto.anki2": variant(latest, "UPDATE notetypes SET config = x'0aff'; "
                                                        "UPDATE deck_config SET config = x'1a05000000'; "
                                                        "UPDATE config SET val = x'7b'"),

@@ -13,6 +13,9 @@
 # protobuf; the bare databases always do). Inputs are capped at 64 KiB, like the committed corpus.
 # libFuzzer runs in fork mode with crashes, timeouts and OOMs ignored, so a finding does not end the
 # campaign: every finding is kept in $FUZZ_WORK/artifacts, reproduced for its stack and minimized.
+# The harness swallows all errors, so afterwards every new input is also replayed through
+# `anki-submit inspect` (FUZZ_CLI, default the release build) to catch errors that are not a
+# ReaderError (undocumented exit status, raw database text in the message).
 # At the end, inputs that add coverage to the committed corpus are merged into
 # Tests/Fixtures/fuzz-corpus (each < 64 KiB, the folder < 1 MB), which `make test` replays
 # (Tests/AnkiReaderTests/FuzzCorpusTests.swift). Minimized findings are copied there too, named
@@ -100,6 +103,47 @@ for a in "$work"/artifacts/crash-* "$work"/artifacts/timeout-* "$work"/artifacts
 done
 echo "$found new finding(s); $(ls "$work"/artifacts | grep -cE '^(crash|timeout|oom|leak)-' || true) in $work/artifacts in all"
 
+# The harness swallows every error, so libFuzzer only sees crashes, hangs and memory blow-ups. An error
+# that is not a ReaderError (say GRDB's RowDecodingError escaping the reader) is a bug too: the CLI
+# then exits 1 with a raw database message instead of its documented code. So every new input is
+# replayed through `anki-submit inspect` (release build) and any exit status other than 0 and 10-32
+# is reported, grouped by message, with one reproducer each in $work/findings.
+cli="${FUZZ_CLI:-}"
+if [ -z "$cli" ]; then
+  for c in .build/release/anki-submit .build-bench/release/anki-submit; do [ -x "$c" ] && { cli="$c"; break; }; done
+fi
+if [ -n "$cli" ] && [ -x "$cli" ]; then
+  echo "== replaying new inputs through $cli inspect (other errors than ReaderError)"
+  mkdir -p "$work/findings"
+  touch "$work/triaged.txt"
+  probe="$scratch/probe.bin"
+  other=0
+  for f in "$work"/corpus/* "$work"/seeds/*; do
+    name="$(basename "$f")"
+    grep -qxF "$name" "$work/triaged.txt" && continue
+    echo "$name" >> "$work/triaged.txt"
+    cp "$f" "$probe"
+    set +e
+    timeout 60 nice -n "$nice_level" "$cli" inspect "$probe" --max-unpacked-size 64M > /dev/null 2> "$scratch/err"
+    rc=$?
+    set -e
+    if [ "$rc" -ne 0 ] && { [ "$rc" -lt 10 ] || [ "$rc" -gt 32 ]; }; then
+      signature="$(head -n 1 "$scratch/err" | sed -E 's/database value .* - column/database value ... - column/; s/, row: .*//' | cut -c1-150)"
+      echo "exit $rc: $signature" >> "$work/findings/list.txt"
+      key="$(printf '%s' "$rc $signature" | sha1sum | cut -c1-12)"
+      [ -f "$work/findings/other-$key" ] || { cp "$f" "$work/findings/other-$key"; other=$((other + 1)); }
+    fi
+  done
+  rm -f "$probe"
+  if [ -s "$work/findings/list.txt" ]; then
+    sort "$work/findings/list.txt" | uniq -c | sort -rn | head -n 20
+  fi
+  echo "$other new kind(s) of non-ReaderError failure (reproducers: $work/findings/other-*)"
+  found=$((found + other))
+else
+  echo "(no release anki-submit found: skipped the replay through the CLI; set FUZZ_CLI)"
+fi
+
 echo "== merging new coverage into $corpus"
 # libFuzzer records every input's features in the control file; select_corpus.py then keeps the
 # committed inputs and adds, greedily, the inputs with the most new features per byte within budget.
@@ -111,7 +155,12 @@ nice -n "$nice_level" "$bin" -merge=1 -merge_control_file="$work/merge.ctl" -max
   -timeout=15 -rss_limit_mb=2048 "$merged" "$work/corpus" "$work/seeds" > "$work/merge.log" 2>&1 \
   || echo "warning: merge exited non-zero (see $work/merge.log)"
 grep -E '^MERGE-OUTER: [0-9]+ new files' "$work/merge.log" || true
+# Committed inputs stay put unless the budget is used up (or FUZZ_REBUILD_CORPUS=1): then the corpus is
+# chosen afresh, findings pinned, so new coverage can displace inputs that add less per byte.
+rebuild=()
+used="$(find "$corpus" -maxdepth 1 -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')"
+if [ "${FUZZ_REBUILD_CORPUS:-0}" = 1 ] || [ "$used" -ge $((max_corpus * 95 / 100)) ]; then rebuild=(--rebuild); fi
 python3 Tests/Fuzz/select_corpus.py --control "$work/merge.ctl" --corpus "$corpus" \
-  --budget "$max_corpus" --max-input "$max_input"
+  --budget "$max_corpus" --max-input "$max_input" "${rebuild[@]}"
 
-if [ "$found" -gt 0 ]; then echo "FINDINGS: see $work/minimized/*.stack"; exit 1; fi
+if [ "$found" -gt 0 ]; then echo "FINDINGS: see $work/minimized/*.stack and $work/findings/"; exit 1; fi

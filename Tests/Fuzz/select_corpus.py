@@ -8,10 +8,15 @@ control file (`-merge_control_file`, which lists every input's features) and gre
 with the most not-yet-covered features per byte until the budget is used or nothing adds a feature.
 Inputs already committed are always kept and their features count as covered.
 
+With --rebuild the committed inputs compete like the others: only the pinned ones (findings:
+finding-*, crash-*, timeout-*, oom-*) are kept for sure, the rest of the corpus is chosen afresh and
+committed inputs that are no longer chosen are deleted (use it when the budget is exhausted).
+
 Usage: select_corpus.py --control merge.ctl --corpus Tests/Fixtures/fuzz-corpus [--budget 1000000]
-                        [--max-input 65536] [--dry-run]
+                        [--max-input 65536] [--rebuild] [--dry-run]
 Copies the chosen inputs into the corpus folder and prints a one-line summary.
 """
+PINNED = ("finding-", "crash-", "timeout-", "oom-")
 import argparse
 import hashlib
 import shutil
@@ -40,21 +45,23 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--budget", type=int, default=1_000_000)
     ap.add_argument("--max-input", type=int, default=65536)
+    ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
     files, n_first, sizes, features = parse(args.control)
 
-    committed = {p.name for p in args.corpus.iterdir() if p.is_file()} if args.corpus.exists() else set()
-    committed_bytes = sum(p.stat().st_size for p in args.corpus.iterdir() if p.is_file()) if committed else 0
+    present = [p for p in args.corpus.iterdir() if p.is_file()] if args.corpus.exists() else []
+    kept_files = [p for p in present if not args.rebuild or p.name.startswith(PINNED)]
+    committed = {p.name for p in kept_files}
+    committed_bytes = sum(p.stat().st_size for p in kept_files)
     covered = set()
-    committed_hashes = {hashlib.sha1(p.read_bytes()).hexdigest() for p in args.corpus.iterdir() if p.is_file()} \
-        if committed else set()
+    committed_hashes = {hashlib.sha1(p.read_bytes()).hexdigest() for p in kept_files}
     candidates = []
     for i, path in enumerate(files):
         if i not in features:           # crashed or timed out during the merge: not a corpus input
             continue
         p = Path(path)
-        if i < n_first or p.name in committed:
+        if p.name in committed or (not args.rebuild and i < n_first):
             covered |= features[i]
             continue
         size = p.stat().st_size if p.exists() else sizes.get(i, 0)
@@ -78,9 +85,9 @@ def main() -> None:
         path, size = info[best]
         digest = hashlib.sha1(path.read_bytes()).hexdigest()
         gained = remaining.pop(best)
-        if digest in seen:
+        if digest in seen or path.name in seen:   # same content, or a second file of the same name
             continue
-        seen.add(digest)
+        seen.update((digest, path.name))
         covered |= gained
         total += size
         chosen.append(path)
@@ -88,11 +95,21 @@ def main() -> None:
             remaining[i] = remaining[i] - gained
         remaining = {i: f for i, f in remaining.items() if f}
 
+    removed = []
     if not args.dry_run:
         args.corpus.mkdir(parents=True, exist_ok=True)
-        for path in chosen:
-            shutil.copyfile(path, args.corpus / path.name)
-    print(f"corpus: kept {len(committed)} committed, added {len(chosen)}; {total} bytes of {args.budget}; "
+        chosen_names = {p.name for p in chosen}
+        if args.rebuild:
+            for p in present:
+                if p.name not in committed and p.name not in chosen_names:
+                    removed.append(p.name)
+        staged = [(p, p.read_bytes()) for p in chosen]   # a chosen input may be a committed file
+        for name in removed:
+            (args.corpus / name).unlink()
+        for path, data in staged:
+            (args.corpus / path.name).write_bytes(data)
+    print(f"corpus: kept {len(committed)} {'pinned' if args.rebuild else 'committed'}, added {len(chosen)}"
+          f"{f', removed {len(removed)}' if args.rebuild else ''}; {total} bytes of {args.budget}; "
           f"features {len(covered)} of {len(universe)} seen in the merge "
           f"({100 * len(covered) / max(len(universe), 1):.1f} %)")
 

@@ -186,11 +186,13 @@ def main():
                          f"{r['seconds'] / ref['seconds']:.2f}x |")
     lines += [
         "",
-        "What ingest does beyond the copy, per file: SHA-256 of the file (twice: before and while copying it "
-        "to a private folder), the full policy audit of `anki-submit audit` (schema, manifest, dense ids, "
-        "references, deck names, card data, media names over every note), id maps and re-assignment, deck "
-        "names rebuilt, STRICT typed tables, the keyed token hash, and one durable transaction per "
-        "participant. Copying, hashing and auditing run on all cores while one writer commits in order.",
+        "What ingest does beyond the copy, per file: a private copy of the file hashed with SHA-256 in the "
+        "same pass, a type check of every column the audit reads, the full policy audit of `anki-submit "
+        "audit` (schema, manifest, dense ids, references, deck names, card data, media names over every "
+        "note), id re-assignment (joins through id maps unless the ids already are exactly 1..n), deck names "
+        "rebuilt, STRICT typed tables, the keyed token hash, and one durable transaction per participant "
+        "(synchronous=FULL, as the sqlite3 reference). Copying, hashing and auditing run on all cores while "
+        "one writer commits in path order; CPU above 100% is both cores busy.",
         "",
         f"Command: `make bench-research` (or `bash Tests/Benchmarks/research/run.sh bench-data`); raw samples "
         f"in `bench-data/research/results.json`.",

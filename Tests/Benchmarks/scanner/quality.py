@@ -137,8 +137,9 @@ def score_set(items, predictions):
             gold_hit += sum(1 for g in golds if any(overlaps(*g, *m) for m in mine))
             pred_total += len(mine)
             pred_hit += sum(1 for m in mine if any(overlaps(*m, *g) for g in golds))
+        # Without labelled spans of the kind in the set, precision cannot be told apart from "unlabelled".
         stats[fam] = {"gold": gold_total, "recall": gold_hit / gold_total if gold_total else None,
-                      "predicted": pred_total, "precision": pred_hit / pred_total if pred_total else None}
+                      "predicted": pred_total, "precision": pred_hit / pred_total if pred_total and gold_total else None}
     # digits family (precision against any numeric identifier label)
     pred_total = pred_hit = 0
     for item, preds in zip(items, predictions):
