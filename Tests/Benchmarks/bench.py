@@ -206,8 +206,11 @@ def fmt_s(x):
 
 
 def update_markdown(path, sections):
-    """Replaces (or appends) each `## Title` section; everything else in the file is kept."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nWritten by `make bench` (Tests/Benchmarks/run.sh); each section names its owner.\n"
+    """Replaces each `## Title` section in place; everything else in the file is kept. A section not
+    yet in the file goes after the previous one of `sections`, the first before the file's first
+    `## ` heading (so the machine comes first)."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n\nWritten by `make bench` (Tests/Benchmarks/run.sh) and the other benchmark scripts; each section names its owner.\n"
+    previous = None
     for title, body in sections:
         block = f"## {title}\n\n{body.strip()}\n"
         pattern = re.compile(rf"^## {re.escape(title)}[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
@@ -217,9 +220,15 @@ def update_markdown(path, sections):
         if kept:
             block += "\n" + kept.group(0).strip() + "\n"
         if old:
-            text = pattern.sub(lambda _m: block + "\n", text, count=1)
+            text = text[:old.start()] + block + "\n" + text[old.end():]
         else:
-            text = text.rstrip("\n") + "\n\n" + block
+            anchor = re.compile(rf"^## {re.escape(previous)}[ \t]*\n.*?(?=^## |\Z)", re.S | re.M).search(text) \
+                if previous else None
+            at = anchor.end() if anchor else (re.search(r"^## ", text, re.M).start() if re.search(r"^## ", text, re.M)
+                                              else len(text))
+            head = text[:at].rstrip("\n") + "\n\n" if text[:at].strip() else ""
+            text = head + block + "\n" + text[at:].lstrip("\n")
+        previous = title
     path.write_text(text.rstrip("\n") + "\n")
 
 
