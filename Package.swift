@@ -101,7 +101,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            resources: [.embedInCode("Resources/dataset.sql"), .embedInCode("Resources/release.sql")]
         ),
 
         // The thin command-line front end.

@@ -166,8 +166,8 @@ struct ReleaseTests {
         let dataset = try String(contentsOf: CLI.root.appendingPathComponent("Schemas/dataset.sql"), encoding: .utf8)
         let release = try String(contentsOf: CLI.root.appendingPathComponent("Schemas/release.sql"), encoding: .utf8)
         #expect(dataset.trimmingCharacters(in: .newlines) == DatasetSchema.sql.trimmingCharacters(in: .newlines),
-                "run Tests/Benchmarks/research/gen-schemas.sh")
+                "Schemas/*.sql must link to Sources/AnkiResearch/Resources")
         #expect(release.trimmingCharacters(in: .newlines) == ReleaseSchema.sql.trimmingCharacters(in: .newlines),
-                "run Tests/Benchmarks/research/gen-schemas.sh")
+                "Schemas/*.sql must link to Sources/AnkiResearch/Resources")
     }
 }
