@@ -22,8 +22,11 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product anki-submit
 
+# The participant's job on the example deck: what it is, then an anonymized submission in out/example.
 run: build
 	.build/release/anki-submit inspect $(EXAMPLE_DECK)
+	.build/release/anki-submit prepare $(EXAMPLE_DECK) --review none --out out/example \
+	  --timezone Europe/Berlin --language de --consent-public no --confirm-special-categories
 
 test: deps
 	$(SWIFT) build --build-tests
