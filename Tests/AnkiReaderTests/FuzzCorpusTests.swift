@@ -30,7 +30,7 @@ struct FuzzCorpusTests {
         }.sorted()
     }()
 
-    @Test("the corpus is committed and stays small (< 64 KiB per input, < 2 MB in all)")
+    @Test("the corpus is committed and stays small (< 64 KiB per input, < 1 MB in all)")
     func corpusIsSmall() throws {
         #expect(!Self.inputs.isEmpty, "Tests/Fixtures/fuzz-corpus is empty; run `make fuzz`")
         var total = 0
@@ -41,7 +41,9 @@ struct FuzzCorpusTests {
             #expect(size < 64 << 10, "\(name) is \(size) bytes")
             total += size
         }
-        #expect(total < 2_000_000, "the corpus is \(total) bytes")
+        // Tests/Fuzz/run.sh keeps it under this budget (select_corpus.py picks the inputs with the most
+        // coverage per byte and re-chooses the whole corpus when the budget is used up).
+        #expect(total < 1_000_000, "the corpus is \(total) bytes")
     }
 
     @Test("every corpus input is read or refused with a ReaderError, leaving nothing behind", arguments: inputs)

@@ -201,6 +201,32 @@ def machine_info(binary):
     }
 
 
+def profile(make_argv, log, seconds=None):
+    """CPU profile by phase (Tests/Benchmarks/perf_phases.py) as a Markdown table, or None when perf
+    is missing or not permitted. make_argv gets a scratch folder (removed afterwards)."""
+    if not shutil.which("perf"):
+        return None
+    with tempfile.TemporaryDirectory(prefix="bench-perf-") as tmp:
+        argv = make_argv(Path(tmp))
+        log("  profiling with perf: " + " ".join(map(str, argv[:2])))
+        cmd = [sys.executable, HERE / "perf_phases.py", "--markdown", "--data", f"{tmp}/perf.data"]
+        if seconds:
+            cmd += ["--seconds", str(seconds)]
+        r = subprocess.run(cmd + ["--"] + [str(a) for a in argv], capture_output=True, text=True, check=False)
+    return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
+
+
+def profile_text(met, run):
+    if met:
+        return ""
+    table = run()
+    if not table:
+        return "\n(A target is missed; no CPU profile: `perf` is missing or not permitted.)\n"
+    return ("\nA target is missed, so one more run was recorded with `perf` (DWARF call stacks) and each\n"
+            "sample charged to the phase on its stack (Tests/Benchmarks/perf_phases.py; CPU time, perf's own\n"
+            "overhead included):\n\n" + table + "\n")
+
+
 def fmt_s(x):
     return f"{x:.2f} s" if x >= 0.1 else f"{x * 1000:.0f} ms"
 
@@ -294,7 +320,7 @@ time (user + sys), peak RSS (`ru_maxrss` from wait4):
 
 **Time: {'met' if ok_t else 'MISSED'}** ({fmt_s(ins['wall_median'])} median, target < 1 s).
 **Memory: {'met' if ok_m else 'MISSED'}** ({ins['rss_max']:.1f} MiB worst run, target < 64 MB).
-"""))
+{profile_text(ok_t and ok_m, lambda: profile(commands[0].make_argv, log))}"""))
 
     if args.only in (None, "prepare"):
         log(f"prepare: {args.reps} rounds")
@@ -367,7 +393,7 @@ first row is everything before the first stage: start-up, unpacking, decompressi
 | stage | time | share |
 |---|---|---|
 {stage_rows}
-"""))
+{profile_text(ok_r and ok_m, lambda: profile(commands[0].make_argv, log, seconds=Command.timeout))}"""))
 
     info["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     sections.insert(0, ("Machine", f"""

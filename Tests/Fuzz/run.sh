@@ -129,14 +129,14 @@ if [ -n "$cli" ] && [ -x "$cli" ]; then
     set -e
     if [ "$rc" -ne 0 ] && { [ "$rc" -lt 10 ] || [ "$rc" -gt 32 ]; }; then
       signature="$(head -n 1 "$scratch/err" | sed -E 's/database value .* - column/database value ... - column/; s/, row: .*//' | cut -c1-150)"
-      echo "exit $rc: $signature" >> "$work/findings/list.txt"
+      echo "exit $rc: $signature" | tee -a "$work/findings/list.txt" >> "$scratch/found.txt"
       key="$(printf '%s' "$rc $signature" | sha1sum | cut -c1-12)"
       [ -f "$work/findings/other-$key" ] || { cp "$f" "$work/findings/other-$key"; other=$((other + 1)); }
     fi
   done
   rm -f "$probe"
-  if [ -s "$work/findings/list.txt" ]; then
-    sort "$work/findings/list.txt" | uniq -c | sort -rn | head -n 20
+  if [ -s "$scratch/found.txt" ]; then   # this run's inputs only ($work/findings/list.txt has all runs)
+    sort "$scratch/found.txt" | uniq -c | sort -rn | head -n 20
   fi
   echo "$other new kind(s) of non-ReaderError failure (reproducers: $work/findings/other-*)"
   found=$((found + other))
