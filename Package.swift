@@ -105,11 +105,27 @@ let package = Package(
             resources: [.embedInCode("Resources/dataset.sql"), .embedInCode("Resources/release.sql")]
         ),
 
+        // The participant's local review page: card previews, decisions, survey (Hummingbird on 127.0.0.1).
+        .target(
+            name: "AnkiReview",
+            dependencies: [
+                "AnkiReader", "AnkiSubmission", "AnkiScanner", "AnkiPipeline",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [
+                .embedInCode("Resources/review.html"), .embedInCode("Resources/review.js"),
+                .embedInCode("Resources/review.css"),
+            ]
+        ),
+
         // The thin command-line front end.
         .executableTarget(
             name: "anki-submit",
             dependencies: [
                 "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPipeline", "AnkiScanner", "AnkiResearch",
+                "AnkiReview",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -115,8 +115,9 @@ public final class PipelineContext {
     var mediaNeutralizer: MediaNeutralizer?
 
     public init(source: AnkiCollection, policy: Policy, options: PrepareOptions, decisions: Decisions,
-                scanner: AnkiScanner.Scanner, token: WithdrawalToken = .generate()) {
+                scanner: AnkiScanner.Scanner, token: WithdrawalToken = .generate(), scan: ScanReport? = nil) {
         self.source = source
+        self.scanReport = scan
         self.scanner = scanner
         self.policy = policy
         self.options = options
@@ -221,6 +222,8 @@ public struct PrepareError: Error, CustomStringConvertible, Sendable {
         case auditFailed = 42
         case specialCategoryUnconfirmed = 43
         case invalidOptions = 44
+        case reviewCancelled = 45
+        case reviewServerFailure = 46
 
         public var summary: String {
             switch self {
@@ -229,6 +232,8 @@ public struct PrepareError: Error, CustomStringConvertible, Sendable {
             case .auditFailed: return "the finished submission failed its own policy audit (nothing was written)"
             case .specialCategoryUnconfirmed: return "special-category content needs the participant's confirmation"
             case .invalidOptions: return "an option value is invalid (time zone, rollover hour, policy file)"
+            case .reviewCancelled: return "the review page was closed with \"Quit without submitting\" (nothing was written)"
+            case .reviewServerFailure: return "the local review page could not be started"
             }
         }
     }

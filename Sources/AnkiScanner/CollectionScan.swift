@@ -91,7 +91,9 @@ public struct ScanReport: Sendable, Equatable {
 extension Scanner {
     /// Scans every note of `collection` (fields, tags and the names of the media files each note
     /// refers to) and the names of media no note refers to. `minimumScore` overrides the scanner's.
-    public func scan(collection: AnkiCollection, minimumScore: Double? = nil) throws -> ScanReport {
+    /// `progress` is called with the number of notes scanned so far, every 1,000 notes.
+    public func scan(collection: AnkiCollection, minimumScore: Double? = nil,
+                     progress: ((Int) -> Void)? = nil) throws -> ScanReport {
         let threshold = minimumScore ?? self.minimumScore
         var summary = ScanSummary()
         summary.specialCategoryThreshold = specialCategoryThreshold
@@ -101,6 +103,7 @@ extension Scanner {
         var referenced = Set<String>()
         try collection.forEachNote { note in
             summary.notesScanned += 1
+            if let progress, summary.notesScanned % 1000 == 0 { progress(summary.notesScanned) }
             // Fields and tags as scan(note:) does, collecting media references on the way.
             var findings: [Finding] = []
             var names: [String] = []

@@ -1,5 +1,6 @@
 import AnkiPipeline
 import AnkiReader
+import AnkiReview
 import AnkiScanner
 import AnkiSubmission
 import ArgumentParser
@@ -34,8 +35,16 @@ extension AnkiSubmit {
                                    valueName: "hour"))
         var rollover: Int?
 
-        @Option(help: ArgumentHelp("How to review the cards before writing: none (no review page).", valueName: "mode"))
-        var review: ReviewMode = .none
+        @Option(help: ArgumentHelp("How to review the cards before writing: page (a local page in your browser) or none "
+                                   + "(scripts: decisions come from the options below).", valueName: "mode"))
+        var review: ReviewMode = .page
+
+        @Flag(name: .customLong("no-browser"), help: "Do not open a browser; only print the review page's address.")
+        var noBrowser = false
+
+        @Option(name: .customLong("review-port"), help: ArgumentHelp("Port for the review page (default: a free one).",
+                                                                     valueName: "port"))
+        var reviewPort: Int = 0
 
         @Option(name: .customLong("exclude-note"), help: ArgumentHelp("Leave out this note (original id). Repeatable.",
                                                                       valueName: "id"))
@@ -83,11 +92,12 @@ extension AnkiSubmit {
 
         @OptionGroup var reader: ReaderOptions
 
-        enum ReviewMode: String, ExpressibleByArgument, CaseIterable { case none }
+        enum ReviewMode: String, ExpressibleByArgument, CaseIterable { case page, none }
         enum YesNo: String, ExpressibleByArgument, CaseIterable { case yes, no }
 
         func validate() throws {
             if let rollover, !(0...23).contains(rollover) { throw ValidationError("--rollover takes an hour from 0 to 23.") }
+            guard (0...65535).contains(reviewPort) else { throw ValidationError("--review-port takes 0 to 65535.") }
             if let timezone, TimeZone(identifier: timezone) == nil {
                 throw ValidationError("--timezone: \"\(timezone)\" is not an IANA time zone name (like Europe/Berlin).")
             }
@@ -96,7 +106,7 @@ extension AnkiSubmit {
         func run() throws {
             // Everything about the input that can be checked without the collection is checked first,
             // so bad decisions never leave anything behind.
-            let (policy, decisions, data) = try loadInputs()
+            let (policy, decisions, data, languages) = try loadInputs()
             let scanner: AnkiScanner.Scanner
             do { scanner = try AnkiScanner.Scanner(dataDirectory: data) } catch {
                 fail("\(error)", code: PrepareError.Code.invalidOptions.rawValue)
@@ -108,6 +118,13 @@ extension AnkiSubmit {
                 tokenFile: tokenFile.map { URL(fileURLWithPath: $0) },
                 toolVersion: AnkiSubmitVersion.current)
             options.excludeFlagged = excludeFlagged
+            if review == .page {
+                let context = try reviewOnPage(policy: policy, decisions: decisions, scanner: scanner,
+                                               languages: languages, options: options)
+                if timings { FileHandle.standardError.write(Data("Stage timings:\n\(context.report.timingText)\n".utf8)) }
+                report(context)
+                return
+            }
             let progress = Progress(enabled: !json)
             let context = try withCollection(file, options: reader) { collection in
                 let context = PipelineContext(source: collection, policy: policy, options: options, decisions: decisions,
@@ -125,7 +142,7 @@ extension AnkiSubmit {
             report(context)
         }
 
-        private func loadInputs() throws -> (Policy, Decisions, DataDirectory) {
+        private func loadInputs() throws -> (Policy, Decisions, DataDirectory, LanguageList) {
             let policy: Policy
             do {
                 policy = try self.policy.map { try Policy.load(URL(fileURLWithPath: $0)) } ?? .standard
@@ -155,7 +172,7 @@ extension AnkiSubmit {
             } catch let error as Decisions.Invalid {
                 fail(error.description, code: PrepareError.Code.invalidDecisions.rawValue)
             }
-            return (policy, decisions, data)
+            return (policy, decisions, data, languages)
         }
 
         private func report(_ context: PipelineContext) {

@@ -1906,6 +1906,60 @@ LARGE_FSRS6_PARAMS = [0.212, 1.2931, 2.3065, 8.2956, 6.4133, 0.8334, 3.0194, 0.0
 # --------------------------------------------------------------------------
 
 
+# --------------------------------------------------------------------------
+# Review-page fixture: card HTML that must neither run nor fetch anything
+# --------------------------------------------------------------------------
+
+# The browser test listens on this loopback port; any request reaching it is a leak.
+CANARY = "http://127.0.0.1:47999"
+
+HOSTILE_FIELDS = [
+    ("<b>Hund</b> <script>window.__pwned = 'script'; fetch('%s/script')</script>" % CANARY,
+     "dog <img src=x onerror=\"window.__pwned='onerror'\">"),
+    ("<a href=\"javascript:window.__pwned='href'\" data-testid=\"hostile-link\">Katze</a>",
+     "cat <img src=\"%s/remote.png\">" % CANARY),
+    ("<div style=\"background:url(%s/style.png)\">Maus</div>" % CANARY,
+     "mouse <svg onload=\"window.__pwned='svg'\"></svg><iframe src=\"%s/frame\"></iframe>" % CANARY),
+    ("<i>Haus</i>", "house <object data=\"%s/object\"></object><form action=\"%s/form\"><button>go</button></form>"
+     % (CANARY, CANARY)),
+    ("Schreib an anna.schmidt@example.org", "write to Anna [sound:anna_schmidt.mp3]"),
+]
+
+
+def make_review_html(out_dir: Path) -> None:
+    """A small deck whose fields, template and CSS carry scripts, handlers and remote resources."""
+    set_process_tz("Europe/Berlin")
+    ac, _ = anki_modules()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="anki-review-fixture-"))
+    col = ac.Collection(str(work / "collection.anki2"))
+    mm = col.models
+    m = mm.new("Hostile template")
+    for f in ("Front", "Back"):
+        mm.add_field(m, mm.new_field(f))
+    t = mm.new_template("Card 1")
+    t["qfmt"] = "<script>window.__pwned='template'</script>{{Front}}<img src=\"%s/template.png\">" % CANARY
+    t["afmt"] = "{{FrontSide}}<hr id=answer>{{Back}}"
+    mm.add_template(m, t)
+    m["css"] = ("@import url(%s/import.css);\n.card { font-family: serif; background: url(%s/bg.png); }\n"
+                "@font-face { font-family: x; src: url(%s/font.woff); }\n" % (CANARY, CANARY, CANARY))
+    mm.add(m)
+    model = mm.by_name("Hostile template")
+    did = col.decks.id("Hostile HTML")
+    for i, (front, back) in enumerate(HOSTILE_FIELDS):
+        note = col.new_note(model)
+        note["Front"], note["Back"] = front, back
+        note.tags = ["hostile", "tag%d" % (i % 2)]
+        col.add_note(note, did)
+    p = out_dir / "hostile-html.apkg"
+    col.export_anki_package(out_path=str(p), options=ac.ExportAnkiPackageOptions(
+        with_scheduling=True, with_deck_configs=True, with_media=True, legacy=False), limit=None)
+    col.close()
+    os.chmod(p, 0o644)
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"wrote {p} ({p.stat().st_size} bytes)")
+
+
 def default_end_date() -> date:
     yesterday = date.today() - timedelta(days=1)
     return min(DEFAULT_END_DATE, yesterday)
@@ -1924,6 +1978,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int)
     ap.add_argument("--large", action="store_true", help="benchmark collection (not committed)")
     ap.add_argument("--hostile", action="store_true", help="hostile inputs derived from the berlin set")
+    ap.add_argument("--review-html", action="store_true", help="deck with hostile card HTML for the review page")
     ap.add_argument("--from", dest="src", type=Path, default=SCRIPT_DIR / "generated",
                     help="where the berlin outputs are (for --hostile)")
     ap.add_argument("--verify", action="store_true", help="only re-import and count the packages in --out")
@@ -1937,6 +1992,9 @@ def main(argv=None) -> None:
         return
     if args.hostile:
         make_hostile(args.src, args.out)
+        return
+    if args.review_html:
+        make_review_html(args.out)
         return
     if args.verify:
         run_verify(args.out)

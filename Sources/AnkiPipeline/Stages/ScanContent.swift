@@ -4,13 +4,15 @@ import Foundation
 /// Runs the personal-data and special-category scanner over every note (fields, tags, the names of
 /// media it refers to) and the survey's free text. With `--exclude-flagged` every note with a finding
 /// is left out. When more notes than the policy's threshold mention health, religion or politics,
-/// the participant must have confirmed the special-category notice, or nothing is written.
+/// the participant must have confirmed the special-category notice, or nothing is written. A scan the
+/// review page already made of the same collection is reused.
 struct ScanContent: PipelineStage {
     static let name = "scan"
     static let summary = "personal data and special categories are found; flagged notes can be left out"
 
     func run(_ context: PipelineContext) throws {
-        let report = try context.scanner.scan(collection: context.source)
+        // The review page has already scanned the same collection with the same scanner.
+        let report = try context.scanReport ?? context.scanner.scan(collection: context.source)
         context.scanReport = report
         var flagged = Set<Int64>()
         var specialNotes = Set<Int64>()

@@ -1,0 +1,431 @@
+// anki-submit review page. Talks only to the local anki-submit process that served it.
+// Card HTML arrives sanitized by the server and is shown inside shadow roots, so a card's own styles
+// apply to that card only; everything else on this page is built with textContent, never innerHTML.
+"use strict";
+
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const styleNonce = document.querySelector('meta[name="style-nonce"]').content;
+  const base = location.pathname.endsWith("/") ? location.pathname : location.pathname + "/";
+  const PAGE_SIZE = 25;
+
+  const state = {
+    page: 0, total: 0, filter: "all", q: "", deck: "", tag: "",
+    summary: null, tags: [], decks: [], survey: { languages: [], domain: "", consent_public: null, special_confirmed: false },
+    languages: [], finished: false,
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, props, children) => {
+    const node = document.createElement(tag);
+    if (props) {
+      for (const [key, value] of Object.entries(props)) {
+        if (key === "text") node.textContent = value;
+        else if (key === "class") node.className = value;
+        else if (key.startsWith("data-") || key.startsWith("aria-") || key === "type" || key === "title" || key === "role")
+          node.setAttribute(key, value);
+        else node[key] = value;
+      }
+    }
+    for (const child of children || []) if (child) node.append(child);
+    return node;
+  };
+  const number = (n) => Number(n).toLocaleString();
+
+  async function api(path, body) {
+    const options = body === undefined ? { method: "GET", credentials: "same-origin" } : {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    };
+    const response = await fetch(base + path, options);
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {}; }
+    if (!response.ok) throw new Error(data.error || ("The local anki-submit program answered " + response.status + "."));
+    return data;
+  }
+
+  // ---- counts, summary, blockers -------------------------------------------------------------------
+
+  function renderCounts() {
+    const s = state.summary;
+    if (!s) return;
+    const counts = $("counts");
+    counts.replaceChildren(
+      el("span", null, [el("b", { text: number(s.notes_kept) }), " notes kept"]),
+      el("span", null, [el("b", { text: number(s.notes_excluded) }), " excluded"]),
+      el("span", null, [el("b", { text: number(s.cards_kept) }), " cards"]),
+      el("span", null, [el("b", { text: number(s.reviews_kept) }), " reviews"]),
+      el("span", null, [el("b", { text: number(s.tags_removed) }), " tags removed"]),
+      el("span", { "data-testid": "flagged-kept" }, [el("b", { text: number(s.flagged_kept) }), " flagged notes kept"]),
+    );
+    const summary = $("summary");
+    const item = (label, kept, excluded) => el("div", null, [
+      el("dt", { text: label }),
+      el("dd", null, [number(kept), excluded === undefined ? "" : el("small", { text: " kept · " + number(excluded) + " excluded" })]),
+    ]);
+    summary.replaceChildren(
+      item("Notes", s.notes_kept, s.notes_excluded),
+      item("Cards", s.cards_kept, s.cards_excluded),
+      item("Reviews", s.reviews_kept, s.reviews_excluded),
+      item("Tags removed", s.tags_removed),
+    );
+    const special = $("special");
+    special.hidden = !s.needs_special_notice;
+    $("special-count").textContent = number(s.special_kept);
+    $("survey-step").textContent = s.needs_special_notice ? "4" : "3";
+    $("finish-step").textContent = s.needs_special_notice ? "5" : "4";
+    renderBlockers();
+  }
+
+  function blockers() {
+    const list = [];
+    const s = state.summary;
+    if (s && s.needs_special_notice && !$("confirm-special").checked) list.push("tick the box about health, religion and politics");
+    if (state.survey.consent_public === null) list.push("answer the question about the public release");
+    if (s && s.notes_kept === 0) list.push("keep at least one note");
+    if (!$("domain-warning").hidden) list.push("rephrase your interests without personal data");
+    return list;
+  }
+
+  function renderBlockers() {
+    const list = blockers();
+    $("submit").disabled = list.length > 0;
+    $("blockers").textContent = list.length ? "Before you can create the submission: " + list.join("; ") + "." : "";
+  }
+
+  // ---- notes ------------------------------------------------------------------------------------------
+
+  function query() {
+    const params = new URLSearchParams({ filter: state.filter, q: state.q, deck: state.deck, tag: state.tag,
+      page: String(state.page), size: String(PAGE_SIZE) });
+    return params.toString();
+  }
+
+  let loadSerial = 0;
+  async function loadNotes() {
+    const serial = ++loadSerial;
+    const data = await api("api/notes?" + query());
+    if (serial !== loadSerial) return;
+    state.total = data.total;
+    const list = $("note-list");
+    list.replaceChildren();
+    if (data.notes.length === 0) list.append(el("p", { class: "empty", text: "No notes match." }));
+    for (const note of data.notes) list.append(noteView(note, data.css[note.note_type] || ""));
+    const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
+    $("page-label").textContent = "Page " + (state.page + 1) + " of " + pages;
+    $("prev").disabled = state.page === 0;
+    $("next").disabled = state.page + 1 >= pages;
+    $("match-count").textContent = number(data.total) + (data.total === 1 ? " note matches" : " notes match");
+  }
+
+  function noteView(note, css) {
+    const toggle = el("button", { type: "button", class: "btn toggle", "data-testid": "note-toggle",
+      "aria-pressed": String(note.excluded), text: note.excluded ? "Excluded · include again" : "Included · exclude" });
+    const article = el("article", { class: "note" + (note.excluded ? " excluded" : ""), "data-testid": "note",
+      "data-note-id": note.id, "data-flagged": String(note.findings.length > 0) });
+    toggle.addEventListener("click", async () => {
+      const excluded = toggle.getAttribute("aria-pressed") !== "true";
+      toggle.disabled = true;
+      try {
+        const result = await api("api/notes/exclude", { ids: [note.id], excluded });
+        state.summary = result.summary;
+        toggle.setAttribute("aria-pressed", String(excluded));
+        toggle.textContent = excluded ? "Excluded · include again" : "Included · exclude";
+        article.classList.toggle("excluded", excluded);
+        renderCounts();
+      } catch (error) { showError(error); }
+      toggle.disabled = false;
+    });
+    const meta = el("div", { class: "meta" }, [
+      el("span", { text: note.note_type_name }),
+      note.deck ? el("span", { text: "Deck: " + note.deck }) : null,
+      el("span", { text: number(note.reviews) + (note.reviews === 1 ? " review" : " reviews") }),
+      note.tags.length ? el("span", { text: "Tags: " + note.tags.join(", ") }) : null,
+    ]);
+    article.append(el("div", { class: "note-head" }, [meta, toggle]));
+    if (note.findings.length) {
+      const chips = el("ul", { class: "findings", "data-testid": "findings" });
+      for (const finding of note.findings) {
+        chips.append(el("li", { class: "chip " + finding.category, "data-kind": finding.kind,
+          title: "Found by " + finding.detector + " in " + finding.where,
+          text: finding.label + ": " + finding.text }));
+      }
+      article.append(chips);
+    }
+    const cards = el("div", { class: "cards" });
+    for (const card of note.cards) {
+      cards.append(el("div", { class: "card-name", text: card.name }));
+      cards.append(el("div", { class: "card-row" }, [side("Front", card.question, css), side("Back", card.answer, css)]));
+    }
+    if (!note.cards.length) cards.append(el("p", { class: "muted", text: "This note has no cards." }));
+    article.append(cards);
+    return article;
+  }
+
+  const baseCardStyle = ".card{font-family:arial,sans-serif;font-size:20px;text-align:center;color:#111;" +
+    "background:#fff;padding:12px 14px;min-height:3rem}" +
+    "mark.finding{background:#ffe3a3;color:inherit;border-bottom:2px solid #c77700;border-radius:2px;padding:0 1px}" +
+    "mark.special{background:#eadcfb;border-bottom-color:#6b3fa0}" +
+    ".media-placeholder{display:inline-block;font:13px system-ui,sans-serif;color:#5f6b7a;background:#f0f2f5;" +
+    "border:1px dashed #b9c2cc;border-radius:6px;padding:2px 6px;margin:2px}" +
+    "[data-link]{text-decoration:underline;color:#2f5f9e}" +
+    "img,video,audio,iframe,object,embed{display:none!important}";
+
+  function side(label, html, css) {
+    const host = el("div", { class: "card-host" });
+    const root = host.attachShadow({ mode: "open" });
+    const style = document.createElement("style");
+    style.nonce = styleNonce;
+    style.textContent = baseCardStyle + "\n" + css;
+    root.append(style);
+    const card = document.createElement("div");
+    card.className = "card";
+    card.setAttribute("data-testid", "card-side");
+    card.innerHTML = html; // sanitized by the server; the page's CSP forbids inline script anyway
+    root.append(card);
+    return el("div", { class: "side" }, [el("div", { class: "side-label", text: label }), host]);
+  }
+
+  // ---- tags, decks -------------------------------------------------------------------------------------
+
+  function renderTags() {
+    const list = $("tag-list");
+    list.replaceChildren();
+    if (!state.tags.length) list.append(el("li", { class: "muted", text: "Your notes have no tags." }));
+    for (const tag of state.tags) {
+      const button = el("button", { type: "button", class: "btn", "data-testid": "tag-toggle", "data-tag": tag.name,
+        "aria-pressed": String(tag.removed), title: tag.removed ? "Removed: click to keep" : "Kept: click to remove" },
+        [tag.name + " ", el("span", { class: "tag-count", text: "(" + number(tag.notes) + ")" })]);
+      button.addEventListener("click", async () => {
+        try { applyState(await api("api/tags", { name: tag.name, removed: !tag.removed })); await loadNotes(); }
+        catch (error) { showError(error); }
+      });
+      list.append(el("li", null, [button]));
+    }
+    const tagSelect = $("tag");
+    const current = tagSelect.value;
+    tagSelect.replaceChildren(el("option", { value: "", text: "All tags" }));
+    for (const tag of state.tags) tagSelect.append(el("option", { value: tag.name, text: tag.name + " (" + tag.notes + ")" }));
+    tagSelect.value = current;
+  }
+
+  function renderDecks() {
+    const select = $("deck");
+    const current = select.value;
+    select.replaceChildren(el("option", { value: "", text: "All decks" }));
+    for (const deck of state.decks) select.append(el("option", { value: deck.id, text: deck.name + " (" + deck.notes + ")" }));
+    select.value = current;
+  }
+
+  // ---- survey ------------------------------------------------------------------------------------------
+
+  function languageName(code) {
+    const found = state.languages.find((l) => l.code === code);
+    return found ? found.name : code;
+  }
+
+  function renderLanguageChips() {
+    const chips = $("language-chips");
+    chips.replaceChildren();
+    for (const code of state.survey.languages) {
+      const button = el("button", { type: "button", class: "btn", "data-testid": "language-chip", "data-code": code,
+        title: "Remove", text: languageName(code) + " ✕" });
+      button.addEventListener("click", () => {
+        state.survey.languages = state.survey.languages.filter((c) => c !== code);
+        renderLanguageChips();
+        saveSurvey();
+      });
+      chips.append(button);
+    }
+  }
+
+  function renderLanguageOptions() {
+    const text = $("language-search").value.trim().toLowerCase();
+    const list = $("language-options");
+    list.replaceChildren();
+    if (!text) return;
+    const scored = [];
+    for (const language of state.languages) {
+      const name = language.name.toLowerCase();
+      let score = -1;
+      if (language.code === text) score = 0;
+      else if (name === text) score = 1;
+      else if (name.startsWith(text)) score = 2 + (language.code.length === 2 ? 0 : 1);
+      else if (name.includes(text)) score = 4 + (language.code.length === 2 ? 0 : 1);
+      if (score >= 0) scored.push([score, language]);
+    }
+    scored.sort((a, b) => a[0] - b[0] || a[1].name.localeCompare(b[1].name));
+    for (const [, language] of scored.slice(0, 12)) {
+      const chosen = state.survey.languages.includes(language.code);
+      const button = el("button", { type: "button", class: "btn", "data-testid": "language-option",
+        "data-code": language.code, "aria-pressed": String(chosen) },
+        [el("span", { text: (chosen ? "✓ " : "") + language.name }), el("span", { class: "code", text: language.code })]);
+      button.addEventListener("click", () => {
+        if (!state.survey.languages.includes(language.code)) state.survey.languages.push(language.code);
+        $("language-search").value = "";
+        list.replaceChildren();
+        renderLanguageChips();
+        saveSurvey();
+        $("language-search").focus();
+      });
+      list.append(el("li", null, [button]));
+    }
+    if (!scored.length) list.append(el("li", { class: "muted", text: "No language matches." }));
+  }
+
+  let surveyTimer = null;
+  function saveSurvey() {
+    clearTimeout(surveyTimer);
+    surveyTimer = setTimeout(async () => {
+      try {
+        const result = await api("api/survey", {
+          languages: state.survey.languages, domain: $("domain").value,
+          consent_public: state.survey.consent_public, special_confirmed: $("confirm-special").checked,
+        });
+        applyState(result);
+        const warning = $("domain-warning");
+        const found = result.domain_findings || [];
+        warning.hidden = found.length === 0;
+        warning.textContent = found.length ? "This looks like it contains personal data (" + found.join(", ") +
+          "). Please describe your interests without names, addresses or numbers." : "";
+        renderBlockers();
+      } catch (error) { showError(error); }
+    }, 250);
+  }
+
+  // ---- state -------------------------------------------------------------------------------------------
+
+  // The survey's answers live in the page once loaded; the server's copy is applied only at start and
+  // when a saved decisions file is loaded, so a slow answer never overwrites what was just typed.
+  function applyState(data, withSurvey) {
+    if (data.summary) state.summary = data.summary;
+    if (data.tags) { state.tags = data.tags; renderTags(); }
+    if (data.decks) { state.decks = data.decks; renderDecks(); }
+    if (data.survey && withSurvey) {
+      state.survey.languages = data.survey.languages.slice();
+      state.survey.consent_public = data.survey.consent_public;
+      state.survey.special_confirmed = data.survey.special_confirmed;
+      if (document.activeElement !== $("domain")) $("domain").value = data.survey.domain;
+      $("confirm-special").checked = data.survey.special_confirmed;
+      for (const radio of document.querySelectorAll('input[name="consent"]')) {
+        radio.checked = data.survey.consent_public !== null && radio.value === (data.survey.consent_public ? "yes" : "no");
+      }
+      renderLanguageChips();
+    }
+    renderCounts();
+  }
+
+  function showError(error) {
+    const box = $("submit-error");
+    box.hidden = false;
+    box.textContent = error.message || String(error);
+  }
+
+  async function bulk(body) {
+    try {
+      const result = await api("api/bulk", body);
+      state.summary = result.summary;
+      renderCounts();
+      await loadNotes();
+    } catch (error) { showError(error); }
+  }
+
+  function download(name, text, type) {
+    const url = URL.createObjectURL(new Blob([text], { type }));
+    const link = el("a", { href: url, download: name });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  async function submit() {
+    $("submit-error").hidden = true;
+    const button = $("submit");
+    button.disabled = true;
+    button.textContent = "Creating your submission…";
+    try {
+      const result = await api("api/submit", {});
+      state.finished = true;
+      for (const section of document.querySelectorAll("main > section")) section.hidden = true;
+      $("done").hidden = false;
+      $("token").textContent = result.token;
+      $("submission-path").textContent = result.submission;
+      $("token-path").textContent = result.token_file;
+      $("counts").textContent = "Submission created";
+      $("copy-token").addEventListener("click", async () => {
+        try { await navigator.clipboard.writeText(result.token); $("copy-status").textContent = "Copied."; }
+        catch (e) {
+          const range = document.createRange(); range.selectNodeContents($("token"));
+          const selection = getSelection(); selection.removeAllRanges(); selection.addRange(range);
+          $("copy-status").textContent = "Selected: press Ctrl+C (⌘C) to copy.";
+        }
+      });
+      $("download-token").addEventListener("click", () => download("anki-submit-withdrawal-token.txt",
+        "anki-submit withdrawal token\n\n" + result.token + "\n\nKeep it private. Send it to the study's withdrawal " +
+        "address only if you want your data removed.\n", "text/plain"));
+      window.scrollTo(0, 0);
+    } catch (error) {
+      showError(error);
+      button.textContent = "Create submission";
+      renderBlockers();
+    }
+  }
+
+  function wire() {
+    let searchTimer = null;
+    $("search").addEventListener("input", () => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(() => { state.q = $("search").value; state.page = 0; loadNotes().catch(showError); }, 200);
+    });
+    for (const [id, key] of [["filter", "filter"], ["deck", "deck"], ["tag", "tag"]]) {
+      $(id).addEventListener("change", () => { state[key] = $(id).value; state.page = 0; loadNotes().catch(showError); });
+    }
+    $("prev").addEventListener("click", () => { if (state.page > 0) { state.page--; loadNotes().then(() => $("notes").scrollIntoView()).catch(showError); } });
+    $("next").addEventListener("click", () => { state.page++; loadNotes().then(() => $("notes").scrollIntoView()).catch(showError); });
+    $("bulk-flagged").addEventListener("click", () => bulk({ filter: "flagged", exclude: true }));
+    const matching = () => ({ filter: state.filter, q: state.q, deck: state.deck, tag: state.tag });
+    $("bulk-exclude").addEventListener("click", () => bulk(Object.assign(matching(), { exclude: true })));
+    $("bulk-include").addEventListener("click", () => bulk(Object.assign(matching(), { exclude: false })));
+    $("language-search").addEventListener("input", renderLanguageOptions);
+    $("domain").addEventListener("input", saveSurvey);
+    $("confirm-special").addEventListener("change", saveSurvey);
+    for (const radio of document.querySelectorAll('input[name="consent"]')) {
+      radio.addEventListener("change", () => { state.survey.consent_public = radio.value === "yes"; saveSurvey(); renderBlockers(); });
+    }
+    $("submit").addEventListener("click", submit);
+    $("save").addEventListener("click", async () => {
+      try {
+        const response = await fetch(base + "api/decisions", { credentials: "same-origin" });
+        download("anki-submit-decisions.json", await response.text(), "application/json");
+      } catch (error) { showError(error); }
+    });
+    $("load").addEventListener("change", async () => {
+      const file = $("load").files[0];
+      if (!file) return;
+      try { applyState(await api("api/decisions", await file.text()), true); await loadNotes(); $("submit-error").hidden = true; }
+      catch (error) { showError(error); }
+      $("load").value = "";
+    });
+    $("quit").addEventListener("click", async () => {
+      try { await api("api/quit", {}); } catch (e) { /* the program may already be gone */ }
+      for (const section of document.querySelectorAll("main > section")) section.hidden = true;
+      $("quit-done").hidden = false;
+      $("counts").textContent = "Stopped";
+    });
+  }
+
+  async function start() {
+    wire();
+    try {
+      applyState(await api("api/state"), true);
+      await loadNotes();
+      const languages = await api("api/languages");
+      state.languages = languages.languages;
+      renderLanguageChips();
+    } catch (error) { showError(error); }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
+})();
