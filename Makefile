@@ -1,12 +1,16 @@
 # anki-submit: `make run` and `make test` are the only set-up a fresh Debian machine needs.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := pkg-config libsqlite3-dev libzstd-dev zlib1g-dev libpcre2-dev sqlite3 zstd unzip wrk
+APT_PACKAGES := pkg-config libsqlite3-dev libzstd-dev zlib1g-dev libpcre2-dev sqlite3 zstd unzip
+# What the tests need on top: the load test (wrk), HTTP checks (curl) and the review page in a real browser.
+TEST_APT_PACKAGES := wrk curl chromium chromium-driver python3-selenium
+# make run: the review page when run from a terminal; REVIEW=none (or no terminal) for the scripted path.
+REVIEW ?= auto
 EXAMPLE_DECK ?= Tests/Fixtures/generated/berlin-latest.apkg
 BENCH_DIR ?= bench-data
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps build run test bench fixtures fuzz clean
+.PHONY: all deps test-deps build run test bench fixtures fuzz clean
 
 all: build
 
@@ -19,16 +23,32 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# Browser, driver and HTTP tools for `make test`, only when some are missing.
+test-deps: deps
+	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing test packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
 build: deps
 	$(SWIFT) build -c release --product anki-submit
 
-# The participant's job on the example deck: what it is, then an anonymized submission in out/example.
+# The participant's job on the example deck: what it is, then the review page (opens in the browser;
+# "Create submission" writes out/example). Without a terminal (CI) or with REVIEW=none: the scripted path.
 run: build
 	.build/release/anki-submit inspect $(EXAMPLE_DECK)
-	.build/release/anki-submit prepare $(EXAMPLE_DECK) --review none --out out/example \
-	  --timezone Europe/Berlin --language de --consent-public no --confirm-special-categories
+	@if [ "$(REVIEW)" = page ] || { [ "$(REVIEW)" = auto ] && [ -t 0 ] && [ -t 1 ]; }; then \
+	  echo "Starting the review page; press Ctrl-C in this terminal to stop without writing anything."; \
+	  .build/release/anki-submit prepare $(EXAMPLE_DECK) --out out/example; \
+	else \
+	  echo "No terminal (or REVIEW=none): preparing without the review page."; \
+	  .build/release/anki-submit prepare $(EXAMPLE_DECK) --review none --out out/example \
+	    --timezone Europe/Berlin --language de --consent-public no --confirm-special-categories; \
+	fi
 
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
@@ -37,6 +57,7 @@ fixtures:
 	python3 -m pip install -q anki==26.9.3 zstandard
 	python3 Tests/Fixtures/make_fixtures.py --out Tests/Fixtures/generated
 	python3 Tests/Fixtures/make_fixtures.py --hostile --out Tests/Fixtures/hostile
+	python3 Tests/Fixtures/make_fixtures.py --review-html --out Tests/Fixtures/review
 
 # Benchmarks: builds a large collection (not committed) and writes BENCHMARKS.md.
 bench: build

@@ -163,6 +163,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "AnkiReviewTests",
+            dependencies: ["AnkiReview", "AnkiReader", "AnkiScanner"]
+        ),
+        .testTarget(
             name: "AnkiSubmitCLITests",
             dependencies: ["AnkiReader"]
         ),

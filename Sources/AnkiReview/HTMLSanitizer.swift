@@ -117,24 +117,38 @@ public struct HTMLSanitizer: Sendable {
     /// Note-type CSS for the preview: `@import`, `@font-face` and every `url(...)` removed, so styles
     /// can colour and size a card but never load anything.
     public func sanitizeCSS(_ css: String) -> String {
-        var text = css.replacingOccurrences(of: "</", with: "<\\/")
-        // Blocks and rules that load resources go first, with everything inside them.
-        text = removeAtRules(text, named: ["import", "font-face", "namespace"])
+        let text = removeAtRules(css, named: ["import", "font-face", "namespace"])
+        // Any value that could load something is replaced, up to the end of its declaration.
+        let loaders = ["url(", "image-set(", "-webkit-image-set(", "image(", "cross-fade(", "element(", "src(",
+                       "expression("]
         var out = String()
-        var rest = Substring(text)
-        while let range = rest.range(of: "url(", options: .caseInsensitive) {
-            out += rest[..<range.lowerBound]
-            out += "none"
-            // Skip to the closing parenthesis.
-            if let close = rest[range.upperBound...].firstIndex(of: ")") {
-                rest = rest[rest.index(after: close)...]
-            } else {
-                rest = ""
+        let characters = Array(text)
+        let lowered = Array(text.lowercased())
+        guard characters.count == lowered.count else { return "" }
+        var index = 0
+        while index < characters.count {
+            if let loader = loaders.first(where: { matches(lowered, $0, at: index) }) {
+                _ = loader
+                out += "none"
+                while index < characters.count && characters[index] != ";" && characters[index] != "}" { index += 1 }
+                continue
             }
+            out.append(characters[index])
+            index += 1
         }
-        out += rest
-        return out.replacingOccurrences(of: "image-set(", with: "none(", options: .caseInsensitive)
-            .replacingOccurrences(of: "expression(", with: "none(", options: .caseInsensitive)
+        return out
+    }
+
+    private func matches(_ text: [Character], _ word: String, at index: Int) -> Bool {
+        let pattern = Array(word)
+        guard index + pattern.count <= text.count else { return false }
+        // A function name must start a token (so `background-image(` does not match `image(`).
+        if index > 0, let previous = text[index - 1].unicodeScalars.first,
+           previous == "-" || ("a"..."z").contains(previous) || ("0"..."9").contains(previous) {
+            return false
+        }
+        for offset in 0..<pattern.count where text[index + offset] != pattern[offset] { return false }
+        return true
     }
 
     private func removeAtRules(_ css: String, named names: [String]) -> String {
@@ -171,7 +185,7 @@ public struct HTMLSanitizer: Sendable {
         var label = kind
         if let source = attributes.first(where: { $0.0 == "src" || $0.0 == "data" })?.1 {
             let decoded = removeMarkers(decodeEntities(source))
-            if decoded.contains("://") || decoded.hasPrefix("//") || decoded.lowercased().hasPrefix("data:") {
+            if decoded.contains(":") || decoded.hasPrefix("//") {
                 label = "remote \(kind) (not loaded)"
             } else if !decoded.isEmpty {
                 label = "\(kind): \(decoded)"
