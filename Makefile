@@ -10,7 +10,7 @@ EXAMPLE_DECK ?= Tests/Fixtures/generated/berlin-latest.apkg
 BENCH_DIR ?= bench-data
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps test-deps build run test bench fixtures fuzz clean
+.PHONY: all deps test-deps build run test bench bench-review fixtures fuzz clean
 
 all: build
 
@@ -71,6 +71,10 @@ bench-research: build
 # Scanner (issue 4): quality on ../shared/pii-eval next to Presidio, throughput, large collection scan.
 bench-scanner: deps
 	bash Tests/Benchmarks/scanner/run.sh $(BENCH_DIR)
+
+# Review page (issue 5) on the large collection: time until served, request times, peak memory.
+bench-review: build
+	bash Tests/Benchmarks/review/run.sh $(BENCH_DIR)
 
 # Runs libFuzzer on the package reader for FUZZ_SECONDS, seeded with the committed corpus.
 fuzz: deps

@@ -176,7 +176,7 @@ public final class AnkiCollection {
         try stream(table: "notes",
                    sql: "SELECT id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data FROM notes ORDER BY id") { r in
             try body(Note(id: r.int(0), guid: r.text(1), noteTypeID: r.int(2), modified: r.int(3), usn: r.int(4),
-                          tags: r.text(5), fields: r.text(6).components(separatedBy: "\u{1f}"),
+                          tags: r.text(5), fields: Note.splitFields(r.text(6)),
                           sortField: r.text(7), checksum: r.int(8), flags: r.int(9), data: r.text(10)))
         }
     }

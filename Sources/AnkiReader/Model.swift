@@ -101,6 +101,22 @@ public struct Note: Sendable, Equatable {
     public var data: String
 
     public var tagList: [String] { tags.split(separator: " ").map(String.init) }
+
+    /// Splits `flds` at the 0x1F separators, on UTF-8 bytes (Foundation's `components(separatedBy:)`
+    /// converts to UTF-16 on Linux and was the largest cost of reading notes).
+    public static func splitFields(_ joined: String) -> [String] {
+        var text = joined
+        return text.withUTF8 { bytes in
+            var fields: [String] = []
+            var start = 0
+            for index in 0..<bytes.count where bytes[index] == 0x1F {
+                fields.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
+                start = index + 1
+            }
+            fields.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<bytes.count]), as: UTF8.self))
+            return fields
+        }
+    }
 }
 
 public struct Card: Sendable, Equatable {

@@ -257,15 +257,20 @@ struct Raw {
         return rest.allSatisfy(\.isWhitespace)
     }
 
+    /// The text between tags (on UTF-8 bytes: `<` and `>` never occur inside a multi-byte character).
     static func stripHTML(_ html: String) -> String {
-        var out = String()
-        var inTag = false
-        for character in html {
-            if character == "<" { inTag = true; continue }
-            if character == ">" && inTag { inTag = false; continue }
-            if !inTag { out.append(character) }
+        var text = html
+        return text.withUTF8 { bytes in
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count)
+            var inTag = false
+            for byte in bytes {
+                if byte == UInt8(ascii: "<") { inTag = true; continue }
+                if byte == UInt8(ascii: ">") && inTag { inTag = false; continue }
+                if !inTag { out.append(byte) }
+            }
+            return String(decoding: out, as: UTF8.self)
         }
-        return out
     }
 }
 
