@@ -73,6 +73,7 @@ let package = Package(
             dependencies: [
                 "AnkiSubmission", "AnkiReader", "AnkiPCRE2",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
 
