@@ -110,6 +110,50 @@ struct ReviewPageSecurityTests {
         #expect(try page.request(path: "/\(page.secret)/").status == 200)
     }
 
+    @Test("decisions saved from the page load back, and the same file works with --decisions")
+    func decisionsRoundTrip() throws {
+        let page = try ReviewPage.start()
+        defer { page.stop() }
+        let headers = ["Content-Type: application/json", "Origin: http://127.0.0.1:\(page.port)", "X-CSRF-Token: \(page.csrf)"]
+        #expect(try page.request(path: "/\(page.secret)/api/bulk", method: "POST",
+                                 body: #"{"filter": "flagged", "exclude": true}"#, headers: headers).status == 200)
+        #expect(try page.request(path: "/\(page.secret)/api/survey", method: "POST",
+                                 body: #"{"languages": ["de"], "domain": "travel", "consent_public": false, "special_confirmed": true}"#,
+                                 headers: headers).status == 200)
+        let saved = try page.request(path: "/\(page.secret)/api/decisions")
+        #expect(saved.status == 200)
+        #expect(saved.header("content-disposition")?.contains("attachment") == true)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(saved.body.utf8)) as? [String: Any])
+        #expect(object["format"] as? String == "anki-submit-decisions")
+        let excluded = (object["excluded_notes"] as? [Any])?.count ?? 0
+        #expect(excluded > 0)
+        // Everything included again, then the saved file loaded back.
+        #expect(try page.request(path: "/\(page.secret)/api/bulk", method: "POST", body: #"{"exclude": false}"#,
+                                 headers: headers).body.contains("\"notes_excluded\":0"))
+        let loaded = try page.request(path: "/\(page.secret)/api/decisions", method: "POST", body: saved.body, headers: headers)
+        #expect(loaded.status == 200)
+        #expect(loaded.body.contains("\"notes_excluded\":\(excluded)"))
+        // The same file drives the scripted path.
+        let file = page.cli.cwd.appendingPathComponent("decisions.json")
+        try Data(saved.body.utf8).write(to: file)
+        let scripted = try page.cli.run(["prepare", CLI.generated.appendingPathComponent("berlin-latest.apkg").path,
+                                         "--review", "none", "--decisions", file.path, "--out", "scripted",
+                                         "--timezone", "UTC", "--json"])
+        #expect(scripted.status == 0, "\(scripted.stderr)")
+    }
+
+    @Test("Ctrl-C while the page is open writes nothing and removes the temporary copy")
+    func interrupt() throws {
+        let page = try ReviewPage.start()
+        defer { page.stop() }
+        kill(page.process.processIdentifier, SIGINT)
+        page.process.waitUntilExit()
+        #expect(page.process.terminationStatus == 130)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: page.cli.temp.path)) ?? []).isEmpty)
+        #expect(((try? FileManager.default.contentsOfDirectory(
+            atPath: page.cli.cwd.appendingPathComponent("out").path)) ?? []).isEmpty)
+    }
+
     @Test("quitting on the page writes nothing and exits 45; bad decisions files are refused")
     func quit() throws {
         let page = try ReviewPage.start()
