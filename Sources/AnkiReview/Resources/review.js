@@ -395,6 +395,10 @@
       radio.addEventListener("change", () => { state.survey.consent_public = radio.value === "yes"; saveSurvey(); renderBlockers(); });
     }
     $("submit").addEventListener("click", submit);
+    $("show-special").addEventListener("click", () => {
+      $("filter").value = "special"; state.filter = "special"; state.page = 0;
+      loadNotes().then(() => $("notes").scrollIntoView()).catch(showError);
+    });
     $("save").addEventListener("click", async () => {
       try {
         const response = await fetch(base + "api/decisions", { credentials: "same-origin" });
