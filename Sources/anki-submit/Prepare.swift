@@ -125,7 +125,7 @@ extension AnkiSubmit {
                 report(context)
                 return
             }
-            let progress = Progress(enabled: !json)
+            let progress = TerminalProgress(enabled: !json)
             let context = try withCollection(file, options: reader) { collection in
                 let context = PipelineContext(source: collection, policy: policy, options: options, decisions: decisions,
                                               scanner: scanner)
@@ -211,24 +211,6 @@ extension AnkiSubmit {
     }
 }
 
-/// Stage-by-stage progress on stderr, only when it is a terminal.
-final class Progress {
-    private let enabled: Bool
-    private var started = false
-
-    init(enabled: Bool) { self.enabled = enabled && isatty(STDERR_FILENO) == 1 }
-
-    func stage(_ name: String) {
-        guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[2K  … \(name)".utf8))
-        started = true
-    }
-
-    func finish() {
-        guard enabled, started else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
-    }
-}
 
 /// Prints one line on stderr and exits with `code`.
 func fail(_ message: String, code: Int32) -> Never {

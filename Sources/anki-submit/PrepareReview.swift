@@ -11,15 +11,15 @@ extension AnkiSubmit.Prepare {
     /// submission". Returns the finished pipeline's context; quitting on the page writes nothing.
     func reviewOnPage(policy: Policy, decisions: Decisions, scanner: AnkiScanner.Scanner, languages: LanguageList,
                       options: PrepareOptions) throws -> PipelineContext {
-        let bar = ScanProgressBar(enabled: !json)
+        let bar = TerminalProgress(enabled: !json)
         return try withCollection(file, options: reader) { collection in
             bar.message("Reading your collection")
             let total = (try? collection.counts().notes) ?? 0
             let scan: ScanReport
             do {
-                scan = try scanner.scan(collection: collection) { bar.update("Looking for personal data", $0, of: total) }
+                scan = try scanner.scan(collection: collection) { bar.bar("Looking for personal data", $0, of: total, detail: "notes") }
             }
-            bar.update("Looking for personal data", total, of: total)
+            bar.bar("Looking for personal data", total, of: total, detail: "notes")
             let session = try ReviewSession(collection: collection, scan: scan, scanner: scanner, languages: languages,
                                             decisions: decisions)
             bar.finish()
@@ -144,34 +144,3 @@ final class ServerStopper: @unchecked Sendable {
     }
 }
 
-/// A one-line progress bar on stderr (only when it is a terminal).
-final class ScanProgressBar: @unchecked Sendable {
-    private let enabled: Bool
-    private var lastDrawn = Date.distantPast
-    private var drawn = false
-
-    init(enabled: Bool) { self.enabled = enabled && isatty(STDERR_FILENO) == 1 }
-
-    func message(_ text: String) {
-        guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[2K  \(text)…".utf8))
-        drawn = true
-    }
-
-    func update(_ label: String, _ done: Int, of total: Int) {
-        guard enabled, total > 0 else { return }
-        let now = Date()
-        guard done >= total || now.timeIntervalSince(lastDrawn) > 0.1 else { return }
-        lastDrawn = now
-        let width = 30
-        let filled = min(width, done * width / total)
-        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        FileHandle.standardError.write(Data("\r\u{1B}[2K  \(label) \(bar) \(min(done, total))/\(total) notes".utf8))
-        drawn = true
-    }
-
-    func finish() {
-        guard enabled, drawn else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
-    }
-}

@@ -93,10 +93,13 @@ extension AnkiSubmit.Research {
                     throw ValidationError("\(error)")
                 }
             }
-            let bar = ProgressBar(enabled: !json)
+            let bar = TerminalProgress(enabled: !json)
             let summary = try research {
                 try AnkiResearch.Ingest(dataset: dataset.url, keyFile: URL(fileURLWithPath: keyFile), options: options)
-                    .run(folder: URL(fileURLWithPath: folder)) { bar.update($0) }
+                    .run(folder: URL(fileURLWithPath: folder)) { p in
+                        bar.bar("", p.done, of: p.total, detail: "ingested \(p.ingested)  skipped \(p.skipped)  "
+                                    + "quarantined \(p.quarantined)  \(p.reviews) reviews")
+                    }
             }
             bar.finish()
             let reportURL = URL(fileURLWithPath: report ?? dataset.dataset + ".ingest-report.tsv")
@@ -328,30 +331,3 @@ private final class ServerOutcome: @unchecked Sendable {
     }
 }
 
-/// A progress bar on stderr, drawn only on a terminal, at most ten times a second.
-private final class ProgressBar: @unchecked Sendable {
-    private let enabled: Bool
-    private var last = Date.distantPast
-    private var drawn = false
-
-    init(enabled: Bool) { self.enabled = enabled && isatty(STDERR_FILENO) == 1 }
-
-    func update(_ p: IngestProgress) {
-        guard enabled else { return }
-        let now = Date()
-        guard p.done == p.total || now.timeIntervalSince(last) >= 0.1 else { return }
-        last = now
-        let width = 28
-        let filled = p.total == 0 ? width : p.done * width / p.total
-        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        let line = "\r\u{1B}[2K  \(bar) \(p.done)/\(p.total)  ingested \(p.ingested)  skipped \(p.skipped)  "
-            + "quarantined \(p.quarantined)  \(p.reviews) reviews"
-        FileHandle.standardError.write(Data(line.utf8))
-        drawn = true
-    }
-
-    func finish() {
-        guard enabled, drawn else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
-    }
-}

@@ -188,7 +188,7 @@ struct ReviewPageBrowserTests {
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        let failed = output.split(separator: "\n").filter { $0.hasPrefix("FAIL") || $0.contains("Error") }
+        let failed = output.split(separator: "\n").filter { $0.hasPrefix("FAIL") || $0.contains("Error") || $0.contains("Exception") }
         #expect(process.terminationStatus == 0, "browser test failed:\n\(failed.joined(separator: "\n"))\n\(output.suffix(2000))")
     }
 }

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -90,6 +91,15 @@ def start_prepare(binary: str, deck: Path, work: Path, extra: list[str]) -> tupl
     raise RuntimeError("prepare printed no review address within 120 s")
 
 
+def exit_code(proc: subprocess.Popen):
+    """prepare's exit status once the page is done with it (it stops its server by itself)."""
+    try:
+        return proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return "still running"
+
+
 def browser() -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
@@ -144,8 +154,9 @@ def click(driver, element) -> None:
     element.click()
 
 
-def wait(driver, seconds=20):
-    return WebDriverWait(driver, seconds)
+def wait(driver, seconds=60):
+    # Lists are redrawn after each answer from the program, so an element can go stale mid-check.
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,))
 
 
 def notes_loaded(driver):
@@ -263,7 +274,6 @@ def scenario_review(binary: str, out: Path, shots_dir: Path) -> None:
         wait(driver).until(lambda d: not d.find_element(By.CSS_SELECTOR, '[data-testid="domain-warning"]').is_displayed())
         click(driver, driver.find_element(By.CSS_SELECTOR, '[data-testid="consent-yes"]'))
         wait(driver).until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="submit"]').is_enabled())
-        time.sleep(0.6)  # the survey is saved after a short pause
         shots.take("survey-answered", "survey")
         shots.take("summary", "finish")
         summary = driver.find_element(By.CSS_SELECTOR, '[data-testid="summary"]').text
@@ -280,11 +290,7 @@ def scenario_review(binary: str, out: Path, shots_dir: Path) -> None:
         urls = requested_urls(driver)
     finally:
         driver.quit()
-    try:
-        code = proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        code = "still running"
+    code = exit_code(proc)
     check(code == 0, f"prepare exits 0 after the page's submission (got {code})")
     check(len(token) >= 30, "the page shows the withdrawal token")
     check(token in Path(token_path).read_text().splitlines(), "the token file holds the token the page showed")
@@ -363,11 +369,7 @@ def scenario_hostile(binary: str, out: Path, shots_dir: Path) -> None:
         driver.quit()
         if canary:
             canary.shutdown()
-    try:
-        code = proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        code = "still running"
+    code = exit_code(proc)
     check(code == 45, f"quitting on the page exits 45 (got {code})")
     written = list((work / "out").glob("*")) if (work / "out").exists() else []
     check(not written, f"quitting writes nothing ({[p.name for p in written]})")

@@ -275,23 +275,36 @@
   }
 
   let surveyTimer = null;
+  let surveySaving = Promise.resolve();
   function saveSurvey() {
     clearTimeout(surveyTimer);
-    surveyTimer = setTimeout(async () => {
-      try {
-        const result = await api("api/survey", {
-          languages: state.survey.languages, domain: $("domain").value,
-          consent_public: state.survey.consent_public, special_confirmed: $("confirm-special").checked,
-        });
-        applyState(result);
-        const warning = $("domain-warning");
-        const found = result.domain_findings || [];
-        warning.hidden = found.length === 0;
-        warning.textContent = found.length ? "This looks like it contains personal data (" + found.join(", ") +
-          "). Please describe your interests without names, addresses or numbers." : "";
-        renderBlockers();
-      } catch (error) { showError(error); }
-    }, 250);
+    surveyTimer = setTimeout(() => { surveyTimer = null; surveySaving = postSurvey(); }, 250);
+  }
+
+  // Sends the answers now (used before "Create submission", so a pending change is never lost).
+  async function flushSurvey() {
+    if (surveyTimer !== null) {
+      clearTimeout(surveyTimer);
+      surveyTimer = null;
+      surveySaving = postSurvey();
+    }
+    await surveySaving;
+  }
+
+  async function postSurvey() {
+    try {
+      const result = await api("api/survey", {
+        languages: state.survey.languages, domain: $("domain").value,
+        consent_public: state.survey.consent_public, special_confirmed: $("confirm-special").checked,
+      });
+      applyState(result);
+      const warning = $("domain-warning");
+      const found = result.domain_findings || [];
+      warning.hidden = found.length === 0;
+      warning.textContent = found.length ? "This looks like it contains personal data (" + found.join(", ") +
+        "). Please describe your interests without names, addresses or numbers." : "";
+      renderBlockers();
+    } catch (error) { showError(error); }
   }
 
   // ---- state -------------------------------------------------------------------------------------------
@@ -346,6 +359,8 @@
     button.disabled = true;
     button.textContent = "Creating your submission…";
     try {
+      await flushSurvey();
+      if (blockers().length) throw new Error("Before you can create the submission: " + blockers().join("; ") + ".");
       const result = await api("api/submit", {});
       state.finished = true;
       for (const section of document.querySelectorAll("main > section")) section.hidden = true;
