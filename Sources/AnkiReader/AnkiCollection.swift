@@ -217,7 +217,7 @@ public final class AnkiCollection {
                     do {
                         try body(row)
                     } catch is RowDecodingError {
-                        throw ReaderError.invalidData("\(table) table (a row has a missing value)")
+                        throw ReaderError.invalidData(.table(table), detail: "a row has a missing value")
                     }
                 }
             }

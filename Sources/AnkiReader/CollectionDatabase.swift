@@ -73,7 +73,7 @@ enum CollectionDatabase {
             throw translate(error)
         } catch is RowDecodingError {
             // A value of the wrong type or a NULL where Anki never writes one (found by fuzzing).
-            throw ReaderError.invalidData("tables (a row has a missing or malformed value)")
+            throw ReaderError.invalidData(.tables, detail: "a row has a missing or malformed value")
         }
     }
 

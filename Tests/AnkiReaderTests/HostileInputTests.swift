@@ -105,6 +105,25 @@ struct HostileInputTests {
         #expect(try Self.refusal(file)?.code == .duplicateEntryName)
     }
 
+    @Test("malformed settings are named with the right verb: 'deck list is', 'deck options are'")
+    func malformedSettingsMessages() throws {
+        let work = try ScratchDirectory()
+        let collection = try AnkiCollection.open(Paths.generated.appendingPathComponent("berlin-legacy2.apkg"),
+                                                 workspaceParent: work.url)
+        let database = try Data(contentsOf: collection.databaseURL)
+        collection.close()
+        for (column, message) in [("decks", "The collection's deck list is malformed;"),
+                                  ("dconf", "The collection's deck options are malformed;")] {
+            let scratch = try ScratchDirectory()
+            let bare = scratch.url.appendingPathComponent("collection.anki2")
+            try database.write(to: bare)
+            #expect(try shell(["sqlite3", bare.path, "UPDATE col SET \(column) = '[1, 2'"]).status == 0)
+            let error = try Self.refusal(bare)
+            #expect(error?.code == .invalidCollectionData)
+            #expect(error?.message.hasPrefix(message) == true, "\(error?.message ?? "no error")")
+        }
+    }
+
     @Test("an empty collection opens, and is refused as a submission",
           .enabled(if: Paths.sharedAvailable, "../shared/fixtures is absent; skipping"))
     func emptyDeck() throws {
