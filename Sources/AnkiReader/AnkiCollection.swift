@@ -144,7 +144,8 @@ public final class AnkiCollection {
                                       + "export it from Anki again, or use Tools > Check Database in Anki.")
                 }
                 for table in ["notes", "cards", "revlog"] {
-                    let row = try Row.fetchOne(db, sql: "SELECT max(id), min(id) FROM \(table)")
+                    // Two sub-queries, so SQLite reads each end of the rowid b-tree instead of scanning it.
+                    let row = try Row.fetchOne(db, sql: "SELECT (SELECT max(id) FROM \(table)), (SELECT min(id) FROM \(table))")
                     let maxID: Int64 = row?[0] ?? 0, minID: Int64 = row?[1] ?? 0
                     if maxID > CollectionDatabase.maxSafeID || minID < -CollectionDatabase.maxSafeID {
                         throw LegacySchema.idOutOfRange()
