@@ -119,13 +119,16 @@ final class PackageArchive {
             throw ReaderError(.unpackedSizeLimit, "A small information entry of the package is implausibly large.")
         }
         var data = Data()
+        var checksum = EntryChecksum()
         do {
-            _ = try archive.extract(entry, skipCRC32: false) { chunk in
+            _ = try archive.extract(entry, skipCRC32: true) { chunk in
                 data.append(chunk)
                 if UInt64(data.count) > limit {
                     throw ReaderError(.unpackedSizeLimit, "A small information entry of the package is implausibly large.")
                 }
+                chunk.withUnsafeBytes { checksum.update($0) }
             }
+            try checksum.verify(expected: entry.checksum)
         } catch let error as ReaderError {
             throw error
         } catch {
@@ -135,7 +138,8 @@ final class PackageArchive {
     }
 
     /// Streams one entry's raw (zip-level decompressed) bytes to `sink`, counting them against the
-    /// budget. `zstd` adds a zstd decoding layer (Latest packages).
+    /// budget. `zstd` adds a zstd decoding layer (Latest packages). The entry's CRC-32 is checked once
+    /// all of it has been read, before the zstd layer is declared complete.
     func stream(entryNamed name: String, zstd: Bool, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard let entry = entries[name] else {
             throw ReaderError(.collectionMissing, "The package is missing an expected entry.")
@@ -144,10 +148,12 @@ final class PackageArchive {
         var zipOutput: UInt64 = 0
         let decompressor = zstd ? try zstdDecompressor() : nil
         var finalOutput: UInt64 = 0
+        var checksum = EntryChecksum()
         do {
-            _ = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: false) { chunk in
+            _ = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: true) { chunk in
                 zipOutput += UInt64(chunk.count)
                 try budget.checkRatio(output: zipOutput, input: packed)
+                chunk.withUnsafeBytes { checksum.update($0) }
                 if let decompressor {
                     try decompressor.feed(chunk) { out in
                         finalOutput += UInt64(out.count)
@@ -160,6 +166,7 @@ final class PackageArchive {
                     try chunk.withUnsafeBytes { try sink($0) }
                 }
             }
+            try checksum.verify(expected: entry.checksum)
             try decompressor?.finish()
         } catch let error as ReaderError {
             throw error

@@ -30,7 +30,7 @@ PHASES = [
     ("write: revlog day function (Swift, per review)", r"ReviewDayCalendar[\s\S]*WriteSubmission"),
     ("write: cards.data JSON filter", r"WriteSubmission[\s\S]*json|json[\s\S]*WriteSubmission"),
     ("write: SQL (INSERT ... SELECT, indexes, page I/O)", r"WriteSubmission"),
-    ("unpack: zip CRC-32 (ZIPFoundation, Swift)", r"builtInCRC32|crc32"),
+    ("unpack: zip CRC-32 (zlib; ZIPFoundation's Swift one before)", r"builtInCRC32|crc32|EntryChecksum"),
     ("unpack: zstd + temp file", r"ZSTD_|AnkiZstd|extractCollection|PackageArchive"),
     ("validate: PRAGMA quick_check", r"validate[\s\S]*fetchAll|fetchAll[\s\S]*validate"),
     ("validate: UTF-8 scan, id ranges", r"validate|invalid_utf8|TextValidator"),
