@@ -107,3 +107,38 @@ extension Row {
         try decode(String?.self, atIndex: index) ?? ""
     }
 }
+
+/// `PRAGMA quick_check` of the working copy on its own read-only connection and thread: started by
+/// `start`, its outcome collected by `wait` (which blocks until the check has finished).
+final class IntegrityCheck: @unchecked Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    /// Written once by the checking thread before it signals `finished`; read only after `wait`.
+    private var outcome: Result<Void, any Error> = .success(())
+
+    static func start(_ url: URL) -> IntegrityCheck {
+        let check = IntegrityCheck()
+        DispatchQueue.global(qos: .userInitiated).async {
+            check.outcome = Result { try Self.run(url) }
+            check.finished.signal()
+        }
+        return check
+    }
+
+    func wait() throws {
+        finished.wait()
+        try outcome.get()
+    }
+
+    private static func run(_ url: URL) throws {
+        try CollectionDatabase.mapErrors {
+            let queue = try CollectionDatabase.open(at: url)
+            defer { try? queue.close() }
+            let check = try queue.read { try String.fetchAll($0, sql: "PRAGMA quick_check") }
+            if check != ["ok"] {
+                throw ReaderError(.damagedDatabase,
+                                  "The collection database is damaged (its integrity check failed); "
+                                  + "export it from Anki again, or use Tools > Check Database in Anki.")
+            }
+        }
+    }
+}

@@ -32,7 +32,7 @@ PHASES = [
     ("write: SQL (INSERT ... SELECT, indexes, page I/O)", r"WriteSubmission"),
     ("unpack: zip CRC-32 (zlib; ZIPFoundation's Swift one before)", r"builtInCRC32|crc32|EntryChecksum"),
     ("unpack: zstd + temp file", r"ZSTD_|AnkiZstd|extractCollection|PackageArchive"),
-    ("validate: PRAGMA quick_check", r"validate[\s\S]*fetchAll|fetchAll[\s\S]*validate"),
+    ("validate: PRAGMA quick_check", r"validate[\s\S]*fetchAll|fetchAll[\s\S]*validate|IntegrityCheck"),
     ("validate: UTF-8 scan, id ranges", r"validate|invalid_utf8|TextValidator"),
     ("compute-review-days", r"ComputeReviewDays|ReviewDayCalendar"),
     ("remap-ids", r"RemapIDs"),
