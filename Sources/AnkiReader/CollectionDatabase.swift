@@ -12,12 +12,18 @@ enum CollectionDatabase {
 
     /// Makes a working copy usable read-only: folds any `-wal` into the main file and switches the
     /// copy to rollback journaling, so that a read-only connection needs no `-shm`/`-wal` files.
+    ///
+    /// Without syncing: the copy is private and disposable (a crash leaves it to be removed, never to
+    /// be read again), and Anki's packages hold WAL-mode databases, whose switch would otherwise
+    /// fdatasync the whole freshly written copy to disk (0.06 s on a quiet disk for 112 MB, far more
+    /// on a busy one).
     static func normalizeJournal(at url: URL) throws {
         try mapErrors {
             var config = Configuration()
             config.label = "anki-submit.normalize"
             let queue = try DatabaseQueue(path: url.path, configuration: config)
             try queue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous=OFF")
                 _ = try String.fetchOne(db, sql: "PRAGMA journal_mode=DELETE")
             }
             try queue.close()
