@@ -24,6 +24,13 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
+        // zlib's crc32() for the zip entry checksums (ZIPFoundation's own CRC-32 is table-driven Swift).
+        // Not `CZlib`: ZIPFoundation has a module of (nearly) that name.
+        .systemLibrary(
+            name: "CAnkiZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .systemLibrary(
             name: "CAnkiPCRE2",
             pkgConfig: "libpcre2-8",
@@ -46,6 +53,7 @@ let package = Package(
             dependencies: [
                 "AnkiZstd",
                 "AnkiSchemas",
+                "CAnkiZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),

@@ -143,6 +143,10 @@ enum DeckNameRule {
 /// `cards.data` holds only the FSRS keys the policy keeps, all numbers (checked inside SQLite).
 enum CardDataRule {
     static func check(_ db: Database, policy: Policy, _ findings: inout Findings) throws {
+        // SQLite 3.40 parses each value three or four times below (json_valid, json_type, json_each):
+        // 0.4 s for the 80,000 cards of a large submission. Data as prepare writes it is recognised in one
+        // pass first; anything else is left to the SQL, which alone decides what is a finding.
+        if try FlatNumericObjects.all(db, keys: policy.cardsDataKeys) { return }
         let keys = policy.cardsDataKeys.map { "'\($0.replacingOccurrences(of: "'", with: "''"))'" }.joined(separator: ",")
         let invalid = try Int.fetchOne(db, sql: """
             SELECT count(*) FROM cards WHERE data != '' AND (NOT json_valid(data) OR json_type(data) != 'object')
@@ -173,6 +177,95 @@ enum MediaNameRule {
                 }
                 if bad { findings.add("media-names", "note \(row[0] as Int64) references a media file by name") }
             }
+        }
+    }
+}
+
+/// The fast path of `CardDataRule`: true when every non-empty `cards.data` is text of the form
+/// `{"key": number, ...}`, keys distinct and among `keys`, written without escapes, numbers in JSON's
+/// grammar. Each such value is a JSON object that the SQL of `CardDataRule` finds nothing in (valid,
+/// an object, only allowed keys, each an integer or real), so `true` can skip it; `false` only says
+/// "not this simple shape", never "a finding".
+enum FlatNumericObjects {
+    static func all(_ db: Database, keys: [String]) throws -> Bool {
+        let allowed = keys.map { Array($0.utf8) }
+        guard allowed.count <= 64 else { return false }
+        let rows = try Row.fetchCursor(db, sql: "SELECT data FROM cards WHERE data != ''")
+        while let row = try rows.next() {
+            guard case .string(var text) = (row[0] as DatabaseValue).storage else { return false }
+            let simple = text.withUTF8 { matches(UnsafeRawBufferPointer($0), allowed: allowed) }
+            if !simple { return false }
+        }
+        return true
+    }
+
+    static func matches(_ bytes: UnsafeRawBufferPointer, allowed: [[UInt8]]) -> Bool {
+        var i = 0
+        let n = bytes.count
+        func skipSpace() {
+            while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D { i += 1 }
+        }
+        func digits() -> Int {
+            let start = i
+            while i < n, bytes[i] >= 0x30, bytes[i] <= 0x39 { i += 1 }
+            return i - start
+        }
+        /// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+        func number() -> Bool {
+            if i < n, bytes[i] == 0x2D { i += 1 }
+            guard i < n, bytes[i] >= 0x30, bytes[i] <= 0x39 else { return false }
+            if bytes[i] == 0x30 { i += 1 } else { _ = digits() }
+            if i < n, bytes[i] == 0x2E {
+                i += 1
+                guard digits() > 0 else { return false }
+            }
+            if i < n, bytes[i] == 0x65 || bytes[i] == 0x45 {
+                i += 1
+                if i < n, bytes[i] == 0x2B || bytes[i] == 0x2D { i += 1 }
+                guard digits() > 0 else { return false }
+            }
+            return true
+        }
+        var seen: UInt64 = 0
+        skipSpace()
+        guard i < n, bytes[i] == 0x7B else { return false }   // {
+        i += 1
+        skipSpace()
+        if i < n, bytes[i] == 0x7D {                           // {}
+            i += 1
+            skipSpace()
+            return i == n
+        }
+        while true {
+            guard i < n, bytes[i] == 0x22 else { return false }   // "
+            i += 1
+            let keyStart = i
+            while i < n, bytes[i] != 0x22 {
+                if bytes[i] == 0x5C || bytes[i] < 0x20 { return false }   // escapes, control characters
+                i += 1
+            }
+            guard i < n else { return false }
+            let key = UnsafeRawBufferPointer(rebasing: bytes[keyStart..<i])
+            i += 1
+            guard let index = allowed.firstIndex(where: { $0.elementsEqual(key) }),
+                  seen & (1 << UInt64(index)) == 0 else { return false }
+            seen |= 1 << UInt64(index)
+            skipSpace()
+            guard i < n, bytes[i] == 0x3A else { return false }   // :
+            i += 1
+            skipSpace()
+            guard number() else { return false }
+            skipSpace()
+            guard i < n else { return false }
+            if bytes[i] == 0x2C {                                  // ,
+                i += 1
+                skipSpace()
+                continue
+            }
+            guard bytes[i] == 0x7D else { return false }           // }
+            i += 1
+            skipSpace()
+            return i == n
         }
     }
 }

@@ -12,12 +12,18 @@ enum CollectionDatabase {
 
     /// Makes a working copy usable read-only: folds any `-wal` into the main file and switches the
     /// copy to rollback journaling, so that a read-only connection needs no `-shm`/`-wal` files.
+    ///
+    /// Without syncing: the copy is private and disposable (a crash leaves it to be removed, never to
+    /// be read again), and Anki's packages hold WAL-mode databases, whose switch would otherwise
+    /// fdatasync the whole freshly written copy to disk (0.06 s on a quiet disk for 112 MB, far more
+    /// on a busy one).
     static func normalizeJournal(at url: URL) throws {
         try mapErrors {
             var config = Configuration()
             config.label = "anki-submit.normalize"
             let queue = try DatabaseQueue(path: url.path, configuration: config)
             try queue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous=OFF")
                 _ = try String.fetchOne(db, sql: "PRAGMA journal_mode=DELETE")
             }
             try queue.close()
@@ -73,7 +79,7 @@ enum CollectionDatabase {
             throw translate(error)
         } catch is RowDecodingError {
             // A value of the wrong type or a NULL where Anki never writes one (found by fuzzing).
-            throw ReaderError.invalidData("tables (a row has a missing or malformed value)")
+            throw ReaderError.invalidData(.tables, detail: "a row has a missing or malformed value")
         }
     }
 
@@ -105,5 +111,40 @@ extension Row {
     /// Text column; NULL reads as empty (Anki's NOT NULL text columns are sometimes empty in the wild).
     func text(_ index: Int) throws -> String {
         try decode(String?.self, atIndex: index) ?? ""
+    }
+}
+
+/// `PRAGMA quick_check` of the working copy on its own read-only connection and thread: started by
+/// `start`, its outcome collected by `wait` (which blocks until the check has finished).
+final class IntegrityCheck: @unchecked Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    /// Written once by the checking thread before it signals `finished`; read only after `wait`.
+    private var outcome: Result<Void, any Error> = .success(())
+
+    static func start(_ url: URL) -> IntegrityCheck {
+        let check = IntegrityCheck()
+        DispatchQueue.global(qos: .userInitiated).async {
+            check.outcome = Result { try Self.run(url) }
+            check.finished.signal()
+        }
+        return check
+    }
+
+    func wait() throws {
+        finished.wait()
+        try outcome.get()
+    }
+
+    private static func run(_ url: URL) throws {
+        try CollectionDatabase.mapErrors {
+            let queue = try CollectionDatabase.open(at: url)
+            defer { try? queue.close() }
+            let check = try queue.read { try String.fetchAll($0, sql: "PRAGMA quick_check") }
+            if check != ["ok"] {
+                throw ReaderError(.damagedDatabase,
+                                  "The collection database is damaged (its integrity check failed); "
+                                  + "export it from Anki again, or use Tools > Check Database in Anki.")
+            }
+        }
     }
 }

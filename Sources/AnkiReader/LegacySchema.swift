@@ -5,7 +5,7 @@ import Foundation
 enum LegacySchema {
     typealias Object = [String: Any]
 
-    static func parseObject(_ text: String, what: String) throws -> Object {
+    static func parseObject(_ text: String, what: CollectionPart) throws -> Object {
         if text.isEmpty { return [:] }
         let parsed: Any
         do {
@@ -18,7 +18,7 @@ enum LegacySchema {
     }
 
     /// An id from a JSON value (number or numeric string), refused beyond ±2^53.
-    static func id(_ value: Any?, what: String) throws -> Int64? {
+    static func id(_ value: Any?, what: CollectionPart) throws -> Int64? {
         guard let value, !(value is NSNull) else { return nil }
         let number: Int64?
         switch value {
@@ -69,7 +69,7 @@ enum LegacySchema {
     }
 
     /// Iterates a `{"<id>": {...}}` map, checking that key and inner `id` agree and are in range.
-    static func eachEntry(_ map: Object, what: String, _ body: (Int64, Object) throws -> Void) throws {
+    static func eachEntry(_ map: Object, what: CollectionPart, _ body: (Int64, Object) throws -> Void) throws {
         for (key, value) in map {
             guard let keyID = try id(key, what: what), let object = value as? Object else {
                 throw ReaderError.invalidData(what)
@@ -81,7 +81,7 @@ enum LegacySchema {
 
     static func noteTypes(_ models: Object) throws -> [NoteType] {
         var result: [NoteType] = []
-        try eachEntry(models, what: "note type list") { typeID, model in
+        try eachEntry(models, what: .noteTypeList) { typeID, model in
             let fields = ((model["flds"] as? [Any]) ?? []).enumerated().compactMap { index, item -> NoteType.Field? in
                 guard let field = item as? Object else { return nil }
                 return NoteType.Field(ord: int(field["ord"]) ?? index, name: field["name"] as? String ?? "")
@@ -107,11 +107,11 @@ enum LegacySchema {
 
     static func decks(_ decks: Object) throws -> [Deck] {
         var result: [Deck] = []
-        try eachEntry(decks, what: "deck list") { id, deck in
+        try eachEntry(decks, what: .deckList) { id, deck in
             let name = deck["name"] as? String ?? ""
             let filtered = bool(deck["dyn"])
             result.append(Deck(id: id, nameComponents: name.components(separatedBy: "::"), parentID: nil,
-                               presetID: filtered ? nil : try Self.id(deck["conf"], what: "deck list") ?? 1,
+                               presetID: filtered ? nil : try Self.id(deck["conf"], what: .deckList) ?? 1,
                                isFiltered: filtered))
         }
         return result
@@ -119,7 +119,7 @@ enum LegacySchema {
 
     static func presets(_ dconf: Object) throws -> [DeckPreset] {
         var result: [DeckPreset] = []
-        try eachEntry(dconf, what: "deck options") { id, conf in
+        try eachEntry(dconf, what: .deckOptions) { id, conf in
             let new = conf["new"] as? Object
             let rev = conf["rev"] as? Object
             let ignore = conf["ignoreRevlogsBeforeDate"] as? String

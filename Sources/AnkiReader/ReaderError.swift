@@ -87,7 +87,23 @@ extension ReaderError {
             + (detail.isEmpty ? "." : " (\(detail))."))
     }
 
-    static func invalidData(_ what: String) -> ReaderError {
-        ReaderError(.invalidCollectionData, "The collection's \(what) is malformed; the file may be damaged.")
+    /// "The collection's deck list is malformed; ...", "The collection's deck options are malformed; ..."
+    static func invalidData(_ part: CollectionPart, detail: String? = nil) -> ReaderError {
+        ReaderError(.invalidCollectionData, "The collection's \(part.name) \(part.plural ? "are" : "is") malformed"
+            + (detail.map { " (\($0))" } ?? "") + "; the file may be damaged.")
     }
+}
+
+/// A part of a collection named in `.invalidCollectionData` messages, with its grammatical number.
+struct CollectionPart: Sendable {
+    let name: String
+    let plural: Bool
+
+    static let configuration = CollectionPart(name: "configuration", plural: false)
+    static let noteTypeList = CollectionPart(name: "note type list", plural: false)
+    static let deckList = CollectionPart(name: "deck list", plural: false)
+    static let deckOptions = CollectionPart(name: "deck options", plural: true)
+    static let cardTemplates = CollectionPart(name: "card templates", plural: true)
+    static let tables = CollectionPart(name: "tables", plural: true)
+    static func table(_ name: String) -> CollectionPart { CollectionPart(name: "\(name) table", plural: false) }
 }

@@ -31,7 +31,7 @@ enum SchemaLoader {
         if try db.tableExists("config") {
             conf = try modernConfig(db)
         } else {
-            conf = try LegacySchema.parseObject(col.decode(String?.self, forColumn: "conf") ?? "", what: "configuration")
+            conf = try LegacySchema.parseObject(col.decode(String?.self, forColumn: "conf") ?? "", what: .configuration)
         }
         let config = CollectionConfig(schemaVersion: version,
                                       schedulerVersion: LegacySchema.schedulerVersion(conf),
@@ -43,15 +43,15 @@ enum SchemaLoader {
         let noteTypes: [NoteType] = try db.tableExists("notetypes")
             ? try ModernSchema.noteTypes(db)
             : try LegacySchema.noteTypes(LegacySchema.parseObject(
-                col.decode(String?.self, forColumn: "models") ?? "", what: "note type list"))
+                col.decode(String?.self, forColumn: "models") ?? "", what: .noteTypeList))
         var decks: [Deck] = try db.tableExists("decks")
             ? try ModernSchema.decks(db)
             : try LegacySchema.decks(LegacySchema.parseObject(
-                col.decode(String?.self, forColumn: "decks") ?? "", what: "deck list"))
+                col.decode(String?.self, forColumn: "decks") ?? "", what: .deckList))
         let presets: [DeckPreset] = try db.tableExists("deck_config")
             ? try ModernSchema.presets(db)
             : try LegacySchema.presets(LegacySchema.parseObject(
-                col.decode(String?.self, forColumn: "dconf") ?? "", what: "deck options"))
+                col.decode(String?.self, forColumn: "dconf") ?? "", what: .deckOptions))
 
         // Parents are found by name, as Anki does.
         let byName = Dictionary(decks.map { ($0.nameComponents, $0.id) }, uniquingKeysWith: min)
@@ -96,7 +96,7 @@ enum SchemaLoader {
 
 /// Schema 14-18: note types, decks and presets in their own tables, settings as protobuf blobs.
 enum ModernSchema {
-    static func decode<M: SwiftProtobuf.Message>(_ type: M.Type, _ data: Data?, what: String) throws -> M {
+    static func decode<M: SwiftProtobuf.Message>(_ type: M.Type, _ data: Data?, what: CollectionPart) throws -> M {
         guard let data, !data.isEmpty else { return M() }
         do {
             return try M(serializedBytes: data)
@@ -122,7 +122,7 @@ enum ModernSchema {
         }
         var templates: [Int64: [NoteType.Template]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT ntid, ord, name, config FROM templates ORDER BY ntid, ord") {
-            let config = try decode(AnkiTemplateConfig.self, try row.decode(Data?.self, atIndex: 3), what: "card templates")
+            let config = try decode(AnkiTemplateConfig.self, try row.decode(Data?.self, atIndex: 3), what: .cardTemplates)
             templates[try row.int(0), default: []].append(
                 NoteType.Template(ord: Int(try row.int(1)), name: try row.text(2),
                                   questionFormat: config.qFormat, answerFormat: config.aFormat,
@@ -132,7 +132,7 @@ enum ModernSchema {
         // Orphan rows in fields/templates (no such note type) exist in real files; they are ignored.
         return try Row.fetchAll(db, sql: "SELECT id, name, config FROM notetypes ORDER BY id").map { row in
             let id = try checkedID(try row.int(0))
-            let config = try decode(AnkiNotetypeConfig.self, try row.decode(Data?.self, atIndex: 2), what: "note type list")
+            let config = try decode(AnkiNotetypeConfig.self, try row.decode(Data?.self, atIndex: 2), what: .noteTypeList)
             return NoteType(id: id, name: try row.text(1), kind: config.kind == .cloze ? .cloze : .normal,
                             fields: fields[id] ?? [], templates: templates[id] ?? [], css: config.css,
                             sortFieldIndex: Int(config.sortFieldIdx), latexPre: config.latexPre,
@@ -142,7 +142,7 @@ enum ModernSchema {
 
     static func decks(_ db: Database) throws -> [Deck] {
         try Row.fetchAll(db, sql: "SELECT id, name, kind FROM decks").map { row in
-            let kind = try decode(AnkiDeckKind.self, try row.decode(Data?.self, atIndex: 2), what: "deck list")
+            let kind = try decode(AnkiDeckKind.self, try row.decode(Data?.self, atIndex: 2), what: .deckList)
             let presetID: Int64?
             switch kind.kind {
             case .normal(let normal): presetID = try checkedID(normal.configID)
@@ -157,7 +157,7 @@ enum ModernSchema {
 
     static func presets(_ db: Database) throws -> [DeckPreset] {
         try Row.fetchAll(db, sql: "SELECT id, name, config FROM deck_config ORDER BY id").map { row in
-            let c = try decode(AnkiDeckConfig.self, try row.decode(Data?.self, atIndex: 2), what: "deck options")
+            let c = try decode(AnkiDeckConfig.self, try row.decode(Data?.self, atIndex: 2), what: .deckOptions)
             return DeckPreset(id: try checkedID(try row.int(0)), name: try row.text(1),
                               fsrsParams4: c.fsrsParams4.map(decimal),
                               fsrsParams5: c.fsrsParams5.map(decimal),

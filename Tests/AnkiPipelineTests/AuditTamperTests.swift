@@ -73,6 +73,46 @@ struct AuditTamperTests {
         #expect(findings.contains { $0.rule == rule }, "\(name): \(findings)")
     }
 
+    /// `cards.data` values and whether the card-data rule must report them. The rule recognises the
+    /// shape prepare writes in one pass and leaves everything else to its SQL; the unusual but clean
+    /// values at the end take that second way and must still pass.
+    static let cardData: [(String, Bool)] = [
+        (#"{"s":1.5,"d":2,"dr":0.9,"decay":0.154,"lrt":1696159343}"#, false),
+        ("{}", false),
+        (#" { "s" : -0.5e-3 , "d":0 } "#, false),
+        (#"{"s":1.0,"pos":3}"#, true),
+        (#"{"s":"x"}"#, true),
+        (#"{"s":{"a":1}}"#, true),
+        (#"{"S":1}"#, true),
+        (#"{"s":null}"#, true),
+        (#"{"s":true}"#, true),
+        (#"{"s":01}"#, true),
+        (#"{"s":1,}"#, true),
+        ("not json", true),
+        ("[1,2]", true),
+        (#"{"s":1,"s":2}"#, false),
+        (#"{"\u0073":1}"#, false),
+        (#"{"s":1E+2}"#, false),
+    ]
+
+    @Test("card data: every shape is judged by the rule's SQL, the one-pass check only skips clean ones")
+    func cardDataShapes() throws {
+        let scratch = try Scratch()
+        let prepared = try prepare(Self.source, zone: "Europe/Berlin", out: scratch.sub("out"))
+        for (n, (data, expected)) in Self.cardData.enumerated() {
+            let copy = scratch.url.appendingPathComponent("card-data-\(n).sqlite")
+            try FileManager.default.copyItem(at: prepared.submission, to: copy)
+            let queue = try DatabaseQueue(path: copy.path)
+            try queue.writeWithoutTransaction { db in
+                try db.execute(sql: "UPDATE cards SET data = ? WHERE id = 1", arguments: [data])
+            }
+            try queue.close()
+            let findings = try SubmissionAudit().audit(submission: copy)
+            #expect(findings.contains { $0.rule == "card-data" } == expected, "\(data): \(findings)")
+            #expect(findings.allSatisfy { $0.rule == "card-data" }, "\(data): \(findings)")
+        }
+    }
+
     @Test("a file that is not a submission is reported, not crashed on")
     func notASubmission() throws {
         let scratch = try Scratch()

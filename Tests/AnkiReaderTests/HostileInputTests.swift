@@ -105,6 +105,76 @@ struct HostileInputTests {
         #expect(try Self.refusal(file)?.code == .duplicateEntryName)
     }
 
+    /// A copy of `fixture` with one byte of the stored data of entry `name` changed (the zip directory
+    /// and its CRC-32 left as they were).
+    static func flippingByte(of name: String, in fixture: URL, at position: (Int) -> Int,
+                             scratch: ScratchDirectory) throws -> URL {
+        var bytes = [UInt8](try Data(contentsOf: fixture))
+        let nameBytes = Array(name.utf8)
+        func u16(_ i: Int) -> Int { Int(bytes[i]) | Int(bytes[i + 1]) << 8 }
+        func u32(_ i: Int) -> Int { u16(i) | u16(i + 2) << 16 }
+        // The local file header (PK\3\4) whose name is `name`.
+        func isLocalHeader(_ i: Int) -> Bool {
+            guard bytes[i] == 0x50, bytes[i + 1] == 0x4B, bytes[i + 2] == 3, bytes[i + 3] == 4,
+                  u16(i + 26) == nameBytes.count else { return false }
+            return Array(bytes[(i + 30)..<(i + 30 + nameBytes.count)]) == nameBytes
+        }
+        let found: Int? = (0..<(bytes.count - 30)).first(where: isLocalHeader)
+        let header = try #require(found)
+        let dataStart = header + 30 + u16(header + 26) + u16(header + 28)
+        let size = u32(header + 18)
+        try #require(u16(header + 8) == 0, "\(name) must be stored, not deflated, for this test")
+        bytes[dataStart + position(size)] ^= 0x01
+        let out = scratch.url.appendingPathComponent("flipped-" + fixture.lastPathComponent)
+        try Data(bytes).write(to: out)
+        return out
+    }
+
+    @Test("an entry whose bytes do not match the zip's CRC-32 is refused as a damaged package")
+    func checksumMismatch() throws {
+        let scratch = try ScratchDirectory()
+        // `meta` 08 03 becomes 08 02: still a valid version (legacy 2, whose collection is missing here),
+        // so only the checksum tells that the package was altered.
+        let meta = try Self.flippingByte(of: "meta", in: Paths.generated.appendingPathComponent("berlin-latest.apkg"),
+                                         at: { $0 - 1 }, scratch: scratch)
+        #expect(try Self.refusal(meta)?.code == .damagedArchive)
+        // A byte inside a legacy collection database (stored entry of a hand-made package): SQLite alone
+        // would read it.
+        let source = Paths.generated.appendingPathComponent("berlin-legacy2.apkg")
+        let work = try ScratchDirectory()
+        let collection = try AnkiCollection.open(source, workspaceParent: work.url)
+        let database = try Data(contentsOf: collection.databaseURL)
+        collection.close()
+        let package = scratch.url.appendingPathComponent("stored-legacy2.apkg")
+        let archive = try Archive(url: package, accessMode: .create)
+        try archive.addEntry(with: "collection.anki21", type: .file, uncompressedSize: Int64(database.count),
+                             compressionMethod: .none, provider: { position, size in
+                                 database.subdata(in: Int(position)..<(Int(position) + size))
+                             })
+        #expect(try Self.refusal(package) == nil, "the hand-made package itself is sound")
+        let flipped = try Self.flippingByte(of: "collection.anki21", in: package, at: { $0 - 100 }, scratch: scratch)
+        #expect(try Self.refusal(flipped)?.code == .damagedArchive)
+    }
+
+    @Test("malformed settings are named with the right verb: 'deck list is', 'deck options are'")
+    func malformedSettingsMessages() throws {
+        let work = try ScratchDirectory()
+        let collection = try AnkiCollection.open(Paths.generated.appendingPathComponent("berlin-legacy2.apkg"),
+                                                 workspaceParent: work.url)
+        let database = try Data(contentsOf: collection.databaseURL)
+        collection.close()
+        for (column, message) in [("decks", "The collection's deck list is malformed;"),
+                                  ("dconf", "The collection's deck options are malformed;")] {
+            let scratch = try ScratchDirectory()
+            let bare = scratch.url.appendingPathComponent("collection.anki2")
+            try database.write(to: bare)
+            #expect(try shell(["sqlite3", bare.path, "UPDATE col SET \(column) = '[1, 2'"]).status == 0)
+            let error = try Self.refusal(bare)
+            #expect(error?.code == .invalidCollectionData)
+            #expect(error?.message.hasPrefix(message) == true, "\(error?.message ?? "no error")")
+        }
+    }
+
     @Test("an empty collection opens, and is refused as a submission",
           .enabled(if: Paths.sharedAvailable, "../shared/fixtures is absent; skipping"))
     func emptyDeck() throws {
