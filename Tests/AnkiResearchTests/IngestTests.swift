@@ -144,8 +144,11 @@ struct IngestTests {
         #expect(reasons["empty.sqlite"] == Rejection.Category.notSQLite.rawValue)
         #expect(reasons["link.sqlite"] == Rejection.Category.notAFile.rawValue)
         #expect(summary.quarantined.count == 12)
-        // Only the good file went in; nothing of the bad ones, and no temporary copy is left.
+        // Only the good file went in; nothing of the bad ones (not a row: the wrong-typed one failed inside
+        // its transaction), and no temporary copy is left.
         #expect(try ws.count("participants") == 1)
+        #expect(try ws.count("revlogs") == summary.reviewsIngested)
+        #expect(try ws.count("notes") == ws.count("notes", participant: 1))
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: ws.root.path).filter { $0.hasPrefix("anki-research-") }
         #expect(leftovers.isEmpty)
         // The details name rules and columns, never a value from the file.
