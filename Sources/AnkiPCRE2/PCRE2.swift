@@ -1,4 +1,11 @@
 import CAnkiPCRE2
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Errors from compiling or running a PCRE2 pattern. Never carries the subject text.
 public struct PCRE2Error: Error, Equatable, CustomStringConvertible, Sendable {
@@ -37,8 +44,35 @@ public struct PCRE2Error: Error, Equatable, CustomStringConvertible, Sendable {
     }
 }
 
+/// Match data kept per thread and reused by every pattern: creating and freeing it for each call
+/// cost more than most matches. Freed when the thread ends.
+private enum ThreadMatchData {
+    static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key) { pointer in
+            pcre2_match_data_free_8(OpaquePointer(pointer))
+        }
+        precondition(status == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    /// This thread's match data, with room for at least `pairs` offset pairs; nil when out of memory.
+    @inline(__always)
+    static func get(pairs: UInt32) -> OpaquePointer? {
+        if let raw = pthread_getspecific(key) {
+            let data = OpaquePointer(raw)
+            if pcre2_get_ovector_count_8(data) >= pairs { return data }
+            pcre2_match_data_free_8(data)
+            pthread_setspecific(key, nil)
+        }
+        guard let data = pcre2_match_data_create_8(max(pairs, 16), nil) else { return nil }
+        pthread_setspecific(key, UnsafeRawPointer(data))
+        return data
+    }
+}
+
 /// A compiled, JIT-accelerated PCRE2 pattern in UTF + UCP mode with match and depth limits,
-/// safe to use from several threads (each call gets its own match data).
+/// safe to use from several threads (each thread has its own match data).
 public final class PCRE2Regex: @unchecked Sendable {
     public struct Options: OptionSet, Sendable {
         public let rawValue: UInt32
@@ -54,6 +88,8 @@ public final class PCRE2Regex: @unchecked Sendable {
     /// True when JIT compilation succeeded (it can be unavailable on some CPUs).
     public let isJITCompiled: Bool
     public let pattern: String
+    /// Capture groups in the pattern.
+    public let captureCount: Int
 
     /// Compiles `pattern`. Limits bound the work one match may do on hostile text.
     public init(_ pattern: String, options: Options = [], matchLimit: UInt32 = 1_000_000,
@@ -74,6 +110,9 @@ public final class PCRE2Regex: @unchecked Sendable {
         }
         pcre2_set_match_limit_8(context, matchLimit)
         pcre2_set_depth_limit_8(context, depthLimit)
+        var captures: UInt32 = 0
+        pcre2_pattern_info_8(compiled, UInt32(PCRE2_INFO_CAPTURECOUNT), &captures)
+        self.captureCount = Int(captures)
         self.code = compiled
         self.matchContext = context
         self.isJITCompiled = pcre2_jit_compile_8(compiled, UInt32(PCRE2_JIT_COMPLETE)) == 0
@@ -88,10 +127,9 @@ public final class PCRE2Regex: @unchecked Sendable {
     /// capture group, `nil` where a group did not take part). `subject` must be valid UTF-8;
     /// it is checked once, on the first call.
     public func matches(in subject: UnsafeBufferPointer<UInt8>) throws -> [PCRE2Match] {
-        guard let matchData = pcre2_match_data_create_from_pattern_8(code, nil) else {
+        guard let matchData = ThreadMatchData.get(pairs: UInt32(captureCount + 1)) else {
             throw PCRE2Error(.outOfMemory, code: PCRE2_ERROR_NOMEMORY)
         }
-        defer { pcre2_match_data_free_8(matchData) }
         let base = subject.baseAddress ?? UnsafePointer(bitPattern: 1)!
         var results: [PCRE2Match] = []
         var start = 0
@@ -103,9 +141,10 @@ public final class PCRE2Regex: @unchecked Sendable {
             if rc == PCRE2_ERROR_NOMATCH { break }
             if rc < 0 { throw Self.error(for: rc) }
             let ovector = pcre2_get_ovector_pointer_8(matchData)!
-            let pairs = Int(pcre2_get_ovector_count_8(matchData))
+            let pairs = captureCount + 1
             let unset = canki_pcre2_unset()
             var groups: [Range<Int>?] = []
+            if pairs > 1 { groups.reserveCapacity(pairs - 1) }
             for i in stride(from: 1, to: pairs, by: 1) {
                 let s = ovector[2 * i], e = ovector[2 * i + 1]
                 groups.append(s == unset ? nil : Int(s)..<Int(e))
@@ -131,10 +170,9 @@ public final class PCRE2Regex: @unchecked Sendable {
 
     /// True when the pattern matches anywhere in `subject`.
     public func firstMatch(in subject: UnsafeBufferPointer<UInt8>) throws -> PCRE2Match? {
-        guard let matchData = pcre2_match_data_create_from_pattern_8(code, nil) else {
+        guard let matchData = ThreadMatchData.get(pairs: UInt32(captureCount + 1)) else {
             throw PCRE2Error(.outOfMemory, code: PCRE2_ERROR_NOMEMORY)
         }
-        defer { pcre2_match_data_free_8(matchData) }
         let base = subject.baseAddress ?? UnsafePointer(bitPattern: 1)!
         let rc = pcre2_match_8(code, base, subject.count, 0, 0, matchData, matchContext)
         if rc == PCRE2_ERROR_NOMATCH { return nil }

@@ -3,96 +3,98 @@ import Foundation
 
 /// A read-only open-addressing hash table keyed by sequences of Unicode scalars, built once from
 /// the word lists. Lookups take a pointer to scalars and their FNV-1a hash, so the hot loop never
-/// creates a Swift string.
+/// creates a Swift string. Each slot holds the key's hash, where its scalars are and its payload,
+/// so that a lookup reads one slot (and the key's scalars only when the hash matches).
 struct ScalarTable<Payload: Sendable>: Sendable {
-    /// Where a key lives; kept apart from the payloads so that probing touches plain values only.
-    struct Meta: Sendable {
-        let hash: UInt64
-        let start: Int32
-        let length: Int32
+    struct Slot: Sendable {
+        var hash: UInt64 = 0
+        var start: Int32 = 0
+        /// -1 for an empty slot.
+        var length: Int32 = -1
+        var payload: Payload?
     }
 
-    private let slots: [Int32]
+    private let slots: [Slot]
     private let mask: Int
-    /// A Bloom filter over the key hashes (two bits per key, 32 KB at most): most words of a text are
-    /// in no list and are turned away here without touching the table itself.
+    /// A blocked Bloom filter over the key hashes (two bits in one 64-bit word per key, 32 KB at
+    /// most): most words of a text are in no list and are turned away with one memory read.
     private let bloom: [UInt64]
-    private let bloomMask: UInt64
+    private let bloomShift: UInt64
     private let arena: [UInt32]
-    let metas: [Meta]
-    let payloads: [Payload]
+    /// Number of keys.
+    let count: Int
     /// Bit `n` is set when some key has `n` scalars (n < 64): lets prefix searches skip lengths.
     let lengthMask: UInt64
     let maxLength: Int
+    /// The first scalar of every key (for `ScalarSet`).
+    let firstScalars: [UInt32]
+
+    /// The hash's bits spread over the word (FNV-1a's low bits depend only on the scalars' low bits).
+    @inline(__always)
+    static func mix(_ hash: UInt64) -> UInt64 { (hash ^ (hash >> 32)) &* 0x9E37_79B9_7F4A_7C15 }
 
     init(_ dictionary: [[UInt32]: Payload]) {
+        // At most two thirds full: probes stay short, and the big table of names stays small enough
+        // to be mostly in cache.
         var capacity = 16
-        while capacity < dictionary.count * 2 { capacity <<= 1 }
-        var slots = [Int32](repeating: -1, count: capacity)
+        while capacity * 2 < dictionary.count * 3 { capacity <<= 1 }
+        var slots = [Slot](repeating: Slot(), count: capacity)
         var arena: [UInt32] = []
-        var metas: [Meta] = []
-        var payloads: [Payload] = []
         var mask: UInt64 = 0
         var maxLength = 0
+        var bloomWords = 16
+        while bloomWords * 64 < dictionary.count * 8 && bloomWords < 4096 { bloomWords <<= 1 }
+        var bloom = [UInt64](repeating: 0, count: bloomWords)
+        let bloomShift = UInt64(64 - bloomWords.trailingZeroBitCount)
+        var firstScalars: [UInt32] = []
         // Sorted so that tables (and so scans) are identical from run to run.
         for (key, payload) in dictionary.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             let h = TextUnits.hash(key)
-            metas.append(Meta(hash: h, start: Int32(arena.count), length: Int32(key.count)))
-            payloads.append(payload)
+            let m = Self.mix(h)
+            var slot = Int(truncatingIfNeeded: m) & (capacity - 1)
+            while slots[slot].length >= 0 { slot = (slot + 1) & (capacity - 1) }
+            slots[slot] = Slot(hash: h, start: Int32(arena.count), length: Int32(key.count), payload: payload)
             arena.append(contentsOf: key)
-            var slot = Int(truncatingIfNeeded: h) & (capacity - 1)
-            while slots[slot] >= 0 { slot = (slot + 1) & (capacity - 1) }
-            slots[slot] = Int32(metas.count - 1)
+            if let first = key.first { firstScalars.append(first) }
             if key.count < 64 { mask |= 1 << UInt64(key.count) }
             maxLength = max(maxLength, key.count)
-        }
-        var bloomBits: UInt64 = 1 << 10
-        while bloomBits < UInt64(dictionary.count) * 8 && bloomBits < 1 << 18 { bloomBits <<= 1 }
-        var bloom = [UInt64](repeating: 0, count: Int(bloomBits / 64))
-        for meta in metas {
-            for bit in [meta.hash & (bloomBits - 1), (meta.hash >> 32) & (bloomBits - 1)] {
-                bloom[Int(bit >> 6)] |= 1 << (bit & 63)
-            }
+            bloom[Int(m >> bloomShift)] |= 1 << ((m >> 20) & 63) | 1 << ((m >> 26) & 63)
         }
         self.bloom = bloom
-        self.bloomMask = bloomBits - 1
+        self.bloomShift = bloomShift
         self.slots = slots
         self.mask = capacity - 1
         self.arena = arena
-        self.metas = metas
-        self.payloads = payloads
+        self.count = dictionary.count
         self.lengthMask = mask
         self.maxLength = maxLength
+        self.firstScalars = firstScalars
     }
 
-    var isEmpty: Bool { metas.isEmpty }
+    var isEmpty: Bool { count == 0 }
 
-    /// The entry index for `count` scalars at `key` with hash `hash`, or -1.
-    /// False when no key has this hash (true may be a false positive).
-    @inline(__always)
-    func mayContain(_ hash: UInt64) -> Bool {
-        bloom.withUnsafeBufferPointer { b in
-            let b1 = hash & bloomMask, b2 = (hash >> 32) & bloomMask
-            return b[Int(b1 >> 6)] & (1 << (b1 & 63)) != 0 && b[Int(b2 >> 6)] & (1 << (b2 & 63)) != 0
-        }
-    }
-
+    /// The slot index for `count` scalars at `key` with hash `hash`, or -1.
     @inline(__always)
     func find(_ key: UnsafePointer<UInt32>, _ count: Int, hash: UInt64) -> Int {
-        guard mayContain(hash) else { return -1 }
-        var slot = Int(truncatingIfNeeded: hash) & mask
+        let m = Self.mix(hash)
+        let word = bloom.withUnsafeBufferPointer { $0[Int(m >> bloomShift)] }
+        let bits: UInt64 = 1 << ((m >> 20) & 63) | 1 << ((m >> 26) & 63)
+        guard word & bits == bits else { return -1 }
         return slots.withUnsafeBufferPointer { slotBuffer in
-            metas.withUnsafeBufferPointer { metaBuffer in
-                while true {
-                    let index = Int(slotBuffer[slot])
-                    if index < 0 { return -1 }
-                    let meta = metaBuffer[index]
-                    if meta.hash == hash && Int(meta.length) == count {
-                        let equal = arena.withUnsafeBufferPointer { memcmp($0.baseAddress! + Int(meta.start), key, count * 4) == 0 }
-                        if equal { return index }
+            var slot = Int(truncatingIfNeeded: m) & mask
+            while true {
+                let entry = slotBuffer[slot]
+                if entry.length < 0 { return -1 }
+                if entry.hash == hash && Int(entry.length) == count {
+                    let equal = arena.withUnsafeBufferPointer { arenaBuffer -> Bool in
+                        let stored = arenaBuffer.baseAddress! + Int(entry.start)
+                        var k = 0
+                        while k < count && stored[k] == key[k] { k += 1 }
+                        return k == count
                     }
-                    slot = (slot + 1) & mask
+                    if equal { return slot }
                 }
+                slot = (slot + 1) & mask
             }
         }
     }
@@ -101,14 +103,43 @@ struct ScalarTable<Payload: Sendable>: Sendable {
         key.withUnsafeBufferPointer { find($0.baseAddress ?? UnsafePointer(bitPattern: 4)!, key.count, hash: TextUnits.hash(key)) }
     }
 
+    /// The payload of the slot `index` that `find` returned.
     @inline(__always)
-    func payload(_ index: Int) -> Payload { payloads[index] }
+    func payload(_ index: Int) -> Payload { slots.withUnsafeBufferPointer { $0[index].payload! } }
 
-    func scalar(at index: Int) -> UInt32 { arena[index] }
+    /// The number of scalars of the key in slot `index`.
+    func length(of index: Int) -> Int { Int(slots[index].length) }
+}
 
-    func length(of index: Int) -> Int { Int(metas[index].length) }
+/// A cheap first test for stem tables: the hashes of the first (or last) `length` scalars of every
+/// key of at least `minimum` scalars, as bits. A word whose first (last) `length` scalars hash to a
+/// clear bit has no stem of that table at its start (end), so the per-length probes are skipped.
+struct StemGate: Sendable {
+    /// Scalars hashed; 0 when the table has no usable key (then every test fails).
+    let length: Int
+    private let bits: [UInt64]
+    private static let size: UInt64 = 1 << 14
 
-    func firstScalar(of index: Int) -> UInt32? { metas[index].length > 0 ? arena[Int(metas[index].start)] : nil }
+    /// `keys` are the table's keys; `minimum` the shortest length a lookup is ever made with.
+    init(_ keys: some Sequence<[UInt32]>, minimum: Int, fromEnd: Bool) {
+        let usable = keys.filter { $0.count >= minimum && $0.count < 64 }
+        length = usable.map(\.count).min() ?? 0
+        var bits = [UInt64](repeating: 0, count: Int(Self.size / 64))
+        for key in usable {
+            let part = fromEnd ? Array(key.suffix(length)) : Array(key.prefix(length))
+            let bit = ScalarTable<Int>.mix(TextUnits.hash(part)) >> 50
+            bits[Int(bit >> 6)] |= 1 << (bit & 63)
+        }
+        self.bits = bits
+    }
+
+    /// False when no key can start (end) with scalars of this hash.
+    @inline(__always)
+    func mayContain(_ hash: UInt64) -> Bool {
+        guard length > 0 else { return false }
+        let bit = ScalarTable<Int>.mix(hash) >> 50
+        return bits.withUnsafeBufferPointer { $0[Int(bit >> 6)] & (1 << (bit & 63)) != 0 }
+    }
 }
 
 /// A run of entries in `Lexicon.termIndex`.
@@ -186,6 +217,9 @@ struct Lexicon: Sendable {
     let words: ScalarTable<WordInfo>
     let prefixStems: ScalarTable<TermRange>
     let suffixStems: ScalarTable<TermRange>
+    /// First tests for the stem tables (see `Scanner.tokenize`).
+    let prefixGate: StemGate
+    let suffixGate: StemGate
     /// CJK entries (names, honorifics, context words, terms), matched as substrings.
     let cjk: ScalarTable<WordInfo>
     let terms: [SpecialTerm]
@@ -193,6 +227,9 @@ struct Lexicon: Sendable {
     let termIndex: [Int32]
     /// Lower-cased month names for written dates.
     let months: [String: Int]
+
+    /// Suffix stems shorter than this are not looked up.
+    static let minimumSuffix = 3
 
     static func load(from data: DataDirectory, configuration: ScannerConfiguration) throws -> Lexicon {
         var builder = Builder()
@@ -229,6 +266,8 @@ struct Lexicon: Sendable {
         let prefix = builder.prefix.mapValues(flatten)
         let suffix = builder.suffix.mapValues(flatten)
         return Lexicon(words: ScalarTable(words), prefixStems: ScalarTable(prefix), suffixStems: ScalarTable(suffix),
+                       prefixGate: StemGate(prefix.keys, minimum: 1, fromEnd: false),
+                       suffixGate: StemGate(suffix.keys, minimum: Lexicon.minimumSuffix, fromEnd: true),
                        cjk: ScalarTable(cjk), terms: builder.terms, termIndex: termIndex, months: configuration.monthNames)
     }
 

@@ -244,21 +244,31 @@ extension Scanner {
     private func cjkNames(_ text: UnsafeBufferPointer<UInt8>, _ hits: [CJKHit], _ out: inout [Candidate]) {
         guard !hits.isEmpty else { return }
         let s = configuration.names
-        var byStart: [Int: [CJKHit]] = [:]
-        for hit in hits { byStart[hit.start, default: []].append(hit) }
+        // `hits` are in text order (by start): the hits starting at a position are a run found by
+        // binary search.
+        func starting(at position: Int) -> Range<Int> {
+            let lo = firstIndex(hits.count) { hits[$0].start >= position }
+            var hi = lo
+            while hi < hits.count && hits[hi].start == position { hi += 1 }
+            return lo..<hi
+        }
+        func honorific(at position: Int) -> Bool {
+            starting(at: position).contains { hits[$0].flags.contains(.honorific) }
+        }
         for hit in hits where hit.flags.contains(.surname) {
             let surnameLength = lexicon.cjk.length(of: hit.entry)
             var best: (end: Int, score: Double, detector: String)?
             // surname + given name (+ honorific)
-            for given in byStart[hit.end] ?? [] where given.flags.contains(.given) {
+            for g in starting(at: hit.end) where hits[g].flags.contains(.given) {
+                let given = hits[g]
                 var score = surnameLength >= 2 ? s.cjkPair : s.chinesePair
-                if (byStart[given.end] ?? []).contains(where: { $0.flags.contains(.honorific) }) { score = max(score, s.cjkHonorific) }
+                if honorific(at: given.end) { score = max(score, s.cjkHonorific) }
                 if best == nil || best!.end < given.end { best = (given.end, score, "names.cjk") }
             }
             // surname (+ up to two characters) + honorific
             var position = hit.end
             for _ in 0...2 {
-                if (byStart[position] ?? []).contains(where: { $0.flags.contains(.honorific) }) {
+                if honorific(at: position) {
                     if best == nil || best!.score < s.cjkHonorific { best = (position, s.cjkHonorific, "names.cjk_honorific") }
                     break
                 }

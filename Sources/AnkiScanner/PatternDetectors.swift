@@ -7,6 +7,19 @@ struct TextMatch {
     var groups: [Range<Int>?]
 }
 
+/// A compiled pattern with the fewest digits a match contains (`PatternDigits`).
+final class DigitRule<Spec: Sendable>: Sendable {
+    let spec: Spec
+    let regex: PCRE2Regex
+    let minimumDigits: Int
+
+    init(_ spec: Spec, _ regex: PCRE2Regex) {
+        self.spec = spec
+        self.regex = regex
+        minimumDigits = PatternDigits.minimum(regex.pattern)
+    }
+}
+
 /// The PCRE2 patterns of `Config/scanner/patterns.json` and the per-country phone number patterns of
 /// `phones.json`, compiled once (UTF + UCP, JIT, match and depth limits).
 struct CompiledPatterns: Sendable {
@@ -20,9 +33,13 @@ struct CompiledPatterns: Sendable {
     let iban: PCRE2Regex
     let card: PCRE2Regex
     let digits: PCRE2Regex
-    let dates: [(spec: DateSpec, regex: PCRE2Regex)]
-    let ids: [(spec: NationalIDSpec, regex: PCRE2Regex)]
-    let phoneCountries: [(country: PhoneCountry, regex: PCRE2Regex)]
+    let dates: [DigitRule<DateSpec>]
+    let ids: [DigitRule<NationalIDSpec>]
+    /// Fewest digits in a match of `iban`, `card`, `phone`, `ipv4`, `digits`.
+    let ibanDigits: Int, cardDigits: Int, phoneDigits: Int, ipv4Digits: Int, runDigits: Int
+    let phoneCountries: [DigitRule<PhoneCountry>]
+    /// `phoneCountries` by calling code.
+    let phoneCountriesByCode: [String: [DigitRule<PhoneCountry>]]
 
     init(_ c: ScannerConfiguration) throws {
         func compile(_ name: String, _ spec: PatternSpec) throws -> PCRE2Regex {
@@ -44,11 +61,17 @@ struct CompiledPatterns: Sendable {
         iban = try named("iban")
         card = try named("card")
         digits = try named("digits")
-        dates = try c.dateSpecs.map { ($0, try compile("dates.\($0.name)", $0.pattern)) }
-        ids = try c.nationalIDs.map { ($0, try compile("national_ids.\($0.name)", $0.pattern)) }
+        dates = try c.dateSpecs.map { DigitRule($0, try compile("dates.\($0.name)", $0.pattern)) }
+        ids = try c.nationalIDs.map { DigitRule($0, try compile("national_ids.\($0.name)", $0.pattern)) }
+        ibanDigits = PatternDigits.minimum(iban.pattern)
+        cardDigits = PatternDigits.minimum(card.pattern)
+        phoneDigits = PatternDigits.minimum(phone.pattern)
+        ipv4Digits = PatternDigits.minimum(ipv4.pattern)
+        runDigits = PatternDigits.minimum(digits.pattern)
         phoneCountries = try c.phoneCountries.map { country in
-            (country, try compile("phones.\(country.region)", PatternSpecLiteral.make("^(?:\(country.pattern))$")))
+            DigitRule(country, try compile("phones.\(country.region)", PatternSpecLiteral.make("^(?:\(country.pattern))$")))
         }
+        phoneCountriesByCode = Dictionary(grouping: phoneCountries, by: \.spec.callingCode)
     }
 }
 
@@ -71,9 +94,13 @@ extension Scanner {
     func matches(_ regex: PCRE2Regex, _ text: UnsafeBufferPointer<UInt8>, _ region: Range<Int>) -> [TextMatch] {
         let windowBytes = configuration.limits.windowBytes, overlap = configuration.limits.windowOverlap
         var results: [TextMatch] = []
+        // Windows overlap, so a match may be found twice; the first window needs no bookkeeping.
+        var windows = 0
         var seen = Set<Range<Int>>()
         var start = region.lowerBound
         while start < region.upperBound {
+            windows += 1
+            if windows == 2 { for r in results { seen.insert(r.range) } }
             var end = min(region.upperBound, start + windowBytes)
             if end < text.count { end = TextUnits.scalarStart(text, end) }
             if end <= start { end = min(region.upperBound, start + windowBytes) }
@@ -82,7 +109,7 @@ extension Scanner {
                 for m in found {
                     let shifted = TextMatch(range: (m.range.lowerBound + start)..<(m.range.upperBound + start),
                                              groups: m.groups.map { $0.map { ($0.lowerBound + start)..<($0.upperBound + start) } })
-                    if seen.insert(shifted.range).inserted { results.append(shifted) }
+                    if windows == 1 || seen.insert(shifted.range).inserted { results.append(shifted) }
                 }
             }
             if end >= region.upperBound { break }
@@ -99,8 +126,11 @@ extension Scanner {
     }
 
     private static func merge(_ ranges: [Range<Int>]) -> [Range<Int>] {
+        guard ranges.count > 1 else { return ranges }
         var merged: [Range<Int>] = []
-        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+        var sorted = true
+        for k in 1..<ranges.count where ranges[k].lowerBound < ranges[k - 1].lowerBound { sorted = false; break }
+        for r in sorted ? ranges : ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
             if let last = merged.last, r.lowerBound <= last.upperBound {
                 merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
             } else {
@@ -228,11 +258,14 @@ extension Scanner {
 
     private func emailCandidates(_ text: UnsafeBufferPointer<UInt8>, _ region: Range<Int>, _ out: inout [Candidate]) {
         for m in matches(patterns.email, text, region) {
-            let value = TextUnits.string(text, m.range)
-            guard let at = value.lastIndex(of: "@") else { continue }
-            let local = value[..<at]
-            if local.hasPrefix(".") || local.hasSuffix(".") || local.contains("..") { continue }
-            let tld = value[value.index(after: at)...].split(separator: ".").last.map { $0.lowercased() } ?? ""
+            // The pattern admits no marks, so byte tests are character tests here.
+            guard let at = m.range.last(where: { text[$0] == UInt8(ascii: "@") }) else { continue }
+            let local = m.range.lowerBound..<at
+            if local.isEmpty || text[local.lowerBound] == UInt8(ascii: ".") || text[at - 1] == UInt8(ascii: ".") { continue }
+            if local.dropFirst().contains(where: { text[$0] == UInt8(ascii: ".") && text[$0 - 1] == UInt8(ascii: ".") }) { continue }
+            let domain = (at + 1)..<m.range.upperBound
+            let dot = domain.last(where: { text[$0] == UInt8(ascii: ".") })
+            let tld = TextUnits.string(text, (dot.map { $0 + 1 } ?? domain.lowerBound)..<domain.upperBound).lowercased()
             let score = configuration.tlds.contains(tld) ? configuration.emailScore : configuration.emailUnknownTLDScore
             out.append(Candidate(range: m.range, kind: "email", category: .pii, score: score, detector: "email",
                                  priority: Priority.email))
@@ -301,13 +334,25 @@ extension Scanner {
                                  tokens: TokenizedText, _ out: inout [Candidate]) {
         let d = configuration.digits
         var hasLetters = false, colons = 0, dots = 0
-        for k in region {
+        // What `\d` can match here (any Unicode decimal digit, as PCRE2 reads it in UCP mode), at most:
+        // a pattern needing more digits than this cannot match in the region.
+        var possibleDigits = 0
+        var k = region.lowerBound
+        while k < region.upperBound {
             let c = text[k]
-            if (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") { hasLetters = true }
-            if c == UInt8(ascii: ":") { colons += 1 } else if c == UInt8(ascii: ".") { dots += 1 }
+            if c < 0x80 {
+                if (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") { hasLetters = true }
+                if c == UInt8(ascii: ":") { colons += 1 } else if c == UInt8(ascii: ".") { dots += 1 }
+                if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") { possibleDigits += 1 }
+                k += 1
+            } else {
+                let (scalar, length) = TextUnits.decode(text, k)
+                if Self.mayBeDecimalDigit(scalar) { possibleDigits += 1 }
+                k += length
+            }
         }
         // IBAN
-        if hasLetters && digits >= 10 {
+        if hasLetters && digits >= 10 && possibleDigits >= patterns.ibanDigits {
             for m in matches(patterns.iban, text, region) {
                 if let range = validIBAN(text, m.range) {
                     out.append(Candidate(range: range, kind: "iban", category: .pii, score: d.iban, detector: "iban.mod97",
@@ -316,7 +361,7 @@ extension Scanner {
             }
         }
         // Card numbers
-        if digits >= 12 {
+        if digits >= 12 && possibleDigits >= patterns.cardDigits {
             for m in matches(patterns.card, text, region) {
                 let value = TextUnits.string(text, m.range)
                 let compact = Validators.compact(value)
@@ -331,8 +376,9 @@ extension Scanner {
         }
         // National identity numbers
         if digits >= 5 {
-            for (spec, regex) in patterns.ids {
-                for m in matches(regex, text, region) {
+            for rule in patterns.ids where rule.minimumDigits <= possibleDigits {
+                let spec = rule.spec
+                for m in matches(rule.regex, text, region) {
                     let value = TextUnits.string(text, m.range)
                     guard Validators.validate(spec.validator, value) else { continue }
                     let context = hasContext(.idContext, tokens, before: m.range.lowerBound)
@@ -345,8 +391,9 @@ extension Scanner {
         }
         // Dates (of birth)
         if digits >= 5 {
-            for (spec, regex) in patterns.dates {
-                for m in matches(regex, text, region) {
+            for rule in patterns.dates where rule.minimumDigits <= possibleDigits {
+                let spec = rule.spec
+                for m in matches(rule.regex, text, region) {
                     guard let date = dateParts(text, m, spec) else { continue }
                     let dt = configuration.dates
                     guard (dt.minYear...dt.maxYear).contains(date.year) else { continue }
@@ -358,7 +405,7 @@ extension Scanner {
             }
         }
         // Phones
-        if digits >= 6 {
+        if digits >= 6 && possibleDigits >= patterns.phoneDigits {
             for m in matches(patterns.phone, text, region) {
                 if let (score, detector, international) = classifyPhone(text, m.range, tokens: tokens) {
                     out.append(Candidate(range: m.range, kind: "phone", category: .pii, score: score, detector: detector,
@@ -367,7 +414,7 @@ extension Scanner {
             }
         }
         // IP addresses
-        if dots >= 3 && digits >= 4 {
+        if dots >= 3 && digits >= 4 && possibleDigits >= patterns.ipv4Digits {
             for m in matches(patterns.ipv4, text, region) {
                 let parts = TextUnits.string(text, m.range).split(separator: ".").compactMap { Int($0) }
                 guard parts.count == 4, parts.allSatisfy({ $0 <= 255 }) else { continue }
@@ -386,10 +433,22 @@ extension Scanner {
             }
         }
         // Any other long digit sequence
-        if digits >= d.minRun {
+        if digits >= d.minRun && possibleDigits >= patterns.runDigits {
             for m in matches(patterns.digits, text, region) {
-                let value = TextUnits.string(text, m.range)
-                let groups = value.split(whereSeparator: { !$0.isNumber }).map(\.count)
+                // Digit groups (characters) between the separators " ", ".", "-", "/" the pattern allows.
+                var groups: [Int] = []
+                var separators: [UInt8] = []
+                var current = 0
+                for k in m.range {
+                    let c = text[k]
+                    if c == 0x20 || c == UInt8(ascii: ".") || c == UInt8(ascii: "-") || c == UInt8(ascii: "/") {
+                        if current > 0 { groups.append(current); current = 0 }
+                        separators.append(c)
+                    } else if c & 0xC0 != 0x80 {
+                        current += 1
+                    }
+                }
+                if current > 0 { groups.append(current) }
                 let total = groups.reduce(0, +)
                 guard total >= d.minRun else { continue }
                 let context = hasContext(.idContext, tokens, before: m.range.lowerBound)
@@ -399,13 +458,28 @@ extension Scanner {
                     if groups.count == 2 && groups.allSatisfy({ $0 <= 4 }) { continue }
                     // 31.02.1990: shaped like a date (the date rules decide), not an identifier
                     if groups.count == 3 && groups[0] <= 2 && groups[1] <= 2 && (groups[2] == 4 || groups[2] == 2) { continue }
-                    let separators = value.filter { !$0.isNumber }
                     // 3.14159265 or 1,000000: a decimal number, not an identifier
-                    if groups.count == 2 && (separators == "." || separators == ",") && groups[0] <= 3 { continue }
+                    if groups.count == 2 && separators == [UInt8(ascii: ".")] && groups[0] <= 3 { continue }
                 }
                 out.append(Candidate(range: m.range, kind: "digits", category: .pii, score: context ? d.idContext : d.run,
                                      detector: "digits.run", priority: Priority.digits))
             }
+        }
+    }
+
+    /// False only for scalars that are surely not decimal digits (`\p{Nd}`): the blocks most card
+    /// text is written in have none but the full-width digits; elsewhere Unicode's data decides, and
+    /// a scalar this Swift does not know counts as a digit (PCRE2 may know it).
+    @inline(__always)
+    static func mayBeDecimalDigit(_ s: UInt32) -> Bool {
+        switch s {
+        case 0x80..<0x590, 0x2000..<0x2070, 0x3000..<0x3007, 0x3008..<0xA620, 0xAC00..<0xD7B0, 0xFF00..<0xFF10, 0xFF1A..<0xFFF0:
+            return false
+        case 0xFF10...0xFF19:
+            return true
+        default:
+            guard let u = Unicode.Scalar(s) else { return false }
+            return u.properties.numericType != nil || u.properties.generalCategory == .unassigned
         }
     }
 
@@ -453,8 +527,10 @@ extension Scanner {
         if let numeric = number(monthText) {
             month = numeric
         } else {
-            let key = monthText.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
-            guard let named = configuration.monthNames[key] else { return nil }
+            var key = Substring(monthText.lowercased())
+            while key.first == "." { key.removeFirst() }
+            while key.last == "." { key.removeLast() }
+            guard let named = configuration.monthNames[String(key)] else { return nil }
             month = named
         }
         if month > 12 && day <= 12 { swap(&day, &month) }  // 12/31/1990 (US order)
@@ -475,8 +551,12 @@ extension Scanner {
         var shape = PhoneShape()
         var current = 0
         var scalars = Array(value.unicodeScalars)
-        // "(0)" after a country code is the trunk prefix people keep: drop it.
-        if let range = value.range(of: "(0)") { scalars = Array(value.replacingCharacters(in: range, with: " ").unicodeScalars) }
+        // "(0)" after a country code is the trunk prefix people keep: drop it (the first one).
+        if scalars.count >= 3, let k = (0...(scalars.count - 3)).first(where: {
+            scalars[$0] == "(" && scalars[$0 + 1] == "0" && scalars[$0 + 2] == ")"
+        }) {
+            scalars.replaceSubrange(k..<(k + 3), with: [" "])
+        }
         var sawDigit = false
         for (index, s) in scalars.enumerated() {
             if let d = TextUnits.digitValue(s.value) {
@@ -511,7 +591,8 @@ extension Scanner {
     /// trunk prefix (030..., 0171...), or directly (ES, US, PL... have none or drop it).
     private func validNational(_ digits: String) -> NationalMatch? {
         var direct = false
-        for (country, regex) in patterns.phoneCountries {
+        for rule in patterns.phoneCountries {
+            let country = rule.spec, regex = rule.regex
             if !country.trunkPrefix.isEmpty && digits.hasPrefix(country.trunkPrefix) {
                 let nsn = String(digits.dropFirst(country.trunkPrefix.count))
                 if country.lengths.contains(nsn.count), Self.fullMatch(regex, nsn) { return .trunk }
@@ -528,9 +609,10 @@ extension Scanner {
             let code = String(digits.prefix(length))
             guard configuration.callingCodes.contains(code) else { continue }
             var nsn = String(digits.dropFirst(length))
-            let countries = patterns.phoneCountries.filter { $0.country.callingCode == code }
+            let countries = patterns.phoneCountriesByCode[code] ?? []
             if countries.isEmpty { return (false, (6...13).contains(nsn.count)) }
-            for (country, regex) in countries {
+            for rule in countries {
+                let country = rule.spec, regex = rule.regex
                 var candidates = [nsn]
                 if !country.trunkPrefix.isEmpty && nsn.hasPrefix(country.trunkPrefix) {
                     candidates.append(String(nsn.dropFirst(country.trunkPrefix.count)))
@@ -571,7 +653,7 @@ extension Scanner {
         let groups = shape.groups
         // 31.02.1990, 12/31/90: shaped like a date (even an impossible one), not like a phone number
         if groups.count == 3 && groups[0] <= 2 && groups[1] <= 2 && (groups[2] == 4 || groups[2] == 2) && !context
-            && (value.contains(".") || value.contains("/")) { return nil }
+            && value.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "/") }) { return nil }
         // Phone numbers do not end in a one-digit group (92-91-90-8443-1 is an insurance number), and
         // after the first group of three or more their groups are short (28 28 20943 is a licence).
         if groups.count >= 2 && groups.last! < 2 && !context { return nil }
@@ -582,7 +664,7 @@ extension Scanner {
            let result = validInternational(digits), result.known && result.valid, validNational(digits) == nil {
             return (p.noPlus + bonus, "phone.international", false)
         }
-        let slash = value.contains("/")
+        let slash = value.utf8.contains(UInt8(ascii: "/"))
         // National formats of the configured countries
         if let national = validNational(digits) {
             guard formatted || shape.parens else {

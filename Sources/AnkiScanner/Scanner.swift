@@ -30,7 +30,7 @@ public final class Scanner: Sendable {
         let lexicon = try Lexicon.load(from: dataDirectory, configuration: configuration)
         self.lexicon = lexicon
         patterns = try CompiledPatterns(configuration)
-        cjkStarts = ScalarSet((0..<lexicon.cjk.metas.count).compactMap { lexicon.cjk.firstScalar(of: $0) })
+        cjkStarts = ScalarSet(lexicon.cjk.firstScalars)
         self.minimumScore = minimumScore ?? configuration.minScore
     }
 
@@ -120,16 +120,22 @@ public final class Scanner: Sendable {
             var pii = patternCandidates(text, tokens: tokens)
             pii = resolveOverlaps(pii)
             let names = nameCandidates(text, tokens: tokens, claimed: pii, identifier: mode == .identifier)
-            pii = resolveOverlaps(pii + names)
+            // (pii is already free of overlaps: resolving it again would change nothing)
+            if !names.isEmpty { pii = resolveOverlaps(pii + names) }
             let special = specialCandidates(text, tokens: tokens)
             var findings: [Finding] = []
-            for candidate in pii + special where candidate.score >= minimumScore && candidate.score > 0 {
-                let original = visible.originalRange(candidate.range)
+            var map: VisibleText.OriginMap?
+            func report(_ candidate: Candidate) {
+                guard candidate.score >= minimumScore && candidate.score > 0 else { return }
+                if map == nil { map = visible.originMap(source) }
+                let original = map!.originalRange(candidate.range)
                 findings.append(Finding(kind: candidate.kind, category: candidate.category,
                                         text: TextUnits.string(text, candidate.range), field: field,
                                         start: original.lowerBound, end: original.upperBound,
                                         score: min(candidate.score, 0.99), detector: candidate.detector))
             }
+            for candidate in pii { report(candidate) }
+            for candidate in special { report(candidate) }
             findings.sort { ($0.start, $0.end, $0.kind) < ($1.start, $1.end, $1.kind) }
             return findings
         }

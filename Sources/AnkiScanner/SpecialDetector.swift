@@ -66,22 +66,39 @@ extension Scanner {
         // One finding per place and category: the longest range, the highest weight.
         raw.sort { ($0.range.lowerBound, -$0.range.count) < ($1.range.lowerBound, -$1.range.count) }
         var merged: [(range: Range<Int>, category: SpecialTerm.Category, weight: Double)] = []
-        var lastOfCategory: [SpecialTerm.Category: Int] = [:]
+        var lastOfCategory = (-1, -1, -1)
         for item in raw {
             // Sorted by start: only the latest entry of the category can overlap.
-            if let index = lastOfCategory[item.category], merged[index].range.overlaps(item.range) {
+            let last: Int
+            switch item.category {
+            case .health: last = lastOfCategory.0
+            case .religion: last = lastOfCategory.1
+            case .politics: last = lastOfCategory.2
+            }
+            if last >= 0, merged[last].range.overlaps(item.range) {
+                let index = last
                 merged[index].weight = max(merged[index].weight, item.weight)
                 let r = merged[index].range
                 merged[index].range = min(r.lowerBound, item.range.lowerBound)..<max(r.upperBound, item.range.upperBound)
             } else {
-                lastOfCategory[item.category] = merged.count
+                switch item.category {
+                case .health: lastOfCategory.0 = merged.count
+                case .religion: lastOfCategory.1 = merged.count
+                case .politics: lastOfCategory.2 = merged.count
+                }
                 merged.append(item)
             }
         }
 
-        let words = tokens.filter(\.hasLetter).count + tokenized.cjkScalars / 2
+        var letterWords = 0
+        for token in tokens where token.hasLetter { letterWords += 1 }
+        let words = letterWords + tokenized.cjkScalars / 2
         let vocabulary = words <= sp.vocabularyMaxWords
-        let distinctPlaces = Set(merged.map(\.range.lowerBound)).count
+        // `merged` is in order of start (each entry starts where its first item did).
+        var distinctPlaces = merged.isEmpty ? 0 : 1
+        for k in merged.indices.dropFirst() where merged[k].range.lowerBound != merged[k - 1].range.lowerBound {
+            distinctPlaces += 1
+        }
         var out: [Candidate] = []
         for item in merged {
             var score = item.weight

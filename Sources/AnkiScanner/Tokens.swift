@@ -48,17 +48,24 @@ struct TokenizedText {
 
 extension Scanner {
     func tokenize(_ text: UnsafeBufferPointer<UInt8>) -> TokenizedText {
+        // The lower-cased scalars of the current word: on the stack for the usual limits.
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: configuration.limits.maxTokenScalars + 1) {
+            tokenize(text, key: $0.baseAddress!)
+        }
+    }
+
+    private func tokenize(_ text: UnsafeBufferPointer<UInt8>, key: UnsafeMutablePointer<UInt32>) -> TokenizedText {
         var result = TokenizedText()
         let n = text.count
         result.tokens.reserveCapacity(n / 5 + 2)
         let maxScalars = configuration.limits.maxTokenScalars
         let words = lexicon.words, prefix = lexicon.prefixStems, suffix = lexicon.suffixStems
         let prefixMask = prefix.lengthMask, suffixMask = suffix.lengthMask
-        // Locals rather than a closure's captured state: no exclusivity checks in the loop.
-        let key = UnsafeMutablePointer<UInt32>.allocate(capacity: maxScalars + 1)
-        defer { key.deallocate() }
+        let prefixGate = lexicon.prefixGate, suffixGate = lexicon.suffixGate
+        let prefixGateLength = prefixGate.length, suffixGateLength = suffixGate.length
         var termHits: [TermHit] = []
         let ascii = TextUnits.asciiClassPointer
+        let asciiWord = AsciiWord.table
         var i = 0
         while i < n {
             let b = text[i]
@@ -79,9 +86,49 @@ extension Scanner {
                 var h = TextUnits.hashStart()
                 var firstUpper = false, allUpper = true
                 var hasDigit = false, hasLetter = false, allHangul = true
+                // Prefix stems are looked up only while the word's first scalars pass the gate.
+                var prefixOpen = prefixGateLength > 0 && prefixMask != 0
                 let hitsBefore = termHits.count
                 var j = i
-                while j < n {
+                // An ASCII word (the usual case): found with one table read a byte, then lower-cased,
+                // hashed and looked up without decoding or classifying scalars.
+                var asciiDone = false
+                if b < 0x80 {
+                    var e = i + 1
+                    while e < n && asciiWord[Int(text[e])] & AsciiWord.word != 0 { e += 1 }
+                    if e == n || text[e] < 0x80 {
+                        asciiDone = true
+                        let length = e - i
+                        let limit = min(length, maxScalars)
+                        var seen: UInt8 = 0
+                        var k = 0
+                        while k < limit {
+                            let c = text[i + k]
+                            let bits = asciiWord[Int(c)]
+                            seen |= bits
+                            let lower = UInt32(c | (bits & AsciiWord.upper) << 3)
+                            key[k] = lower
+                            h = TextUnits.hash(h, lower)
+                            k += 1
+                            if k == prefixGateLength && prefixOpen { prefixOpen = prefixGate.mayContain(h) }
+                            if prefixOpen && k < 64 && prefixMask & (1 << UInt64(k)) != 0 {
+                                let index = prefix.find(key, k, hash: h)
+                                if index >= 0 {
+                                    for term in lexicon.terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: -1, term: term)) }
+                                }
+                            }
+                        }
+                        while k < length { seen |= asciiWord[Int(text[i + k])]; k += 1 }
+                        count = length
+                        firstUpper = asciiWord[Int(b)] & AsciiWord.upper != 0
+                        allUpper = seen & AsciiWord.lowerLetter == 0
+                        hasDigit = seen & AsciiWord.digit != 0
+                        hasLetter = seen & AsciiWord.letter != 0
+                        allHangul = false
+                        j = e
+                    }
+                }
+                while !asciiDone && j < n {
                     let bj = text[j]
                     var s: UInt32, len: Int, cls: CharClass, lower: UInt32
                     if bj < 0x80 {
@@ -106,7 +153,8 @@ extension Scanner {
                         key[count] = lower
                         h = TextUnits.hash(h, lower)
                         count += 1
-                        if count < 64 && prefixMask & (1 << UInt64(count)) != 0 {
+                        if count == prefixGateLength && prefixOpen { prefixOpen = prefixGate.mayContain(h) }
+                        if prefixOpen && count < 64 && prefixMask & (1 << UInt64(count)) != 0 {
                             let index = prefix.find(key, count, hash: h)
                             if index >= 0 {
                                 for term in lexicon.terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: -1, term: term)) }
@@ -132,8 +180,10 @@ extension Scanner {
                         token.flags = info.flags
                         for term in lexicon.terms(info.terms) { termHits.append(TermHit(start: start, end: j, term: term)) }
                     }
-                    if suffixMask != 0 && hasLetter {
-                        var length = 3
+                    if suffixMask != 0 && hasLetter && suffixGateLength > 0 && count > suffixGateLength,
+                       suffixGate.mayContain(TextUnits.hash(UnsafeBufferPointer(start: key + (count - suffixGateLength),
+                                                                                 count: suffixGateLength))) {
+                        var length = Lexicon.minimumSuffix
                         while length < count && length < 64 {
                             if suffixMask & (1 << UInt64(length)) != 0 {
                                 let tail = key + (count - length)
@@ -171,44 +221,70 @@ extension Scanner {
     /// Finds every lexicon entry inside the CJK run `range` (names, honorifics, context words, terms).
     private func scanCJKRun(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into result: inout TokenizedText,
                             termHits: inout [TermHit]) {
-        var scalars: [UInt32] = []
-        var offsets: [Int] = []
-        scalars.reserveCapacity(range.count / 3 + 1)
-        offsets.reserveCapacity(range.count / 3 + 2)
-        var j = range.lowerBound
-        while j < range.upperBound {
-            let (s, len) = TextUnits.decode(text, j)
-            scalars.append(s)
-            offsets.append(j)
-            j += len
-        }
-        offsets.append(range.upperBound)
-        result.cjkScalars += scalars.count
         let table = lexicon.cjk
-        guard !table.isEmpty else { return }
-        let maxLength = min(table.maxLength, configuration.limits.cjkMaxTerm)
-        let mask = table.lengthMask
-        scalars.withUnsafeBufferPointer { buffer in
-            let base = buffer.baseAddress!
-            for p in 0..<buffer.count {
-                guard cjkStarts.contains(buffer[p]) else { continue }
-                var h = TextUnits.hashStart()
-                var length = 0
-                while length < maxLength && p + length < buffer.count {
-                    h = TextUnits.hash(h, buffer[p + length])
-                    length += 1
-                    guard mask & (1 << UInt64(length)) != 0 else { continue }
-                    let index = table.find(base + p, length, hash: h)
-                    if index >= 0 {
-                        let info = table.payload(index)
-                        let hit = CJKHit(start: offsets[p], end: offsets[p + length], flags: info.flags, entry: index)
-                        if !info.flags.isEmpty { result.cjkHits.append(hit) }
-                        for term in lexicon.terms(info.terms) { termHits.append(TermHit(start: hit.start, end: hit.end, term: term)) }
+        guard !table.isEmpty else {
+            var j = range.lowerBound
+            while j < range.upperBound { j += TextUnits.decode(text, j).length; result.cjkScalars += 1 }
+            return
+        }
+        // A CJK scalar takes at least two bytes, so range.count / 2 + 1 bounds the count.
+        let capacity = range.count / 2 + 2
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: capacity) { scalars in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: capacity) { offsets in
+                var count = 0
+                var j = range.lowerBound
+                while j < range.upperBound {
+                    let (s, len) = TextUnits.decode(text, j)
+                    scalars[count] = s
+                    offsets[count] = j
+                    count += 1
+                    j += len
+                }
+                offsets[count] = range.upperBound
+                result.cjkScalars += count
+                let maxLength = min(table.maxLength, configuration.limits.cjkMaxTerm)
+                let mask = table.lengthMask
+                let base = scalars.baseAddress!
+                for p in 0..<count {
+                    guard cjkStarts.contains(base[p]) else { continue }
+                    var h = TextUnits.hashStart()
+                    var length = 0
+                    while length < maxLength && p + length < count {
+                        h = TextUnits.hash(h, base[p + length])
+                        length += 1
+                        guard mask & (1 << UInt64(length)) != 0 else { continue }
+                        let index = table.find(base + p, length, hash: h)
+                        if index >= 0 {
+                            let info = table.payload(index)
+                            let hit = CJKHit(start: offsets[p], end: offsets[p + length], flags: info.flags, entry: index)
+                            if !info.flags.isEmpty { result.cjkHits.append(hit) }
+                            for term in lexicon.terms(info.terms) { termHits.append(TermHit(start: hit.start, end: hit.end, term: term)) }
+                        }
                     }
                 }
             }
         }
     }
+}
+
+/// What an ASCII byte is in a word, as bits (0 for other bytes and all bytes from 0x80).
+enum AsciiWord {
+    static let letter: UInt8 = 1
+    static let digit: UInt8 = 2
+    /// A-Z: lower-cased by adding 0x20 (`upper << 3`).
+    static let upper: UInt8 = 4
+    static let lowerLetter: UInt8 = 8
+    static let word: UInt8 = letter | digit
+
+    /// Allocated once, for the life of the process (read in the hottest loop without retain/release).
+    nonisolated(unsafe) static let table: UnsafePointer<UInt8> = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        t.initialize(repeating: 0, count: 256)
+        for c in UInt8(ascii: "a")...UInt8(ascii: "z") { t[Int(c)] = letter | lowerLetter }
+        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = letter | upper }
+        for c in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(c)] = digit }
+        return UnsafePointer(t)
+    }()
 }
 
 /// The first scalars of the CJK lexicon entries, so that most positions are skipped with one test.

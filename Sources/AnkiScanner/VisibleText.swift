@@ -14,9 +14,8 @@ struct VisibleText {
 
     /// The visible bytes; nil when they are the original bytes themselves.
     private(set) var bytes: [UInt8]?
-    /// For each visible byte, the original range of what produced it; nil when offsets are unchanged.
-    private var origin: [Int32]?
-    private var originEnd: [Int32]?
+    /// True when `bytes` were rendered from HTML (offsets differ from the original's).
+    private var rendered = false
     /// Original byte ranges of media file names referenced by the field.
     private(set) var mediaReferences: [Range<Int>] = []
 
@@ -49,158 +48,252 @@ struct VisibleText {
         return try body(source)
     }
 
-    /// The original range for a visible range.
-    func originalRange(_ range: Range<Int>) -> Range<Int> {
-        guard let origin, let originEnd, !range.isEmpty else { return range }
-        return Int(origin[range.lowerBound])..<Int(originEnd[range.upperBound - 1])
+    /// Maps visible ranges back to ranges of the original field. Made only when a field has
+    /// findings: rendering the HTML again with the offsets is cheaper than keeping them for every
+    /// field (most fields have none).
+    struct OriginMap {
+        /// For each visible byte, the original range of what produced it; empty when offsets are unchanged.
+        fileprivate var origin: [Int32] = []
+        fileprivate var originEnd: [Int32] = []
+
+        /// The original range for a visible range.
+        func originalRange(_ range: Range<Int>) -> Range<Int> {
+            guard !origin.isEmpty, !range.isEmpty else { return range }
+            return Int(origin[range.lowerBound])..<Int(originEnd[range.upperBound - 1])
+        }
+    }
+
+    /// The map from visible to original offsets (`source` is the text this was made from).
+    func originMap(_ source: UnsafeBufferPointer<UInt8>) -> OriginMap {
+        // Identifier mode replaces bytes one for one: offsets are unchanged.
+        guard rendered else { return OriginMap() }
+        let n = source.count
+        var references: [Range<Int>] = []
+        var length = 0
+        let out = UnsafeMutablePointer<UInt8>.allocate(capacity: max(n, 1))
+        defer { out.deallocate() }
+        var ends: [Int32] = []
+        let starts = [Int32](unsafeUninitializedCapacity: n) { from, fromCount in
+            ends = [Int32](unsafeUninitializedCapacity: n) { to, toCount in
+                length = Self.render(source, out, from.baseAddress, to.baseAddress, &references)
+                toCount = length
+            }
+            fromCount = length
+        }
+        return OriginMap(origin: starts, originEnd: ends)
     }
 
     // MARK: - HTML
 
-    private static let blockTags: Set<String> = [
+    /// What a tag name means for the visible text.
+    struct TagKind: OptionSet {
+        let rawValue: UInt8
+        /// Ends a line: words on either side do not run together.
+        static let block = TagKind(rawValue: 1)
+        /// May refer to a media file (`src`).
+        static let media = TagKind(rawValue: 2)
+        /// `<style>`, `<script>`: the content up to the closing tag is not visible.
+        static let hidden = TagKind(rawValue: 4)
+        static let comment = TagKind(rawValue: 8)
+        /// With `.hidden`: `<style>` rather than `<script>`.
+        static let style = TagKind(rawValue: 16)
+    }
+
+    private static let blockTags: [String] = [
         "br", "div", "p", "li", "ul", "ol", "tr", "td", "th", "table", "tbody", "thead", "h1", "h2", "h3", "h4", "h5",
         "h6", "hr", "blockquote", "section", "article", "dd", "dt", "dl", "pre", "img", "rt", "rp", "audio", "video",
         "source", "figure", "figcaption", "header", "footer", "center", "option", "select", "button", "input", "textarea",
     ]
-    private static let mediaTags: Set<String> = ["img", "audio", "video", "source", "embed", "object", "track"]
+    private static let mediaTags: [String] = ["img", "audio", "video", "source", "embed", "object", "track"]
+
+    /// A tag name of up to 12 bytes packed into two integers (bytes in order, zero-padded) and its length.
+    struct PackedName: Comparable {
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+        static func < (a: PackedName, b: PackedName) -> Bool { (a.low, a.high) < (b.low, b.high) }
+
+        init() {}
+        init(_ name: String) {
+            for (k, byte) in name.utf8.enumerated() { append(byte, at: k) }
+        }
+
+        @inline(__always)
+        mutating func append(_ byte: UInt8, at k: Int) {
+            if k < 8 { low |= UInt64(byte) << UInt64(8 * k) } else { high |= UInt64(byte) << UInt64(8 * (k - 8)) }
+        }
+    }
+
+    /// The tag names that matter, sorted for a binary search: no string is made per tag.
+    private static let tagTable: [(name: PackedName, kind: TagKind)] = {
+        var kinds: [String: TagKind] = [:]
+        for name in blockTags { kinds[name, default: []].insert(.block) }
+        for name in mediaTags { kinds[name, default: []].insert(.media) }
+        kinds["style"] = [.hidden, .style]
+        kinds["script"] = .hidden
+        kinds["!--"] = .comment
+        return kinds.map { (PackedName($0.key), $0.value) }.sorted { $0.name < $1.name }
+    }()
+
+    private static func tagKind(_ name: PackedName) -> TagKind {
+        tagTable.withUnsafeBufferPointer { table in
+            var lo = 0, hi = table.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if table[mid].name < name { lo = mid + 1 } else { hi = mid }
+            }
+            return lo < table.count && table[lo].name == name ? table[lo].kind : []
+        }
+    }
 
     /// Bytes that need a look in HTML mode; everything else is copied as it is.
-    private static let special: [Bool] = {
-        var table = [Bool](repeating: false, count: 256)
+    nonisolated(unsafe) private static let specialPointer: UnsafePointer<Bool> = {
+        let table = UnsafeMutablePointer<Bool>.allocate(capacity: 256)
+        table.initialize(repeating: false, count: 256)
         for c in "<&{}:[".utf8 { table[Int(c)] = true }
         table[0] = true
-        return table
+        return UnsafePointer(table)
     }()
 
     private mutating func buildFromHTML(_ p: UnsafeBufferPointer<UInt8>) {
         let n = p.count
         // The visible text is never longer than the source: every replacement is shorter than what it
-        // replaces, so the buffers are sized once and written through pointers.
-        var out = [UInt8](repeating: 0, count: n)
-        var from = [Int32](repeating: 0, count: n)
-        var to = [Int32](repeating: 0, count: n)
+        // replaces, so the buffer is sized once and written through a pointer.
         var references: [Range<Int>] = []
-        var length = 0
-        out.withUnsafeMutableBufferPointer { o in
-            from.withUnsafeMutableBufferPointer { f in
-                to.withUnsafeMutableBufferPointer { t in
-                    length = Self.render(p, o, f, t, &references)
-                }
-            }
+        bytes = [UInt8](unsafeUninitializedCapacity: n) { out, count in
+            count = Self.render(p, out.baseAddress!, nil, nil, &references)
         }
-        out.removeLast(n - length)
-        from.removeLast(n - length)
-        to.removeLast(n - length)
-        bytes = out
-        origin = from
-        originEnd = to
         mediaReferences = references
+        rendered = true
     }
 
-    private static func render(_ p: UnsafeBufferPointer<UInt8>, _ o: UnsafeMutableBufferPointer<UInt8>,
-                               _ f: UnsafeMutableBufferPointer<Int32>, _ t: UnsafeMutableBufferPointer<Int32>,
+    /// Writes the visible bytes of `p` to `o` and, when `f` and `t` are given, the original range of
+    /// each (start to `f`, end to `t`). Returns the number of visible bytes.
+    private static func render(_ p: UnsafeBufferPointer<UInt8>, _ o: UnsafeMutablePointer<UInt8>,
+                               _ f: UnsafeMutablePointer<Int32>?, _ t: UnsafeMutablePointer<Int32>?,
                                _ references: inout [Range<Int>]) -> Int {
         let n = p.count
         var length = 0
+        // Open clozes, and for each whether its hint ("::") has begun: a bit stack for the first 64
+        // levels, an array beyond (hostile text only).
         var clozeDepth = 0
-        var hintAtDepth: [Bool] = []
-        var i = 0
+        var hintBits: UInt64 = 0
+        var deepHints: [Bool] = []
+        let mapping = f != nil
+        let isSpecial = specialPointer
 
         @inline(__always) func emit(_ b: UInt8, _ s: Int, _ e: Int) {
             o[length] = b
-            f[length] = Int32(truncatingIfNeeded: s)
-            t[length] = Int32(truncatingIfNeeded: e)
+            if let f, let t {
+                f[length] = Int32(truncatingIfNeeded: s)
+                t[length] = Int32(truncatingIfNeeded: e)
+            }
             length += 1
         }
         @inline(__always) func emitSeparator(_ s: Int, _ e: Int) {
             if length > 0, o[length - 1] == UInt8(ascii: "\n") || o[length - 1] == UInt8(ascii: " ") { return }
             emit(UInt8(ascii: "\n"), s, e)
         }
+        @inline(__always) func hintStarted() -> Bool {
+            clozeDepth <= 64 ? hintBits & (1 << UInt64(clozeDepth - 1)) != 0 : deepHints[clozeDepth - 65]
+        }
 
-        special.withUnsafeBufferPointer { isSpecial in
-            while i < n {
-                let b = p[i]
-                if !isSpecial[Int(b)] {
-                    // a run of ordinary bytes
-                    var j = i + 1
-                    while j < n && !isSpecial[Int(p[j])] { j += 1 }
+        guard let base = p.baseAddress else { return 0 }
+        var i = 0
+        while i < n {
+            let b = base[i]
+            if !isSpecial[Int(b)] {
+                // a run of ordinary bytes
+                var j = i + 1
+                while j < n && !isSpecial[Int(base[j])] { j += 1 }
+                (o + length).update(from: base + i, count: j - i)
+                if mapping, let f, let t {
                     for k in i..<j {
-                        o[length] = p[k]
-                        f[length] = Int32(truncatingIfNeeded: k)
-                        t[length] = Int32(truncatingIfNeeded: k + 1)
-                        length += 1
+                        f[length + k - i] = Int32(truncatingIfNeeded: k)
+                        t[length + k - i] = Int32(truncatingIfNeeded: k + 1)
                     }
-                    i = j
+                }
+                length += j - i
+                i = j
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "<"):
+                if let end = tagEnd(p, i) {
+                    let kind = tagKind(tagName(p, i))
+                    if kind.contains(.comment) {
+                        // a comment: tagEnd already found "-->"
+                    } else if kind.contains(.hidden) {
+                        let close = findClosing(p, from: end, name: kind.contains(.style) ? "style" : "script")
+                        emitSeparator(i, close)
+                        i = close
+                        continue
+                    } else if kind.contains(.block) {
+                        emitSeparator(i, end)
+                    }
+                    if kind.contains(.media), let src = attributeValue(p, i, end, "src") {
+                        references.append(src)
+                    }
+                    i = end
                     continue
                 }
-                switch b {
-                case UInt8(ascii: "<"):
-                    if let end = tagEnd(p, i) {
-                        let name = tagName(p, i)
-                        if name == "!--" {
-                            // a comment: tagEnd already found "-->"
-                        } else if name == "style" || name == "script" {
-                            let close = findClosing(p, from: end, name: name)
-                            emitSeparator(i, close)
-                            i = close
-                            continue
-                        } else if blockTags.contains(name) {
-                            emitSeparator(i, end)
-                        }
-                        if mediaTags.contains(name), let src = attributeValue(p, i, end, "src") {
-                            references.append(src)
-                        }
-                        i = end
-                        continue
+                emit(b, i, i + 1)
+                i += 1
+            case UInt8(ascii: "&"):
+                if let (scalar, end) = entity(p, i) {
+                    if scalar == 0xA0 || scalar == 0x20 {
+                        emit(UInt8(ascii: " "), i, end)
+                    } else if scalar < 0x80 {
+                        emit(UInt8(truncatingIfNeeded: scalar), i, end)
+                    } else if scalar < 0x800 {
+                        emit(UInt8(truncatingIfNeeded: 0xC0 | scalar >> 6), i, end)
+                        emit(UInt8(truncatingIfNeeded: 0x80 | scalar & 0x3F), i, end)
+                    } else if scalar < 0x10000 {
+                        emit(UInt8(truncatingIfNeeded: 0xE0 | scalar >> 12), i, end)
+                        emit(UInt8(truncatingIfNeeded: 0x80 | (scalar >> 6) & 0x3F), i, end)
+                        emit(UInt8(truncatingIfNeeded: 0x80 | scalar & 0x3F), i, end)
+                    } else {
+                        emit(UInt8(truncatingIfNeeded: 0xF0 | scalar >> 18), i, end)
+                        emit(UInt8(truncatingIfNeeded: 0x80 | (scalar >> 12) & 0x3F), i, end)
+                        emit(UInt8(truncatingIfNeeded: 0x80 | (scalar >> 6) & 0x3F), i, end)
+                        emit(UInt8(truncatingIfNeeded: 0x80 | scalar & 0x3F), i, end)
                     }
-                    emit(b, i, i + 1)
-                    i += 1
-                case UInt8(ascii: "&"):
-                    if let (scalar, end) = entity(p, i) {
-                        if scalar == 0xA0 || scalar == 0x20 {
-                            emit(UInt8(ascii: " "), i, end)
-                        } else if let u = Unicode.Scalar(scalar) {
-                            for byte in String(Character(u)).utf8 { emit(byte, i, end) }
-                        }
-                        i = end
-                        continue
-                    }
-                    emit(b, i, i + 1)
-                    i += 1
-                case UInt8(ascii: "{"):
-                    if let end = clozeOpen(p, i) {
-                        clozeDepth += 1
-                        hintAtDepth.append(false)
-                        i = end
-                        continue
-                    }
-                    emit(b, i, i + 1)
-                    i += 1
-                case UInt8(ascii: ":") where clozeDepth > 0 && i + 1 < n && p[i + 1] == UInt8(ascii: ":")
-                    && hintAtDepth.last == false:
-                    hintAtDepth[hintAtDepth.count - 1] = true
-                    emitSeparator(i, i + 2)
-                    i += 2
-                case UInt8(ascii: "}") where clozeDepth > 0 && i + 1 < n && p[i + 1] == UInt8(ascii: "}"):
-                    clozeDepth -= 1
-                    hintAtDepth.removeLast()
-                    i += 2
-                case UInt8(ascii: "["):
-                    if let (nameRange, end) = sound(p, i) {
-                        references.append(nameRange)
-                        emitSeparator(i, end)
-                        i = end
-                        continue
-                    }
-                    emit(b, i, i + 1)
-                    i += 1
-                case 0:
-                    emit(UInt8(ascii: " "), i, i + 1)
-                    i += 1
-                default:
-                    emit(b, i, i + 1)
-                    i += 1
+                    i = end
+                    continue
                 }
+                emit(b, i, i + 1)
+                i += 1
+            case UInt8(ascii: "{"):
+                if let end = clozeOpen(p, i) {
+                    clozeDepth += 1
+                    if clozeDepth <= 64 { hintBits &= ~(1 << UInt64(clozeDepth - 1)) } else { deepHints.append(false) }
+                    i = end
+                    continue
+                }
+                emit(b, i, i + 1)
+                i += 1
+            case UInt8(ascii: ":") where clozeDepth > 0 && i + 1 < n && p[i + 1] == UInt8(ascii: ":") && !hintStarted():
+                if clozeDepth <= 64 { hintBits |= 1 << UInt64(clozeDepth - 1) } else { deepHints[clozeDepth - 65] = true }
+                emitSeparator(i, i + 2)
+                i += 2
+            case UInt8(ascii: "}") where clozeDepth > 0 && i + 1 < n && p[i + 1] == UInt8(ascii: "}"):
+                if clozeDepth > 64 { deepHints.removeLast() }
+                clozeDepth -= 1
+                i += 2
+            case UInt8(ascii: "["):
+                if let (nameRange, end) = sound(p, i) {
+                    references.append(nameRange)
+                    emitSeparator(i, end)
+                    i = end
+                    continue
+                }
+                emit(b, i, i + 1)
+                i += 1
+            case 0:
+                emit(UInt8(ascii: " "), i, i + 1)
+                i += 1
+            default:
+                emit(b, i, i + 1)
+                i += 1
             }
         }
         return length
@@ -243,23 +336,28 @@ struct VisibleText {
         return nil
     }
 
-    /// Lower-case tag name ("br", "div"; "!--" for comments); "" when unnamed.
-    private static func tagName(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> String {
+    /// The lower-case tag name ("br", "div"; at most 12 bytes), packed; comments ("<!") get the
+    /// name "!--".
+    private static func tagName(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> PackedName {
         var j = i + 1
-        if j < p.count && p[j] == UInt8(ascii: "!") { return "!--" }
+        if j < p.count && p[j] == UInt8(ascii: "!") { return commentName }
         if j < p.count && p[j] == UInt8(ascii: "/") { j += 1 }
-        var name: [UInt8] = []
-        while j < p.count && name.count < 12 {
+        var name = PackedName()
+        var count = 0
+        while j < p.count && count < 12 {
             let c = p[j] | 0x20
             if (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (p[j] >= UInt8(ascii: "0") && p[j] <= UInt8(ascii: "9")) {
-                name.append(p[j] >= UInt8(ascii: "0") && p[j] <= UInt8(ascii: "9") ? p[j] : c)
+                name.append(p[j] >= UInt8(ascii: "0") && p[j] <= UInt8(ascii: "9") ? p[j] : c, at: count)
+                count += 1
                 j += 1
             } else {
                 break
             }
         }
-        return String(decoding: name, as: UTF8.self)
+        return name
     }
+
+    private static let commentName = PackedName("!--")
 
     private static func findClosing(_ p: UnsafeBufferPointer<UInt8>, from: Int, name: String) -> Int {
         let needle = Array("</\(name)".utf8)
