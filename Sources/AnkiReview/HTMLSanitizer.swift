@@ -194,7 +194,13 @@ public struct HTMLSanitizer: Sendable {
         return "<span class=\"media-placeholder\">[\(escapeText(label))]</span>"
     }
 
-    func escapeText(_ text: String) -> String {
+    /// Text keeps its character references as typed (`&amp;` stays), so only `<` and `>` are escaped.
+    func escapeText(_ text: String) -> String { escape(text, attribute: false) }
+
+    /// Attribute values were decoded, so everything that could end or start markup is escaped.
+    func escapeAttribute(_ text: String) -> String { escape(text, attribute: true) }
+
+    private func escape(_ text: String, attribute: Bool) -> String {
         var out = String()
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
@@ -202,22 +208,9 @@ public struct HTMLSanitizer: Sendable {
             case "<": out += "&lt;"
             case ">": out += "&gt;"
             case "\0": continue
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
-
-    func escapeAttribute(_ text: String) -> String {
-        var out = String()
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            case "\0": continue
+            case "&" where attribute: out += "&amp;"
+            case "\"" where attribute: out += "&quot;"
+            case "'" where attribute: out += "&#39;"
             default: out.unicodeScalars.append(scalar)
             }
         }
