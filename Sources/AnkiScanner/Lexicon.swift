@@ -1,11 +1,44 @@
 import AnkiSubmission
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Read-only memory for a big lookup table, allocated once. On Linux a table of a few hundred KB
+/// or more is placed in 2 MB pages where the kernel allows it (`madvise`): lookups land at random
+/// places in the table, and with 4 KB pages nearly every one would also miss the TLB.
+final class PinnedBuffer<Element>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Element>
+    let count: Int
+
+    init(_ elements: [Element]) {
+        count = elements.count
+        let bytes = max(1, count * MemoryLayout<Element>.stride)
+        let huge = 2 << 20
+        var raw: UnsafeMutableRawPointer?
+        if bytes >= huge / 8 {
+            let rounded = (bytes + huge - 1) / huge * huge
+            if posix_memalign(&raw, huge, rounded) != 0 { raw = nil }
+            #if os(Linux)
+            if let raw { _ = madvise(raw, rounded, 14 /* MADV_HUGEPAGE */) }
+            #endif
+        }
+        if raw == nil { raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64) }
+        base = raw!.bindMemory(to: Element.self, capacity: max(count, 1))
+        _ = elements.withUnsafeBufferPointer { base.initialize(from: $0.baseAddress ?? UnsafePointer(base), count: count) }
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        free(base)
+    }
+}
 
 /// A read-only open-addressing hash table keyed by sequences of Unicode scalars, built once from
 /// the word lists. Lookups take a pointer to scalars and their FNV-1a hash, so the hot loop never
 /// creates a Swift string. Each slot holds the key's hash, where its scalars are and its payload,
 /// so that a lookup reads one slot (and the key's scalars only when the hash matches).
-struct ScalarTable<Payload: Sendable>: Sendable {
+struct ScalarTable<Payload: Sendable>: @unchecked Sendable {
     struct Slot: Sendable {
         var hash: UInt64 = 0
         var start: Int32 = 0
@@ -14,13 +47,16 @@ struct ScalarTable<Payload: Sendable>: Sendable {
         var payload: Payload?
     }
 
-    private let slots: [Slot]
+    /// The slots and the keys' scalars, in pinned memory (`slotBase`, `arenaBase` point into it).
+    private let slotStore: PinnedBuffer<Slot>
+    private let arenaStore: PinnedBuffer<UInt32>
+    private let slotBase: UnsafePointer<Slot>
+    private let arenaBase: UnsafePointer<UInt32>
     private let mask: Int
     /// A blocked Bloom filter over the key hashes (two bits in one 64-bit word per key, 32 KB at
     /// most): most words of a text are in no list and are turned away with one memory read.
     private let bloom: [UInt64]
     private let bloomShift: UInt64
-    private let arena: [UInt32]
     /// Number of keys.
     let count: Int
     /// Bit `n` is set when some key has `n` scalars (n < 64): lets prefix searches skip lengths.
@@ -28,12 +64,16 @@ struct ScalarTable<Payload: Sendable>: Sendable {
     let maxLength: Int
     /// The first scalar of every key (for `ScalarSet`).
     let firstScalars: [UInt32]
+    /// Bits for the hashes of every prefix of every key (when built `withPrefixes`), so that a search
+    /// growing a candidate one scalar at a time stops as soon as no key can start with it.
+    private let prefixBits: [UInt64]
+    private static var prefixBitCount: UInt64 { 1 << 16 }
 
     /// The hash's bits spread over the word (FNV-1a's low bits depend only on the scalars' low bits).
     @inline(__always)
     static func mix(_ hash: UInt64) -> UInt64 { (hash ^ (hash >> 32)) &* 0x9E37_79B9_7F4A_7C15 }
 
-    init(_ dictionary: [[UInt32]: Payload]) {
+    init(_ dictionary: [[UInt32]: Payload], withPrefixes: Bool = false) {
         // At most two thirds full: probes stay short, and the big table of names stays small enough
         // to be mostly in cache.
         var capacity = 16
@@ -47,6 +87,7 @@ struct ScalarTable<Payload: Sendable>: Sendable {
         var bloom = [UInt64](repeating: 0, count: bloomWords)
         let bloomShift = UInt64(64 - bloomWords.trailingZeroBitCount)
         var firstScalars: [UInt32] = []
+        var prefixBits = [UInt64](repeating: 0, count: withPrefixes ? Int(Self.prefixBitCount / 64) : 0)
         // Sorted so that tables (and so scans) are identical from run to run.
         for (key, payload) in dictionary.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             let h = TextUnits.hash(key)
@@ -56,19 +97,38 @@ struct ScalarTable<Payload: Sendable>: Sendable {
             slots[slot] = Slot(hash: h, start: Int32(arena.count), length: Int32(key.count), payload: payload)
             arena.append(contentsOf: key)
             if let first = key.first { firstScalars.append(first) }
+            if withPrefixes {
+                var ph = TextUnits.hashStart()
+                for scalar in key {
+                    ph = TextUnits.hash(ph, scalar)
+                    let bit = Self.mix(ph) >> 48
+                    prefixBits[Int(bit >> 6)] |= 1 << (bit & 63)
+                }
+            }
             if key.count < 64 { mask |= 1 << UInt64(key.count) }
             maxLength = max(maxLength, key.count)
             bloom[Int(m >> bloomShift)] |= 1 << ((m >> 20) & 63) | 1 << ((m >> 26) & 63)
         }
         self.bloom = bloom
         self.bloomShift = bloomShift
-        self.slots = slots
+        slotStore = PinnedBuffer(slots)
+        arenaStore = PinnedBuffer(arena)
+        slotBase = UnsafePointer(slotStore.base)
+        arenaBase = UnsafePointer(arenaStore.base)
         self.mask = capacity - 1
-        self.arena = arena
         self.count = dictionary.count
         self.lengthMask = mask
         self.maxLength = maxLength
         self.firstScalars = firstScalars
+        self.prefixBits = prefixBits
+    }
+
+    /// False when no key starts with the scalars whose FNV-1a hash is `hash` (true may be a false
+    /// positive). Only for tables built `withPrefixes`.
+    @inline(__always)
+    func mayHavePrefix(_ hash: UInt64) -> Bool {
+        let bit = Self.mix(hash) >> 48
+        return prefixBits.withUnsafeBufferPointer { $0[Int(bit >> 6)] & (1 << (bit & 63)) != 0 }
     }
 
     var isEmpty: Bool { count == 0 }
@@ -80,22 +140,17 @@ struct ScalarTable<Payload: Sendable>: Sendable {
         let word = bloom.withUnsafeBufferPointer { $0[Int(m >> bloomShift)] }
         let bits: UInt64 = 1 << ((m >> 20) & 63) | 1 << ((m >> 26) & 63)
         guard word & bits == bits else { return -1 }
-        return slots.withUnsafeBufferPointer { slotBuffer in
-            var slot = Int(truncatingIfNeeded: m) & mask
-            while true {
-                let entry = slotBuffer[slot]
-                if entry.length < 0 { return -1 }
-                if entry.hash == hash && Int(entry.length) == count {
-                    let equal = arena.withUnsafeBufferPointer { arenaBuffer -> Bool in
-                        let stored = arenaBuffer.baseAddress! + Int(entry.start)
-                        var k = 0
-                        while k < count && stored[k] == key[k] { k += 1 }
-                        return k == count
-                    }
-                    if equal { return slot }
-                }
-                slot = (slot + 1) & mask
+        var slot = Int(truncatingIfNeeded: m) & mask
+        while true {
+            let entry = slotBase[slot]
+            if entry.length < 0 { return -1 }
+            if entry.hash == hash && Int(entry.length) == count {
+                let stored = arenaBase + Int(entry.start)
+                var k = 0
+                while k < count && stored[k] == key[k] { k += 1 }
+                if k == count { return slot }
             }
+            slot = (slot + 1) & mask
         }
     }
 
@@ -105,40 +160,35 @@ struct ScalarTable<Payload: Sendable>: Sendable {
 
     /// The payload of the slot `index` that `find` returned.
     @inline(__always)
-    func payload(_ index: Int) -> Payload { slots.withUnsafeBufferPointer { $0[index].payload! } }
+    func payload(_ index: Int) -> Payload { slotBase[index].payload! }
 
     /// The number of scalars of the key in slot `index`.
-    func length(of index: Int) -> Int { Int(slots[index].length) }
+    func length(of index: Int) -> Int { Int(slotBase[index].length) }
 }
 
-/// A cheap first test for stem tables: the hashes of the first (or last) `length` scalars of every
-/// key of at least `minimum` scalars, as bits. A word whose first (last) `length` scalars hash to a
-/// clear bit has no stem of that table at its start (end), so the per-length probes are skipped.
-struct StemGate: Sendable {
-    /// Scalars hashed; 0 when the table has no usable key (then every test fails).
-    let length: Int
+/// A cheap first test for the stem tables: the pairs of scalars (by their low bytes) that start
+/// (or end) some key, as bits. A word whose first (last) two scalars are no such pair has no stem of
+/// the table at its start (end), so the per-length probes are skipped.
+struct PairGate: Sendable {
     private let bits: [UInt64]
-    private static let size: UInt64 = 1 << 14
 
-    /// `keys` are the table's keys; `minimum` the shortest length a lookup is ever made with.
-    init(_ keys: some Sequence<[UInt32]>, minimum: Int, fromEnd: Bool) {
-        let usable = keys.filter { $0.count >= minimum && $0.count < 64 }
-        length = usable.map(\.count).min() ?? 0
-        var bits = [UInt64](repeating: 0, count: Int(Self.size / 64))
-        for key in usable {
-            let part = fromEnd ? Array(key.suffix(length)) : Array(key.prefix(length))
-            let bit = ScalarTable<Int>.mix(TextUnits.hash(part)) >> 50
-            bits[Int(bit >> 6)] |= 1 << (bit & 63)
+    init(_ pairs: some Sequence<(UInt32, UInt32)>) {
+        var bits = [UInt64](repeating: 0, count: 1024)
+        for (a, b) in pairs {
+            let index = Self.index(a, b)
+            bits[index >> 6] |= 1 << UInt64(index & 63)
         }
         self.bits = bits
     }
 
-    /// False when no key can start (end) with scalars of this hash.
     @inline(__always)
-    func mayContain(_ hash: UInt64) -> Bool {
-        guard length > 0 else { return false }
-        let bit = ScalarTable<Int>.mix(hash) >> 50
-        return bits.withUnsafeBufferPointer { $0[Int(bit >> 6)] & (1 << (bit & 63)) != 0 }
+    private static func index(_ a: UInt32, _ b: UInt32) -> Int { Int((a & 0xFF) << 8 | (b & 0xFF)) }
+
+    /// False when no key starts (ends) with `a` then `b`.
+    @inline(__always)
+    func contains(_ a: UInt32, _ b: UInt32) -> Bool {
+        let index = Self.index(a, b)
+        return bits.withUnsafeBufferPointer { $0[index >> 6] & (1 << UInt64(index & 63)) != 0 }
     }
 }
 
@@ -215,11 +265,15 @@ struct Lexicon: Sendable {
     }
 
     let words: ScalarTable<WordInfo>
+    /// The entries of `words` that matter for a word written in lowercase: context words (with any
+    /// flag but name and stop-list flags) and the first words of special terms. Much smaller than
+    /// `words`, whose names and stop words count only for capitalized words (see `Scanner.tokenize`).
+    let common: ScalarTable<WordInfo>
     let prefixStems: ScalarTable<TermRange>
     let suffixStems: ScalarTable<TermRange>
     /// First tests for the stem tables (see `Scanner.tokenize`).
-    let prefixGate: StemGate
-    let suffixGate: StemGate
+    let prefixPairs: PairGate
+    let suffixPairs: PairGate
     /// CJK entries (names, honorifics, context words, terms), matched as substrings.
     let cjk: ScalarTable<WordInfo>
     let terms: [SpecialTerm]
@@ -265,10 +319,14 @@ struct Lexicon: Sendable {
         for (key, info) in builder.cjk { cjk[key] = WordInfo(flags: info.flags, terms: flatten(info.terms)) }
         let prefix = builder.prefix.mapValues(flatten)
         let suffix = builder.suffix.mapValues(flatten)
-        return Lexicon(words: ScalarTable(words), prefixStems: ScalarTable(prefix), suffixStems: ScalarTable(suffix),
-                       prefixGate: StemGate(prefix.keys, minimum: 1, fromEnd: false),
-                       suffixGate: StemGate(suffix.keys, minimum: Lexicon.minimumSuffix, fromEnd: true),
-                       cjk: ScalarTable(cjk), terms: builder.terms, termIndex: termIndex, months: configuration.monthNames)
+        let lowercaseFlags = WordFlags(rawValue: ~(WordFlags.name.rawValue | WordFlags.stop.rawValue))
+        let common = words.filter { !$0.value.flags.isDisjoint(with: lowercaseFlags) || $0.value.terms.count > 0 }
+        return Lexicon(words: ScalarTable(words), common: ScalarTable(common), prefixStems: ScalarTable(prefix, withPrefixes: true),
+                       suffixStems: ScalarTable(suffix),
+                       prefixPairs: PairGate(prefix.keys.filter { $0.count >= 2 }.map { ($0[0], $0[1]) }),
+                       suffixPairs: PairGate(suffix.keys.filter { $0.count >= Lexicon.minimumSuffix }
+                           .map { ($0[$0.count - 2], $0[$0.count - 1]) }),
+                       cjk: ScalarTable(cjk, withPrefixes: true), terms: builder.terms, termIndex: termIndex, months: configuration.monthNames)
     }
 
     struct BuilderInfo {

@@ -14,10 +14,12 @@ extension Scanner {
 
     func nameCandidates(_ text: UnsafeBufferPointer<UInt8>, tokens tokenized: TokenizedText, claimed: [Candidate],
                         identifier: Bool) -> [Candidate] {
+        // No word on a name list, no Hangul word, no CJK entry: no name.
+        if tokenized.flags.isDisjoint(with: .name) && !tokenized.hasHangul && tokenized.cjkHits.isEmpty { return [] }
         let s = configuration.names
         let tokens = tokenized.tokens
         var out: [Candidate] = []
-        let german = tokens.contains { $0.flags.contains(.germanFunction) }
+        let german = tokenized.flags.contains(.germanFunction)
 
         // `claimed` is sorted by start and free of overlaps (resolveOverlaps).
         func isClaimed(_ start: Int, _ end: Int) -> Bool {
@@ -147,7 +149,7 @@ extension Scanner {
             }
             k = last + 1
         }
-        koreanNames(text, tokens, &out)
+        if tokenized.hasHangul { koreanNames(text, tokens, &out) }
         cjkNames(text, tokenized.cjkHits, &out)
         return out
     }

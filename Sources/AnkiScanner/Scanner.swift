@@ -116,7 +116,7 @@ public final class Scanner: Sendable {
             references = visible.mediaReferences.map { TextUnits.string(source, $0) }
         }
         return visible.withBytes(source) { text -> [Finding] in
-            let tokens = tokenize(text)
+            let tokens = tokenize(text, identifier: mode == .identifier)
             var pii = patternCandidates(text, tokens: tokens)
             pii = resolveOverlaps(pii)
             let names = nameCandidates(text, tokens: tokens, claimed: pii, identifier: mode == .identifier)

@@ -44,27 +44,37 @@ struct TokenizedText {
     var termHits: [TermHit] = []
     /// CJK characters in the text (for the vocabulary-card test of special terms).
     var cjkScalars = 0
+    /// The flags of all tokens together.
+    var flags: WordFlags = []
+    /// Some token is all Hangul.
+    var hasHangul = false
+    /// False when the text has none of the bytes a pattern starts from (a digit, "@", "://", a "."
+    /// followed by a letter), so that no pattern can match.
+    var mayHaveSeeds = false
 }
 
 extension Scanner {
-    func tokenize(_ text: UnsafeBufferPointer<UInt8>) -> TokenizedText {
+    /// `identifier`: names count in lowercase too (tags, file names), so every word is looked up in
+    /// the full word table; otherwise only capitalized words are, and lowercase words in the table of
+    /// context words and terms (`Lexicon.common`), all their flags can matter for.
+    func tokenize(_ text: UnsafeBufferPointer<UInt8>, identifier: Bool) -> TokenizedText {
         // The lower-cased scalars of the current word: on the stack for the usual limits.
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: configuration.limits.maxTokenScalars + 1) {
-            tokenize(text, key: $0.baseAddress!)
+            tokenize(text, key: $0.baseAddress!, identifier: identifier)
         }
     }
 
-    private func tokenize(_ text: UnsafeBufferPointer<UInt8>, key: UnsafeMutablePointer<UInt32>) -> TokenizedText {
+    private func tokenize(_ text: UnsafeBufferPointer<UInt8>, key: UnsafeMutablePointer<UInt32>,
+                          identifier: Bool) -> TokenizedText {
         var result = TokenizedText()
         let n = text.count
         result.tokens.reserveCapacity(n / 5 + 2)
         let maxScalars = configuration.limits.maxTokenScalars
-        let words = lexicon.words, prefix = lexicon.prefixStems, suffix = lexicon.suffixStems
+        let words = lexicon.words, common = lexicon.common, prefix = lexicon.prefixStems, suffix = lexicon.suffixStems
         let prefixMask = prefix.lengthMask, suffixMask = suffix.lengthMask
-        let prefixGate = lexicon.prefixGate, suffixGate = lexicon.suffixGate
-        let prefixGateLength = prefixGate.length, suffixGateLength = suffixGate.length
+        let prefixPairs = lexicon.prefixPairs, suffixPairs = lexicon.suffixPairs
         var termHits: [TermHit] = []
-        let ascii = TextUnits.asciiClassPointer
+        var allFlags: WordFlags = []
         let asciiWord = AsciiWord.table
         var i = 0
         while i < n {
@@ -72,8 +82,24 @@ extension Scanner {
             var class0: CharClass
             var len0 = 1
             if b < 0x80 {
-                class0 = ascii[Int(b)]
-                if class0 != .letter && class0 != .digit { i += 1; continue }
+                let bits = asciiWord[Int(b)]
+                if bits & AsciiWord.word == 0 {
+                    // Bytes some pattern needs ("@", "://", "." before a letter): see `mayHaveSeeds`.
+                    if bits & AsciiWord.seed != 0 {
+                        if b == UInt8(ascii: "@") {
+                            result.mayHaveSeeds = true
+                        } else if b == UInt8(ascii: ":") {
+                            if i + 2 < n && text[i + 1] == UInt8(ascii: "/") && text[i + 2] == UInt8(ascii: "/") {
+                                result.mayHaveSeeds = true
+                            }
+                        } else if i + 1 < n && (text[i + 1] >= 0xC0 || asciiWord[Int(text[i + 1])] & AsciiWord.letter != 0) {
+                            result.mayHaveSeeds = true  // "."
+                        }
+                    }
+                    i += 1
+                    continue
+                }
+                class0 = bits & AsciiWord.letter != 0 ? .letter : .digit
             } else {
                 let (s0, l0) = TextUnits.decode(text, i)
                 class0 = TextUnits.charClass(s0)
@@ -86,40 +112,44 @@ extension Scanner {
                 var h = TextUnits.hashStart()
                 var firstUpper = false, allUpper = true
                 var hasDigit = false, hasLetter = false, allHangul = true
-                // Prefix stems are looked up only while the word's first scalars pass the gate.
-                var prefixOpen = prefixGateLength > 0 && prefixMask != 0
+                // Prefix stems are looked up only while some stem may start with the word's scalars so
+                // far: its first two scalars must be a stem's, then each longer prefix.
+                var prefixOpen = prefixMask != 0
                 let hitsBefore = termHits.count
                 var j = i
-                // An ASCII word (the usual case): found with one table read a byte, then lower-cased,
-                // hashed and looked up without decoding or classifying scalars.
+                // An ASCII word (the usual case): one table read a byte finds, lower-cases and
+                // classifies it. When a non-ASCII byte follows, the word may go on (a letter, a mark):
+                // it is read again on the general path.
                 var asciiDone = false
                 if b < 0x80 {
-                    var e = i + 1
-                    while e < n && asciiWord[Int(text[e])] & AsciiWord.word != 0 { e += 1 }
-                    if e == n || text[e] < 0x80 {
-                        asciiDone = true
-                        let length = e - i
-                        let limit = min(length, maxScalars)
-                        var seen: UInt8 = 0
-                        var k = 0
-                        while k < limit {
-                            let c = text[i + k]
-                            let bits = asciiWord[Int(c)]
-                            seen |= bits
+                    var e = i
+                    var k = 0
+                    var seen: UInt8 = 0
+                    while e < n {
+                        let c = text[e]
+                        let bits = asciiWord[Int(c)]
+                        if bits & AsciiWord.word == 0 { break }
+                        seen |= bits
+                        if k < maxScalars {
                             let lower = UInt32(c | (bits & AsciiWord.upper) << 3)
                             key[k] = lower
                             h = TextUnits.hash(h, lower)
                             k += 1
-                            if k == prefixGateLength && prefixOpen { prefixOpen = prefixGate.mayContain(h) }
-                            if prefixOpen && k < 64 && prefixMask & (1 << UInt64(k)) != 0 {
-                                let index = prefix.find(key, k, hash: h)
-                                if index >= 0 {
-                                    for term in lexicon.terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: -1, term: term)) }
-                                }
+                            if prefixOpen {
+                                probePrefix(k, key, h, start, prefix, prefixPairs, &prefixOpen, &termHits)
                             }
+                        } else {
+                            k += 1
                         }
-                        while k < length { seen |= asciiWord[Int(text[i + k])]; k += 1 }
-                        count = length
+                        e += 1
+                    }
+                    if e < n && text[e] >= 0x80 {
+                        termHits.removeSubrange(hitsBefore...)
+                        h = TextUnits.hashStart()
+                        prefixOpen = prefixMask != 0
+                    } else {
+                        asciiDone = true
+                        count = k
                         firstUpper = asciiWord[Int(b)] & AsciiWord.upper != 0
                         allUpper = seen & AsciiWord.lowerLetter == 0
                         hasDigit = seen & AsciiWord.digit != 0
@@ -133,7 +163,7 @@ extension Scanner {
                     var s: UInt32, len: Int, cls: CharClass, lower: UInt32
                     if bj < 0x80 {
                         s = UInt32(bj); len = 1
-                        cls = ascii[Int(bj)]
+                        cls = TextUnits.charClassASCII(bj)
                         lower = (s &- 65) < 26 ? s + 32 : s
                     } else {
                         (s, len) = TextUnits.decode(text, j)
@@ -153,12 +183,8 @@ extension Scanner {
                         key[count] = lower
                         h = TextUnits.hash(h, lower)
                         count += 1
-                        if count == prefixGateLength && prefixOpen { prefixOpen = prefixGate.mayContain(h) }
-                        if prefixOpen && count < 64 && prefixMask & (1 << UInt64(count)) != 0 {
-                            let index = prefix.find(key, count, hash: h)
-                            if index >= 0 {
-                                for term in lexicon.terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: -1, term: term)) }
-                            }
+                        if prefixOpen {
+                            probePrefix(count, key, h, start, prefix, prefixPairs, &prefixOpen, &termHits)
                         }
                     } else {
                         count += 1
@@ -173,16 +199,19 @@ extension Scanner {
                                   hasDigit: hasDigit, hasLetter: hasLetter, isHangul: allHangul && hasLetter,
                                   entry: -1, flags: [])
                 if count <= maxScalars {
-                    let index = words.find(key, count, hash: h)
+                    let full = identifier || token.letterCase != .lower
+                    let index = full ? words.find(key, count, hash: h) : common.find(key, count, hash: h)
                     if index >= 0 {
                         token.entry = index
-                        let info = words.payload(index)
+                        let info = full ? words.payload(index) : common.payload(index)
                         token.flags = info.flags
+                        allFlags.formUnion(info.flags)
                         for term in lexicon.terms(info.terms) { termHits.append(TermHit(start: start, end: j, term: term)) }
                     }
-                    if suffixMask != 0 && hasLetter && suffixGateLength > 0 && count > suffixGateLength,
-                       suffixGate.mayContain(TextUnits.hash(UnsafeBufferPointer(start: key + (count - suffixGateLength),
-                                                                                 count: suffixGateLength))) {
+                    // Suffix stems (of at least `minimumSuffix` scalars, shorter than the word) only when
+                    // the word ends in the last two scalars of one.
+                    if suffixMask != 0 && hasLetter && count > Lexicon.minimumSuffix
+                        && suffixPairs.contains(key[count - 2], key[count - 1]) {
                         var length = Lexicon.minimumSuffix
                         while length < count && length < 64 {
                             if suffixMask & (1 << UInt64(length)) != 0 {
@@ -198,6 +227,8 @@ extension Scanner {
                         }
                     }
                 }
+                if hasDigit { result.mayHaveSeeds = true }
+                if token.isHangul { result.hasHangul = true }
                 result.tokens.append(token)
                 i = j
             case .cjk:
@@ -215,7 +246,28 @@ extension Scanner {
             }
         }
         result.termHits = termHits
+        result.flags = allFlags
         return result
+    }
+
+    /// After the `length`th scalar of a word went into `key` (hash `h`): the prefix stems of that
+    /// length, while some stem may start with the word's scalars so far (`open`): its first two
+    /// scalars must be a stem's, then each longer prefix.
+    @inline(__always)
+    private func probePrefix(_ length: Int, _ key: UnsafeMutablePointer<UInt32>, _ h: UInt64, _ start: Int,
+                             _ prefix: ScalarTable<TermRange>, _ pairs: PairGate, _ open: inout Bool,
+                             _ termHits: inout [TermHit]) {
+        if length == 2 {
+            open = pairs.contains(key[0], key[1])
+        } else if length > 2 {
+            open = prefix.mayHavePrefix(h)
+        }
+        if open && length < 64 && prefix.lengthMask & (1 << UInt64(length)) != 0 {
+            let index = prefix.find(key, length, hash: h)
+            if index >= 0 {
+                for term in lexicon.terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: -1, term: term)) }
+            }
+        }
     }
 
     /// Finds every lexicon entry inside the CJK run `range` (names, honorifics, context words, terms).
@@ -252,6 +304,8 @@ extension Scanner {
                     while length < maxLength && p + length < count {
                         h = TextUnits.hash(h, base[p + length])
                         length += 1
+                        // no entry starts with these scalars: none longer either
+                        guard table.mayHavePrefix(h) else { break }
                         guard mask & (1 << UInt64(length)) != 0 else { continue }
                         let index = table.find(base + p, length, hash: h)
                         if index >= 0 {
@@ -275,6 +329,8 @@ enum AsciiWord {
     static let upper: UInt8 = 4
     static let lowerLetter: UInt8 = 8
     static let word: UInt8 = letter | digit
+    /// "@", ":", ".": may start a pattern candidate.
+    static let seed: UInt8 = 16
 
     /// Allocated once, for the life of the process (read in the hottest loop without retain/release).
     nonisolated(unsafe) static let table: UnsafePointer<UInt8> = {
@@ -283,6 +339,7 @@ enum AsciiWord {
         for c in UInt8(ascii: "a")...UInt8(ascii: "z") { t[Int(c)] = letter | lowerLetter }
         for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = letter | upper }
         for c in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(c)] = digit }
+        for c in "@:.".utf8 { t[Int(c)] = seed }
         return UnsafePointer(t)
     }()
 }

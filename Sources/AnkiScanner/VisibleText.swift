@@ -32,14 +32,32 @@ struct VisibleText {
                 bytes = source.map { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ":") || $0 == 0 ? UInt8(ascii: " ") : $0 }
             }
         case .html:
-            var markup = false
-            for b in source where b == UInt8(ascii: "<") || b == UInt8(ascii: "&") || b == UInt8(ascii: "{")
-                || b == UInt8(ascii: "[") {
-                markup = true
-                break
-            }
-            if markup { buildFromHTML(source) }
+            if Self.hasMarkup(source) { buildFromHTML(source) }
         }
+    }
+
+    /// True when `source` has "<", "&", "{" or "[": what tags, entities, clozes and sounds start with.
+    /// Eight bytes at a time (most fields are plain text).
+    static func hasMarkup(_ source: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = source.baseAddress else { return false }
+        let n = source.count
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func zeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        var i = 0
+        let raw = UnsafeRawPointer(base)
+        while i + 8 <= n {
+            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let hits = zeroByte(w ^ (ones &* 0x3C)) | zeroByte(w ^ (ones &* 0x26)) | zeroByte(w ^ (ones &* 0x7B))
+                | zeroByte(w ^ (ones &* 0x5B))
+            if hits != 0 { return true }
+            i += 8
+        }
+        while i < n {
+            let b = base[i]
+            if b == UInt8(ascii: "<") || b == UInt8(ascii: "&") || b == UInt8(ascii: "{") || b == UInt8(ascii: "[") { return true }
+            i += 1
+        }
+        return false
     }
 
     /// Calls `body` with the visible bytes.
