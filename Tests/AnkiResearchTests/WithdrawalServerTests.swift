@@ -111,7 +111,9 @@ struct WithdrawalServerTests {
 
     @Test("each client gets a burst, then 429 with Retry-After")
     func rateLimit() async throws {
-        try await withServer({ $0.requestsPerMinute = 6; $0.burst = 3 }) { client, journal in
+        // One token back every 100 minutes: however slow the machine (each accepted request waits for
+        // fsync), no token comes back during the test; the refill itself is tested on the limiter.
+        try await withServer({ $0.requestsPerMinute = 0.01; $0.burst = 3 }) { client, journal in
             var statuses: [Int] = []
             for _ in 0..<5 {
                 try await client.execute(uri: "/withdrawals", method: .post, headers: Self.jsonHeaders,
@@ -123,6 +125,19 @@ struct WithdrawalServerTests {
             #expect(statuses == [202, 202, 202, 429, 429])
             #expect(try Self.records(journal).count == 3)
         }
+    }
+
+    @Test("the limiter refills at its rate, per client, up to the burst")
+    func limiterRefill() {
+        let limiter = RateLimiter(perMinute: 6, burst: 3)   // one token every 10 s
+        for _ in 0..<3 { #expect(limiter.take("a", now: 100) == nil) }
+        #expect(limiter.take("a", now: 100) == 10)
+        #expect(limiter.take("b", now: 100) == nil)          // another client has its own bucket
+        #expect(limiter.take("a", now: 105) == 5)
+        #expect(limiter.take("a", now: 111) == nil)          // a token back after 10 s
+        #expect(limiter.take("a", now: 111) != nil)
+        for _ in 0..<3 { #expect(limiter.take("a", now: 1000) == nil) }   // never more than the burst
+        #expect(limiter.take("a", now: 1000) != nil)
     }
 
     @Test("the form at / and a form post answer in HTML; /health answers ok")
