@@ -27,19 +27,34 @@ public final class PipelineReport: @unchecked Sendable {
     }
 
     public private(set) var entries: [Entry] = []
-    /// Wall-clock seconds per stage (printed with `--timings`; never stored in the submission).
-    public private(set) var durations: [(String, Double)] = []
+    /// Wall-clock and process CPU seconds per stage (printed with `--timings`; never stored in the
+    /// submission). CPU above wall means the stage used both cores.
+    public private(set) var durations: [(String, Double, Double)] = []
 
-    func finished(_ stage: String, seconds: Double) { durations.append((stage, seconds)) }
+    func finished(_ stage: String, seconds: Double, cpu: Double) { durations.append((stage, seconds, cpu)) }
 
     public var timingText: String {
-        durations.map { "  \($0.0): \(String(format: "%.3f", $0.1)) s" }.joined(separator: "\n")
+        durations.map { "  \($0.0): \(String(format: "%.3f", $0.1)) s wall, \(String(format: "%.3f", $0.2)) s CPU" }
+            .joined(separator: "\n")
+    }
+
+    /// CPU time used by the whole process so far, in seconds.
+    static func processCPUSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 
     func begin(_ stage: String) { entries.append(Entry(stage: stage, counts: [], notes: [])) }
 
     /// Records a count for the running stage.
     public func count(_ key: String, _ value: Int) { entries[entries.count - 1].counts.append((key, value)) }
+
+    /// Records a count for an earlier stage (work it started that finished later).
+    func count(_ key: String, _ value: Int, stage: String) {
+        guard let index = entries.lastIndex(where: { $0.stage == stage }) else { return count(key, value) }
+        entries[index].counts.append((key, value))
+    }
 
     /// Records a remark for the running stage (no card content, ids or secrets).
     public func note(_ text: String) { entries[entries.count - 1].notes.append(text) }
@@ -113,6 +128,8 @@ public final class PipelineContext {
     var calendar: ReviewDayCalendar?
     var firstReviewDay: Int64 = 0
     var mediaNeutralizer: MediaNeutralizer?
+    /// The scan running on the second core while the submission is built (see `ScanContent`).
+    var pendingScan: PendingScan?
 
     public init(source: AnkiCollection, policy: Policy, options: PrepareOptions, decisions: Decisions,
                 scanner: AnkiScanner.Scanner, token: WithdrawalToken = .generate(), scan: ScanReport? = nil) {
@@ -193,10 +210,14 @@ public struct Pipeline: Sendable {
                 }
                 context.report.begin(name)
                 let started = Date()
+                let startedCPU = PipelineReport.processCPUSeconds()
                 try stage.run(context)
-                context.report.finished(name, seconds: Date().timeIntervalSince(started))
+                context.report.finished(name, seconds: Date().timeIntervalSince(started),
+                                        cpu: PipelineReport.processCPUSeconds() - startedCPU)
             }
         } catch {
+            _ = try? context.pendingScan?.value()   // no thread may read the collection after this
+            context.pendingScan = nil
             context.discardOutput()
             if let tokenURL = context.tokenURL, context.submissionURL == nil {
                 try? FileManager.default.removeItem(at: tokenURL)

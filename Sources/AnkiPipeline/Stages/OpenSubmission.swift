@@ -11,6 +11,14 @@ struct OpenSubmission: PipelineStage {
 
     func run(_ context: PipelineContext) throws {
         let folder = context.options.outputDirectory
+        // Folders this run creates are removed again if it fails (only while empty).
+        var missing: [String] = []
+        var probe = folder.standardizedFileURL
+        while !FileManager.default.fileExists(atPath: probe.path), probe.path != "/" {
+            missing.append(probe.path)
+            probe = probe.deletingLastPathComponent()
+        }
+        context.createdFolders = missing
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
@@ -32,7 +40,7 @@ struct OpenSubmission: PipelineStage {
             let queue = try DatabaseQueue(path: partial.path, configuration: config)
             context.output = queue
             try queue.writeWithoutTransaction { db in
-                try db.execute(sql: SubmissionSchema.tableStatements)
+                try db.execute(sql: SubmissionSchema.sql)
                 try db.execute(sql: "ATTACH DATABASE ? AS src", arguments: [context.source.databaseURL.path])
             }
         } catch let error as DatabaseError {
