@@ -40,6 +40,19 @@ public final class MediaNeutralizer: @unchecked Sendable {
         return found == "other" ? defaultKind : found
     }
 
+    /// `neutralize` on UTF-8 bytes; nil when nothing changes (most notes: no reference, no known name).
+    public func neutralize(bytes: UnsafeBufferPointer<UInt8>) throws -> [UInt8]? {
+        var mayChange = false
+        if bytes.contains(ascii: "[sound:") || bytes.contains(UInt8(ascii: "=")) {
+            mayChange = try !MediaReferences.find(in: bytes).isEmpty
+        }
+        if !mayChange, let knownNames {
+            mayChange = try knownNames.firstMatch(in: bytes) != nil
+        }
+        guard mayChange else { return nil }
+        return Array(try neutralize(String(decoding: bytes, as: UTF8.self)).utf8)
+    }
+
     /// The fields with every media reference neutralized.
     public func neutralize(_ text: String) throws -> String {
         guard text.containsBytes("[sound:") || text.containsBytes("=") || knownNames != nil else { return text }
@@ -106,6 +119,25 @@ public final class MediaNeutralizer: @unchecked Sendable {
 /// Anki's sort field: the field's text without HTML, entities decoded.
 public enum SortField {
     static let tags = try! PCRE2Regex("<[^>]*>")
+
+    /// `text(of:index:)` on UTF-8 bytes: a slice of the input when the field has no tags, no entities
+    /// and no white space at its ends; otherwise the string path decides.
+    static func text(of fields: UnsafeBufferPointer<UInt8>, index: Int) -> TextFunction.Result {
+        var start = 0, field = 0
+        while field < index, let next = fields[start...].firstIndex(of: 0x1f) {
+            start = next + 1
+            field += 1
+        }
+        guard field == index else { return .bytes([]) }
+        let end = fields[start...].firstIndex(of: 0x1f) ?? fields.count
+        let slice = UnsafeBufferPointer(rebasing: fields[start..<end])
+        func isEdgeSafe(_ byte: UInt8) -> Bool { byte > 0x20 && byte < 0x80 }
+        if !slice.contains(UInt8(ascii: "<")) && !slice.contains(UInt8(ascii: "&"))
+            && (slice.isEmpty || (isEdgeSafe(slice[0]) && isEdgeSafe(slice[slice.count - 1]))) {
+            return .slice(start..<end)
+        }
+        return .bytes(Array(plainText(String(decoding: slice, as: UTF8.self)).utf8))
+    }
 
     public static func text(of fields: String, index: Int) -> String {
         let parts = fields.split(separator: "\u{1f}", omittingEmptySubsequences: false)

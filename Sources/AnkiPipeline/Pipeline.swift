@@ -120,6 +120,8 @@ public final class PipelineContext {
     /// The submission being built (a hidden temporary file in the output folder until it is complete).
     public internal(set) var output: DatabaseQueue?
     var partialURL: URL?
+    /// Output folders this run created, deepest first (removed on failure while still empty).
+    var createdFolders: [String] = []
     /// Where the finished submission and token ended up.
     public internal(set) var submissionURL: URL?
     public internal(set) var tokenURL: URL?
@@ -128,6 +130,7 @@ public final class PipelineContext {
     var calendar: ReviewDayCalendar?
     var firstReviewDay: Int64 = 0
     var mediaNeutralizer: MediaNeutralizer?
+    var cardMap: CardMap?
     /// The scan running on the second core while the submission is built (see `ScanContent`).
     var pendingScan: PendingScan?
 
@@ -168,6 +171,10 @@ public final class PipelineContext {
             Workspace.untrackTemporaryFile(partialURL.path)
         }
         partialURL = nil
+        if submissionURL == nil {
+            for folder in createdFolders { rmdir(folder) }
+        }
+        createdFolders = []
     }
 }
 
@@ -218,10 +225,10 @@ public struct Pipeline: Sendable {
         } catch {
             _ = try? context.pendingScan?.value()   // no thread may read the collection after this
             context.pendingScan = nil
-            context.discardOutput()
             if let tokenURL = context.tokenURL, context.submissionURL == nil {
                 try? FileManager.default.removeItem(at: tokenURL)
             }
+            context.discardOutput()
             if let error = error as? DatabaseError {
                 // Only the result code: GRDB keeps values out of messages, but SQL text is not for participants.
                 throw PrepareError(error.resultCode == .SQLITE_FULL ? .outputFailure : .auditFailed,

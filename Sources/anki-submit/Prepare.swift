@@ -107,9 +107,12 @@ extension AnkiSubmit {
             // Everything about the input that can be checked without the collection is checked first,
             // so bad decisions never leave anything behind.
             let (policy, decisions, data, languages) = try loadInputs()
-            let scanner: AnkiScanner.Scanner
-            do { scanner = try AnkiScanner.Scanner(dataDirectory: data) } catch {
-                fail("\(error)", code: PrepareError.Code.invalidOptions.rawValue)
+            // The word lists and patterns load on the second core while the package is unpacked.
+            let scannerLoad = InBackground { try AnkiScanner.Scanner(dataDirectory: data) }
+            func loadedScanner() -> AnkiScanner.Scanner {
+                do { return try scannerLoad.value() } catch {
+                    fail("\(error)", code: PrepareError.Code.invalidOptions.rawValue)
+                }
             }
             var options = PrepareOptions(
                 outputDirectory: URL(fileURLWithPath: out, isDirectory: true),
@@ -119,7 +122,7 @@ extension AnkiSubmit {
                 toolVersion: AnkiSubmitVersion.current)
             options.excludeFlagged = excludeFlagged
             if review == .page {
-                let context = try reviewOnPage(policy: policy, decisions: decisions, scanner: scanner,
+                let context = try reviewOnPage(policy: policy, decisions: decisions, scanner: loadedScanner(),
                                                languages: languages, options: options)
                 if timings { FileHandle.standardError.write(Data("Stage timings:\n\(context.report.timingText)\n".utf8)) }
                 report(context)
@@ -128,7 +131,7 @@ extension AnkiSubmit {
             let progress = TerminalProgress(enabled: !json)
             let context = try withCollection(file, options: reader) { collection in
                 let context = PipelineContext(source: collection, policy: policy, options: options, decisions: decisions,
-                                              scanner: scanner)
+                                              scanner: loadedScanner())
                 do {
                     try Pipeline.standard.run(context) { progress.stage($0) }
                 } catch let error as PrepareError {
@@ -213,6 +216,25 @@ extension AnkiSubmit {
 
 
 /// Prints one line on stderr and exits with `code`.
+/// A value computed on another thread; `value()` waits for it.
+final class InBackground<T>: @unchecked Sendable {
+    private var result: Result<T, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () throws -> T) {
+        Thread.detachNewThread { [self] in
+            result = Result { try work() }
+            done.signal()
+        }
+    }
+
+    func value() throws -> T {
+        done.wait()
+        done.signal()   // later calls return at once
+        return try result!.get()
+    }
+}
+
 func fail(_ message: String, code: Int32) -> Never {
     FileHandle.standardError.write(Data("anki-submit: \(message)\n".utf8))
     Foundation.exit(code)

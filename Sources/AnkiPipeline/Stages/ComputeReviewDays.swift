@@ -16,14 +16,14 @@ struct ComputeReviewDays: PipelineStage {
             try calendar.register(in: db)
             // Local dates never go back by more than a day, so the first review day lies within the
             // first three days of reviews: no need to compute a million days twice.
+            // The first and last kept reviews are found from each end of the log; the number of
+            // reviews is counted by the write stage as it copies them.
             let kept = "FROM src.revlog WHERE cid IN (SELECT old FROM temp.map_cards)"
-            let bounds = try Row.fetchOne(db, sql: "SELECT min(id), max(id), count(*) \(kept)")
-            let firstID: Int64? = bounds?[0]
-            let lastID: Int64? = bounds?[1]
+            let firstID = try Int64.fetchOne(db, sql: "SELECT id \(kept) ORDER BY id LIMIT 1")
+            let lastID = try Int64.fetchOne(db, sql: "SELECT id \(kept) ORDER BY id DESC LIMIT 1")
             let first = try Int64.fetchOne(db, sql: "SELECT min(anki_submit_day(id)) \(kept) AND id < ?",
                                            arguments: [(firstID ?? 0) + 3 * 86_400_000]) ?? 0
             context.firstReviewDay = first
-            context.report.count("reviews", bounds?[2] ?? 0)
             context.report.count("days from first to last review",
                                  Int(lastID.map { calendar.day(ofMilliseconds: $0) - first } ?? 0))
         }

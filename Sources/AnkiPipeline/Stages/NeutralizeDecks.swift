@@ -31,7 +31,9 @@ struct NeutralizeDecks: PipelineStage {
         }
 
         // A parent can have a larger id than its child (created later), so references are checked at commit.
-        try context.requireOutput().inTransaction { db in
+        // Deferred, like every write of the submission: an immediate transaction would also take the
+        // write lock of the attached collection, which the scan is reading on the second core.
+        try context.requireOutput().inTransaction(.deferred) { db in
             try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
             let presetInsert = try db.makeStatement(sql: """
                 INSERT INTO deck_config (id, fsrs_params, desired_retention, ignore_revlogs_before_date,

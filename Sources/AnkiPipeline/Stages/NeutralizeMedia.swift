@@ -11,12 +11,12 @@ struct NeutralizeMedia: PipelineStage {
         let neutralizer = try MediaNeutralizer(policy: context.policy, mediaNames: context.source.media.map(\.name))
         context.mediaNeutralizer = neutralizer
         try context.requireOutput().writeWithoutTransaction { db in
-            db.add(function: DatabaseFunction("anki_submit_media", argumentCount: 1, pure: true) { values in
-                try neutralizer.neutralize(String.fromDatabaseValue(values[0]) ?? "")
-            })
-            db.add(function: DatabaseFunction("anki_submit_sort_field", argumentCount: 2, pure: true) { values in
-                SortField.text(of: String.fromDatabaseValue(values[0]) ?? "", index: Int.fromDatabaseValue(values[1]) ?? 0)
-            })
+            try TextFunction.register(db, name: "anki_submit_media", argumentCount: 1) { bytes, _ in
+                try neutralizer.neutralize(bytes: bytes).map { TextFunction.Result.bytes($0) } ?? .unchanged
+            }
+            try TextFunction.register(db, name: "anki_submit_sort_field", argumentCount: 2) { bytes, index in
+                SortField.text(of: bytes, index: Int(clamping: index))
+            }
         }
         context.report.count("media files in the package", context.source.media.count)
     }

@@ -1,5 +1,7 @@
 import AnkiReader
+import Foundation
 import GRDB
+import GRDBSQLite
 
 /// Replaces every identifier by a dense counter from 1, in ascending order of the original id, the
 /// same in every table: note types, decks, presets, notes and cards. Rows the maps leave out (excluded
@@ -34,13 +36,18 @@ struct RemapIDs: PipelineStage {
                 WHERE c.nid IN (SELECT old FROM temp.map_notes)
                 ORDER BY c.id
                 """)
+            // Reviews find their card's new id in memory (`anki_submit_card`), which also counts the
+            // reviews of deleted cards as the write stage copies the review log.
+            let cardMap = CardMap(kept: try Int64.fetchAll(db, sql: "SELECT old FROM temp.map_cards ORDER BY new"),
+                                  all: try Int64.fetchAll(db, sql: "SELECT id FROM src.cards ORDER BY id"))
+            context.cardMap = cardMap
+            try cardMap.register(in: db)
             func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql) ?? 0 }
             let notes = try count("SELECT count(*) FROM temp.map_notes")
-            let cards = try count("SELECT count(*) FROM temp.map_cards")
+            let cards = cardMap.keptCount
             let orphanNotes = try count("""
                 SELECT count(*) FROM src.notes WHERE mid NOT IN (SELECT old FROM temp.map_note_types)
                 """)
-            let orphanReviews = try count("SELECT count(*) FROM src.revlog WHERE cid NOT IN (SELECT id FROM src.cards)")
             context.report.count("notes", notes)
             context.report.count("cards", cards)
             context.report.count("decks", source.decks.count)
@@ -49,9 +56,71 @@ struct RemapIDs: PipelineStage {
             if orphanNotes > 0 {
                 context.report.count("notes of a missing note type (left out)", orphanNotes)
             }
-            if orphanReviews > 0 {
-                context.report.count("reviews of deleted cards (left out)", orphanReviews)
+        }
+    }
+}
+
+/// Original card id to dense new id, in memory: a binary search over the kept cards' original ids
+/// (sorted, so the new id is the position plus one). Registered as `anki_submit_card(cid)`: the new
+/// id, or NULL for a card that is not kept; reviews of cards missing from the collection are counted.
+final class CardMap: @unchecked Sendable {
+    private let kept: [Int64]
+    private let all: [Int64]
+    private let lock = NSLock()
+    private var deleted = 0
+
+    init(kept: [Int64], all: [Int64]) {
+        self.kept = kept
+        self.all = all
+    }
+
+    var keptCount: Int { kept.count }
+
+    /// Reviews seen so far whose card is not in the collection.
+    var reviewsOfDeletedCards: Int {
+        lock.lock(); defer { lock.unlock() }
+        return deleted
+    }
+
+    func newID(_ old: Int64) -> Int64? {
+        if let index = Self.position(of: old, in: kept) { return Int64(index + 1) }
+        if Self.position(of: old, in: all) == nil {
+            lock.lock(); deleted += 1; lock.unlock()
+        }
+        return nil
+    }
+
+    private static func position(of value: Int64, in sorted: [Int64]) -> Int? {
+        sorted.withUnsafeBufferPointer { buffer in
+            var low = 0, high = buffer.count
+            while low < high {
+                let mid = (low + high) / 2
+                if buffer[mid] < value { low = mid + 1 } else { high = mid }
             }
+            return low < buffer.count && buffer[low] == value ? low : nil
+        }
+    }
+
+    func register(in db: Database) throws {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        let rc = sqlite3_create_function_v2(
+            db.sqliteConnection, "anki_submit_card", 1, SQLITE_UTF8, box,
+            { context, _, argv in
+                guard let value = argv?[0], sqlite3_value_type(value) == SQLITE_INTEGER else {
+                    sqlite3_result_null(context)
+                    return
+                }
+                let map = Unmanaged<CardMap>.fromOpaque(sqlite3_user_data(context)).takeUnretainedValue()
+                if let id = map.newID(sqlite3_value_int64(value)) {
+                    sqlite3_result_int64(context, id)
+                } else {
+                    sqlite3_result_null(context)
+                }
+            },
+            nil, nil,
+            { pointer in if let pointer { Unmanaged<CardMap>.fromOpaque(pointer).release() } })
+        if rc != SQLITE_OK {
+            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: "cannot register anki_submit_card")
         }
     }
 }

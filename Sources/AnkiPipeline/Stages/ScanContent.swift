@@ -1,3 +1,4 @@
+import AnkiReader
 import AnkiScanner
 import Foundation
 
@@ -11,8 +12,38 @@ struct ScanContent: PipelineStage {
     static let summary = "personal data and special categories are found; flagged notes can be left out"
 
     func run(_ context: PipelineContext) throws {
-        // The review page has already scanned the same collection with the same scanner.
-        let report = try context.scanReport ?? context.scanner.scan(collection: context.source)
+        // The survey's free text is checked first: it is short and the answer is needed at once.
+        let surveyFindings = context.decisions.domain.isEmpty
+            ? 0 : context.scanner.scanText(context.decisions.domain, field: Finding.surveyField).count
+        if surveyFindings > 0 {
+            context.report.count("findings in the survey text", surveyFindings)
+            throw PrepareError(.invalidDecisions,
+                               "Your interests/domain answer looks like it contains personal data (a name, address or "
+                               + "number); please rephrase it without that.")
+        }
+        if let report = context.scanReport {
+            // The review page has already scanned the same collection with the same scanner.
+            try Self.apply(report, to: context)
+        } else if context.options.excludeFlagged {
+            try Self.apply(try context.scanner.scan(collection: context.source), to: context)
+        } else {
+            // Nothing before the write depends on the findings: the notes are scanned on the second
+            // core while the submission is built, and the write stage waits for the result (and its
+            // special-category check) before anything is renamed into place.
+            let scanner = context.scanner
+            let source = UncheckedCollection(collection: context.source)
+            context.pendingScan = PendingScan { try scanner.scan(collection: source.collection) }
+        }
+    }
+
+    /// Waits for a scan started by `run` and applies its result (called by the write stage).
+    static func finishPending(_ context: PipelineContext) throws {
+        guard let pending = context.pendingScan else { return }
+        context.pendingScan = nil
+        try apply(try pending.value(), to: context)
+    }
+
+    private static func apply(_ report: ScanReport, to context: PipelineContext) throws {
         context.scanReport = report
         var flagged = Set<Int64>()
         var specialNotes = Set<Int64>()
@@ -20,17 +51,15 @@ struct ScanContent: PipelineStage {
             flagged.insert(note.noteID)
             if note.findings.contains(where: { $0.category == .special }) { specialNotes.insert(note.noteID) }
         }
-        context.report.count("notes scanned", report.summary.notesScanned)
-        context.report.count("notes with personal data", report.notes.filter { $0.findings.contains { $0.category == .pii } }.count)
-        context.report.count("notes with special-category terms", specialNotes.count)
-        let surveyFindings = context.decisions.domain.isEmpty
-            ? 0 : context.scanner.scanText(context.decisions.domain, field: Finding.surveyField).count
-        if surveyFindings > 0 { context.report.count("findings in the survey text", surveyFindings) }
+        context.report.count("notes scanned", report.summary.notesScanned, stage: name)
+        context.report.count("notes with personal data",
+                             report.notes.filter { $0.findings.contains { $0.category == .pii } }.count, stage: name)
+        context.report.count("notes with special-category terms", specialNotes.count, stage: name)
 
         if context.options.excludeFlagged {
             let added = flagged.subtracting(context.decisions.excludedNotes)
             context.decisions.excludedNotes.formUnion(flagged)
-            context.report.count("flagged notes excluded", added.count)
+            context.report.count("flagged notes excluded", added.count, stage: name)
         }
         let remainingSpecial = specialNotes.subtracting(context.decisions.excludedNotes).count
         if remainingSpecial > context.scanner.specialCategoryThreshold && !context.decisions.specialCategoryConfirmed {
@@ -39,10 +68,30 @@ struct ScanContent: PipelineStage {
                                + "personal data). Look at them with `anki-submit scan`, exclude what you do not want to "
                                + "share, and confirm with --confirm-special-categories; nothing was written.")
         }
-        if surveyFindings > 0 {
-            throw PrepareError(.invalidDecisions,
-                               "Your interests/domain answer looks like it contains personal data (a name, address or "
-                               + "number); please rephrase it without that.")
+    }
+}
+
+/// A scan running on another thread; `value()` waits for it.
+final class PendingScan: @unchecked Sendable {
+    private var result: Result<ScanReport, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () throws -> ScanReport) {
+        Thread.detachNewThread { [self] in
+            result = Result { try work() }
+            done.signal()
         }
     }
+
+    /// Waits for the scan; also called on failure paths so no thread outlives the collection.
+    func value() throws -> ScanReport {
+        done.wait()
+        done.signal()
+        return try result!.get()
+    }
+}
+
+/// The collection is only read by the scan thread (its own connection) while the pipeline writes.
+private struct UncheckedCollection: @unchecked Sendable {
+    let collection: AnkiCollection
 }

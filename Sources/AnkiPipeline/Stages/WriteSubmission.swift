@@ -36,13 +36,23 @@ struct WriteSubmission: PipelineStage {
                                              "first": context.firstReviewDay, "defaultDeck": defaultDeck]
         var counts: [String: Int] = [:]
         var clock = Date()
+        var cpuClock = PipelineReport.processCPUSeconds()
         func lap(_ part: String) {
-            context.report.finished("\(Self.name)/\(part)", seconds: Date().timeIntervalSince(clock))
+            let cpu = PipelineReport.processCPUSeconds()
+            context.report.finished("\(Self.name)/\(part)", seconds: Date().timeIntervalSince(clock), cpu: cpu - cpuClock)
             clock = Date()
+            cpuClock = cpu
         }
+        // Card data in Anki's usual shape is reduced in one pass; anything else by the SQL above.
+        let reducer = CardDataReducer(keep: policy.cardsDataKeys, timeKeys: policy.cardsDataTimeKeys)
         do {
             try output.writeWithoutTransaction { db in
-                try db.inTransaction {
+                try TextFunction.register(db, name: "anki_submit_card_data", argumentCount: 2) { bytes, seconds in
+                    reducer.reduce(bytes, shiftSeconds: seconds).map { TextFunction.Result.bytes($0) } ?? .null
+                }
+                // Deferred: an immediate transaction would also lock the attached collection (see
+                // NeutralizeDecks), which the scan may still be reading.
+                try db.inTransaction(.deferred) {
                     try db.execute(sql: """
                         WITH kept AS MATERIALIZED (
                           SELECT mn.new AS id, mt.new AS mid, anki_submit_tags(n.tags) AS tags,
@@ -64,7 +74,7 @@ struct WriteSubmission: PipelineStage {
                                c.ivl, c.factor, c.reps, c.lapses, c.left,
                                CASE WHEN \(Self.odueIsTimestamp) THEN c.odue + :s ELSE c.odue END,
                                CASE WHEN c.odid = 0 THEN 0 ELSE coalesce(mo.new, 0) END,
-                               \(dataExpression),
+                               coalesce(anki_submit_card_data(c.data, :s), \(dataExpression)),
                                c.id + :ms
                         FROM src.cards c
                         CROSS JOIN temp.map_cards mc ON mc.old = c.id
@@ -76,15 +86,13 @@ struct WriteSubmission: PipelineStage {
                     lap("cards")
                     try db.execute(sql: """
                         INSERT INTO revlog (id, cid, ease, ivl, lastIvl, factor, time, type, day)
-                        SELECT r.id + :ms, mc.new, r.ease, r.ivl, r.lastIvl, r.factor, r.time, r.type,
-                               anki_submit_day(r.id) - :first
-                        FROM src.revlog r CROSS JOIN temp.map_cards mc ON mc.old = r.cid
-                        ORDER BY r.id
+                        SELECT id, cid, ease, ivl, lastIvl, factor, time, type, day FROM (
+                          SELECT r.id + :ms AS id, anki_submit_card(r.cid) AS cid, r.ease, r.ivl, r.lastIvl,
+                                 r.factor, r.time, r.type, anki_submit_day(r.id) - :first AS day
+                          FROM src.revlog r ORDER BY r.id LIMIT -1)
+                        WHERE cid IS NOT NULL
                         """, arguments: arguments)
                     lap("revlog")
-                    // Indexes are built once the rows are in (cheaper than maintaining them row by row).
-                    for statement in SubmissionSchema.indexStatements { try db.execute(sql: statement) }
-                    lap("indexes")
                     counts["cards without a deck (moved to the default deck)"] = try Int.fetchOne(db, sql: """
                         SELECT count(*) FROM src.cards c JOIN temp.map_cards mc ON mc.old = c.id
                         WHERE c.did NOT IN (SELECT old FROM temp.map_decks)
@@ -106,8 +114,15 @@ struct WriteSubmission: PipelineStage {
         } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
             throw PrepareError(.outputFailure, "The disk is full; the submission could not be written.")
         }
+        // The scan's counts go into the manifest's report, and its special-category check must pass.
+        try ScanContent.finishPending(context)
+        lap("scan-wait")
         for table in ["notes", "cards", "revlog", "decks", "note_types", "deck_config"] {
             context.report.count(table, counts[table] ?? 0)
+        }
+        context.report.count("reviews", counts["revlog"] ?? 0, stage: ComputeReviewDays.name)
+        if let deleted = context.cardMap?.reviewsOfDeletedCards, deleted > 0 {
+            context.report.count("reviews of deleted cards (left out)", deleted, stage: RemapIDs.name)
         }
         if let moved = counts["cards without a deck (moved to the default deck)"], moved > 0 {
             context.report.count("cards without a deck (moved to the default deck)", moved)
@@ -156,9 +171,10 @@ struct WriteSubmission: PipelineStage {
         for table in ["notes", "cards", "revlog", "decks", "note_types", "deck_config"] {
             entries.append(("count_\(table)", String(counts[table] ?? 0)))
         }
-        try output.write { db in
+        try output.inTransaction(.deferred) { db in
             let insert = try db.makeStatement(sql: "INSERT INTO manifest (key, value) VALUES (?, ?)")
             for (key, value) in entries { try insert.execute(arguments: [key, value]) }
+            return .commit
         }
     }
 
