@@ -219,10 +219,13 @@ struct SourceRules {
             ("fields", "name", .structure), ("decks", "name", .structure), ("manifest", "value", .structure),
             ("deck_config", "fsrs_params", .structure),
         ]
+        // Hashing a Swift string normalizes it first: only texts as short as some original string are
+        // looked up (note fields are mostly longer than any guid or name).
+        let longestExact = exactStrings.map(\.utf8.count).max() ?? 0
         for (table, column, scope) in textColumns {
-            let rows = try String.fetchAll(db, sql: "SELECT \(column) FROM main.\(table)")
-            for text in rows {
-                if exactStrings.contains(text) && !(table == "fields" && column == "name") {
+            let rows = try String.fetchCursor(db, sql: "SELECT \(column) FROM main.\(table)")
+            while let text = try rows.next() {
+                if text.utf8.count <= longestExact && exactStrings.contains(text) && !(table == "fields" && column == "name") {
                     findings.add("no-source-strings", "\(table).\(column) holds an original deck or note-type name or guid")
                 }
                 for number in Self.longNumbers(in: text) {
