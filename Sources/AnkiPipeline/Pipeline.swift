@@ -131,6 +131,15 @@ public final class PipelineContext {
     var firstReviewDay: Int64 = 0
     var mediaNeutralizer: MediaNeutralizer?
     var cardMap: CardMap?
+    /// The collection's integrity check, running since check-source (see `CheckSource`).
+    var integrityCheck: IntegrityCheck?
+
+    /// Waits for the integrity check; throws when the collection is damaged.
+    func finishIntegrityCheck() throws {
+        guard let check = integrityCheck else { return }
+        integrityCheck = nil
+        try check.wait()
+    }
     /// The scan running on the second core while the submission is built (see `ScanContent`).
     var pendingScan: PendingScan?
 
@@ -225,6 +234,9 @@ public struct Pipeline: Sendable {
         } catch {
             _ = try? context.pendingScan?.value()   // no thread may read the collection after this
             context.pendingScan = nil
+            // A damaged collection can make any later stage fail; the integrity check says why.
+            var error = error
+            do { try context.finishIntegrityCheck() } catch let damaged { error = damaged }
             if let tokenURL = context.tokenURL, context.submissionURL == nil {
                 try? FileManager.default.removeItem(at: tokenURL)
             }

@@ -146,7 +146,14 @@ public final class AnkiCollection {
         try contentResult.get()
     }
 
-    private func validateContent() throws {
+    /// Starts SQLite's integrity check of the working copy on another thread (`validate()` without
+    /// waiting for it): the caller overlaps it with its own work and waits before trusting the result.
+    public func startIntegrityCheck() -> IntegrityCheck {
+        IntegrityCheck.start(databaseURL)
+    }
+
+    /// The checks of `validate()` other than the integrity check: id ranges and UTF-8 text.
+    public func validateContent() throws {
         try CollectionDatabase.mapErrors {
             try database.read { db in
                 for table in ["notes", "cards", "revlog"] {

@@ -116,7 +116,7 @@ extension Row {
 
 /// `PRAGMA quick_check` of the working copy on its own read-only connection and thread: started by
 /// `start`, its outcome collected by `wait` (which blocks until the check has finished).
-final class IntegrityCheck: @unchecked Sendable {
+public final class IntegrityCheck: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     /// Written once by the checking thread before it signals `finished`; read only after `wait`.
     private var outcome: Result<Void, any Error> = .success(())
@@ -130,8 +130,10 @@ final class IntegrityCheck: @unchecked Sendable {
         return check
     }
 
-    func wait() throws {
+    /// Waits for the check; throws `.damagedDatabase` when it failed. Can be called more than once.
+    public func wait() throws {
         finished.wait()
+        finished.signal()
         try outcome.get()
     }
 

@@ -63,6 +63,21 @@ struct PrepareCommandTests {
         #expect(result.leftInTemp.isEmpty)
     }
 
+    @Test("damaged collections: the reader's exit code, one line, no output folder, nothing left",
+          arguments: [("corrupt.anki2", Int32(26)), ("bad-utf8.apkg", 28), ("big-id.apkg", 27), ("not-anki.sqlite", 25)])
+    func damaged(_ name: String, _ code: Int32) throws {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let result = try cli.run(["prepare", CLI.hostile.appendingPathComponent(name).path, "--review", "none",
+                                  "--out", "out", "--timezone", "UTC", "--language", "de", "--consent-public", "yes",
+                                  "--confirm-special-categories"])
+        #expect(result.status == code, "\(name): \(result.stderr)")
+        #expect(result.stderr.hasPrefix("anki-submit: "))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(result.leftInTemp.isEmpty, "temp files left: \(result.leftInTemp)")
+        #expect(result.leftInWorkingDirectory.isEmpty, "left: \(result.leftInWorkingDirectory)")
+    }
+
     @Test("missing consent and bad options are refused")
     func options() throws {
         let cli = try CLI()

@@ -6,7 +6,11 @@ struct CheckSource: PipelineStage {
     static let summary = "the collection passes the integrity, id-range and text checks and has notes"
 
     func run(_ context: PipelineContext) throws {
-        try context.source.validate()
+        // SQLite's integrity check reads the whole working copy: it runs on the second core while
+        // the submission is built, and the write stage waits for it before the audit (a failure
+        // there, or any earlier error while it runs, is reported as the damaged collection it is).
+        context.integrityCheck = context.source.startIntegrityCheck()
+        try context.source.validateContent()
         try context.source.requireNotes()
         let counts = try context.source.counts()
         context.report.count("notes", counts.notes)

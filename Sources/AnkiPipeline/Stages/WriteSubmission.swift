@@ -114,8 +114,10 @@ struct WriteSubmission: PipelineStage {
         } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
             throw PrepareError(.outputFailure, "The disk is full; the submission could not be written.")
         }
-        // The scan's counts go into the manifest's report, and its special-category check must pass.
+        // The scan's counts go into the manifest's report, and its special-category check must pass;
+        // the collection must have passed its integrity check before its copy is trusted.
         try ScanContent.finishPending(context)
+        try context.finishIntegrityCheck()
         lap("scan-wait")
         for table in ["notes", "cards", "revlog", "decks", "note_types", "deck_config"] {
             context.report.count(table, counts[table] ?? 0)
