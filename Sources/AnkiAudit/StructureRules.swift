@@ -210,72 +210,13 @@ enum FlatNumericObjects {
     }
 
     static func matches(_ bytes: UnsafeRawBufferPointer, allowed: [[UInt8]]) -> Bool {
-        var i = 0
-        let n = bytes.count
-        func skipSpace() {
-            while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D { i += 1 }
-        }
-        func digits() -> Int {
-            let start = i
-            while i < n, bytes[i] >= 0x30, bytes[i] <= 0x39 { i += 1 }
-            return i - start
-        }
-        /// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-        func number() -> Bool {
-            if i < n, bytes[i] == 0x2D { i += 1 }
-            guard i < n, bytes[i] >= 0x30, bytes[i] <= 0x39 else { return false }
-            if bytes[i] == 0x30 { i += 1 } else { _ = digits() }
-            if i < n, bytes[i] == 0x2E {
-                i += 1
-                guard digits() > 0 else { return false }
-            }
-            if i < n, bytes[i] == 0x65 || bytes[i] == 0x45 {
-                i += 1
-                if i < n, bytes[i] == 0x2B || bytes[i] == 0x2D { i += 1 }
-                guard digits() > 0 else { return false }
-            }
-            return true
-        }
         var seen: UInt64 = 0
-        skipSpace()
-        guard i < n, bytes[i] == 0x7B else { return false }   // {
-        i += 1
-        skipSpace()
-        if i < n, bytes[i] == 0x7D {                           // {}
-            i += 1
-            skipSpace()
-            return i == n
-        }
-        while true {
-            guard i < n, bytes[i] == 0x22 else { return false }   // "
-            i += 1
-            let keyStart = i
-            while i < n, bytes[i] != 0x22 {
-                if bytes[i] == 0x5C || bytes[i] < 0x20 { return false }   // escapes, control characters
-                i += 1
-            }
-            guard i < n else { return false }
-            let key = UnsafeRawBufferPointer(rebasing: bytes[keyStart..<i])
-            i += 1
+        return FlatNumericJSON.walk(bytes) { member in
+            let key = UnsafeRawBufferPointer(rebasing: bytes[member.key])
             guard let index = allowed.firstIndex(where: { $0.elementsEqual(key) }),
                   seen & (1 << UInt64(index)) == 0 else { return false }
             seen |= 1 << UInt64(index)
-            skipSpace()
-            guard i < n, bytes[i] == 0x3A else { return false }   // :
-            i += 1
-            skipSpace()
-            guard number() else { return false }
-            skipSpace()
-            guard i < n else { return false }
-            if bytes[i] == 0x2C {                                  // ,
-                i += 1
-                skipSpace()
-                continue
-            }
-            guard bytes[i] == 0x7D else { return false }           // }
-            i += 1
-            skipSpace()
-            return i == n
+            return true
         }
     }
 }

@@ -141,7 +141,7 @@ public final class PipelineContext {
         try check.wait()
     }
     /// The scan running on the second core while the submission is built (see `ScanContent`).
-    var pendingScan: PendingScan?
+    var pendingScan: InBackground<ScanReport>?
 
     public init(source: AnkiCollection, policy: Policy, options: PrepareOptions, decisions: Decisions,
                 scanner: AnkiScanner.Scanner, token: WithdrawalToken = .generate(), scan: ScanReport? = nil) {

@@ -216,25 +216,6 @@ extension AnkiSubmit {
 
 
 /// Prints one line on stderr and exits with `code`.
-/// A value computed on another thread; `value()` waits for it.
-final class InBackground<T>: @unchecked Sendable {
-    private var result: Result<T, any Error>?
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ work: @escaping @Sendable () throws -> T) {
-        Thread.detachNewThread { [self] in
-            result = Result { try work() }
-            done.signal()
-        }
-    }
-
-    func value() throws -> T {
-        done.wait()
-        done.signal()   // later calls return at once
-        return try result!.get()
-    }
-}
-
 func fail(_ message: String, code: Int32) -> Never {
     FileHandle.standardError.write(Data("anki-submit: \(message)\n".utf8))
     Foundation.exit(code)

@@ -1,5 +1,6 @@
 import AnkiReader
 import AnkiScanner
+import AnkiSubmission
 import Foundation
 
 /// Runs the personal-data and special-category scanner over every note (fields, tags, the names of
@@ -32,7 +33,7 @@ struct ScanContent: PipelineStage {
             // special-category check) before anything is renamed into place.
             let scanner = context.scanner
             let source = UncheckedCollection(collection: context.source)
-            context.pendingScan = PendingScan { try scanner.scan(collection: source.collection) }
+            context.pendingScan = InBackground { try scanner.scan(collection: source.collection) }
         }
     }
 
@@ -68,26 +69,6 @@ struct ScanContent: PipelineStage {
                                + "personal data). Look at them with `anki-submit scan`, exclude what you do not want to "
                                + "share, and confirm with --confirm-special-categories; nothing was written.")
         }
-    }
-}
-
-/// A scan running on another thread; `value()` waits for it.
-final class PendingScan: @unchecked Sendable {
-    private var result: Result<ScanReport, any Error>?
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ work: @escaping @Sendable () throws -> ScanReport) {
-        Thread.detachNewThread { [self] in
-            result = Result { try work() }
-            done.signal()
-        }
-    }
-
-    /// Waits for the scan; also called on failure paths so no thread outlives the collection.
-    func value() throws -> ScanReport {
-        done.wait()
-        done.signal()
-        return try result!.get()
     }
 }
 
