@@ -76,7 +76,9 @@ public final class Scanner: Sendable {
     public func mediaReferences(in field: String) -> [String] {
         var copy = field
         return copy.withUTF8 { p in
-            VisibleText(p, mode: .html).mediaReferences.map { TextUnits.string(p, $0) }
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: p.count) { buffer in
+                VisibleText(p, mode: .html, buffer: buffer.baseAddress!).mediaReferences.map { TextUnits.string(p, $0) }
+            }
         }
     }
 
@@ -111,34 +113,46 @@ public final class Scanner: Sendable {
     func scan(bytes source: UnsafeBufferPointer<UInt8>, field: Int, mode: VisibleText.Mode,
               minimumScore: Double, references: inout [String]?) -> [Finding] {
         guard !source.isEmpty else { return [] }
-        let visible = VisibleText(source, mode: mode)
-        if references != nil && !visible.mediaReferences.isEmpty {
-            references = visible.mediaReferences.map { TextUnits.string(source, $0) }
-        }
-        return visible.withBytes(source) { text -> [Finding] in
-            let tokens = tokenize(text, identifier: mode == .identifier)
-            var pii = patternCandidates(text, tokens: tokens)
-            pii = resolveOverlaps(pii)
-            let names = nameCandidates(text, tokens: tokens, claimed: pii, identifier: mode == .identifier)
-            // (pii is already free of overlaps: resolving it again would change nothing)
-            if !names.isEmpty { pii = resolveOverlaps(pii + names) }
-            let special = specialCandidates(text, tokens: tokens)
-            var findings: [Finding] = []
-            var map: VisibleText.OriginMap?
-            func report(_ candidate: Candidate) {
-                guard candidate.score >= minimumScore && candidate.score > 0 else { return }
-                if map == nil { map = visible.originMap(source) }
-                let original = map!.originalRange(candidate.range)
-                findings.append(Finding(kind: candidate.kind, category: candidate.category,
-                                        text: TextUnits.string(text, candidate.range), field: field,
-                                        start: original.lowerBound, end: original.upperBound,
-                                        score: min(candidate.score, 0.99), detector: candidate.detector))
+        // The visible text and the tokens live in temporary buffers (on the stack for usual fields).
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: source.count) { buffer -> [Finding] in
+            let visible = VisibleText(source, mode: mode, buffer: buffer.baseAddress!)
+            if references != nil && !visible.mediaReferences.isEmpty {
+                references = visible.mediaReferences.map { TextUnits.string(source, $0) }
             }
-            for candidate in pii { report(candidate) }
-            for candidate in special { report(candidate) }
-            findings.sort { ($0.start, $0.end, $0.kind) < ($1.start, $1.end, $1.kind) }
-            return findings
+            let text = visible.text
+            return withUnsafeTemporaryAllocation(of: Token.self, capacity: TokenizedText.capacity(text.count)) { tokenBuffer in
+                let tokens = tokenize(text, identifier: mode == .identifier, into: tokenBuffer)
+                return candidates(text, tokens, visible: visible, source: source, field: field, mode: mode,
+                                  minimumScore: minimumScore)
+            }
         }
+    }
+
+    private func candidates(_ text: UnsafeBufferPointer<UInt8>, _ tokens: TokenizedText, visible: VisibleText,
+                            source: UnsafeBufferPointer<UInt8>, field: Int, mode: VisibleText.Mode,
+                            minimumScore: Double) -> [Finding] {
+        var pii = patternCandidates(text, tokens: tokens)
+        pii = resolveOverlaps(pii)
+        let names = nameCandidates(text, tokens: tokens, claimed: pii, identifier: mode == .identifier)
+        // (pii is already free of overlaps: resolving it again would change nothing)
+        if !names.isEmpty { pii = resolveOverlaps(pii + names) }
+        let special = specialCandidates(text, tokens: tokens)
+        guard !pii.isEmpty || !special.isEmpty else { return [] }
+        var findings: [Finding] = []
+        var map: VisibleText.OriginMap?
+        func report(_ candidate: Candidate) {
+            guard candidate.score >= minimumScore && candidate.score > 0 else { return }
+            if map == nil { map = visible.originMap(source) }
+            let original = map!.originalRange(candidate.range)
+            findings.append(Finding(kind: candidate.kind, category: candidate.category,
+                                    text: TextUnits.string(text, candidate.range), field: field,
+                                    start: original.lowerBound, end: original.upperBound,
+                                    score: min(candidate.score, 0.99), detector: candidate.detector))
+        }
+        for candidate in pii { report(candidate) }
+        for candidate in special { report(candidate) }
+        if findings.count > 1 { findings.sort { ($0.start, $0.end, $0.kind) < ($1.start, $1.end, $1.kind) } }
+        return findings
     }
 
     /// Keeps, among overlapping candidates, the one with the lowest priority (then highest score).

@@ -12,27 +12,41 @@ struct VisibleText {
         case identifier
     }
 
-    /// The visible bytes; nil when they are the original bytes themselves.
-    private(set) var bytes: [UInt8]?
-    /// True when `bytes` were rendered from HTML (offsets differ from the original's).
+    /// The visible bytes: `source` itself, or what was written to the caller's buffer.
+    let text: UnsafeBufferPointer<UInt8>
+    /// True when `text` was rendered from HTML (offsets differ from the original's).
     private var rendered = false
     /// Original byte ranges of media file names referenced by the field.
     private(set) var mediaReferences: [Range<Int>] = []
 
-    var isIdentity: Bool { bytes == nil }
-
-    init(_ source: UnsafeBufferPointer<UInt8>, mode: Mode) {
+    /// Makes the visible text of `source`, writing it to `buffer` (room for `source.count` bytes, which
+    /// the visible text never exceeds) when it differs from `source`. `text` is valid while `source`
+    /// and `buffer` are.
+    init(_ source: UnsafeBufferPointer<UInt8>, mode: Mode, buffer: UnsafeMutablePointer<UInt8>) {
         switch mode {
         case .plain:
-            bytes = nil
+            text = source
         case .identifier:
             var needsCopy = false
             for b in source where b == UInt8(ascii: "_") || b == UInt8(ascii: ":") || b == 0 { needsCopy = true; break }
             if needsCopy {
-                bytes = source.map { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ":") || $0 == 0 ? UInt8(ascii: " ") : $0 }
+                for (k, b) in source.enumerated() {
+                    buffer[k] = b == UInt8(ascii: "_") || b == UInt8(ascii: ":") || b == 0 ? UInt8(ascii: " ") : b
+                }
+                text = UnsafeBufferPointer(start: buffer, count: source.count)
+            } else {
+                text = source
             }
         case .html:
-            if Self.hasMarkup(source) { buildFromHTML(source) }
+            if Self.hasMarkup(source) {
+                var references: [Range<Int>] = []
+                let length = Self.render(source, buffer, nil, nil, &references)
+                text = UnsafeBufferPointer(start: buffer, count: length)
+                mediaReferences = references
+                rendered = true
+            } else {
+                text = source
+            }
         }
     }
 
@@ -58,12 +72,6 @@ struct VisibleText {
             i += 1
         }
         return false
-    }
-
-    /// Calls `body` with the visible bytes.
-    func withBytes<R>(_ source: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        if let bytes { return try bytes.withUnsafeBufferPointer(body) }
-        return try body(source)
     }
 
     /// Maps visible ranges back to ranges of the original field. Made only when a field has
@@ -171,18 +179,6 @@ struct VisibleText {
         table[0] = true
         return UnsafePointer(table)
     }()
-
-    private mutating func buildFromHTML(_ p: UnsafeBufferPointer<UInt8>) {
-        let n = p.count
-        // The visible text is never longer than the source: every replacement is shorter than what it
-        // replaces, so the buffer is sized once and written through a pointer.
-        var references: [Range<Int>] = []
-        bytes = [UInt8](unsafeUninitializedCapacity: n) { out, count in
-            count = Self.render(p, out.baseAddress!, nil, nil, &references)
-        }
-        mediaReferences = references
-        rendered = true
-    }
 
     /// Writes the visible bytes of `p` to `o` and, when `f` and `t` are given, the original range of
     /// each (start to `f`, end to `t`). Returns the number of visible bytes.
