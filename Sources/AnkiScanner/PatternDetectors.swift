@@ -388,8 +388,8 @@ extension Scanner {
         // National identity numbers
         if digits >= 5 {
             for rule in patterns.ids where rule.minimumDigits <= possibleDigits {
-                let spec = rule.spec
                 for m in matches(rule.regex, text, region, valid: valid) {
+                    let spec = rule.spec
                     let value = TextUnits.string(text, m.range)
                     guard Validators.validate(spec.validator, value) else { continue }
                     let context = hasContext(.idContext, tokens, before: m.range.lowerBound)
@@ -403,14 +403,13 @@ extension Scanner {
         // Dates (of birth)
         if digits >= 5 {
             for rule in patterns.dates where rule.minimumDigits <= possibleDigits {
-                let spec = rule.spec
                 for m in matches(rule.regex, text, region, valid: valid) {
-                    guard let date = dateParts(text, m, spec) else { continue }
+                    guard let date = dateParts(text, m, rule) else { continue }
                     let dt = configuration.dates
                     guard (dt.minYear...dt.maxYear).contains(date.year) else { continue }
                     let birth = hasContext(.birthContext, tokens, before: m.range.lowerBound)
                     out.append(Candidate(range: m.range, kind: birth ? "date_of_birth" : "date", category: .pii,
-                                         score: birth ? dt.birth : dt.plain, detector: "date.\(spec.name)",
+                                         score: birth ? dt.birth : dt.plain, detector: "date.\(rule.spec.name)",
                                          priority: Priority.date))
                 }
             }
@@ -517,7 +516,8 @@ extension Scanner {
         return range.lowerBound..<end
     }
 
-    private func dateParts(_ text: UnsafeBufferPointer<UInt8>, _ m: TextMatch, _ spec: DateSpec) -> (day: Int, month: Int, year: Int)? {
+    private func dateParts(_ text: UnsafeBufferPointer<UInt8>, _ m: TextMatch, _ rule: DigitRule<DateSpec>) -> (day: Int, month: Int, year: Int)? {
+        let dayGroup = rule.spec.day, monthGroup = rule.spec.month, yearGroup = rule.spec.year
         func group(_ index: Int) -> String? {
             guard index >= 1, index <= m.groups.count, let r = m.groups[index - 1] else { return nil }
             return TextUnits.string(text, r)
@@ -532,8 +532,8 @@ extension Scanner {
             return s.isEmpty ? nil : v
         }
         // day 0: a month and a year only ("mayo de 2006")
-        guard var day = spec.day == 0 ? 1 : number(group(spec.day)), let year = number(group(spec.year)),
-              let monthText = group(spec.month) else { return nil }
+        guard var day = dayGroup == 0 ? 1 : number(group(dayGroup)), let year = number(group(yearGroup)),
+              let monthText = group(monthGroup) else { return nil }
         var month: Int
         if let numeric = number(monthText) {
             month = numeric

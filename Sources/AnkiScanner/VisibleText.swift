@@ -150,35 +150,55 @@ struct VisibleText {
     }
 
     /// The tag names that matter, sorted for a binary search: no string is made per tag.
-    private static let tagTable: [(name: PackedName, kind: TagKind)] = {
+    /// The tag names that matter in a small open-addressing table (128 slots, an empty name marks a
+    /// free slot): no string is made per tag. Allocated once, for the life of the process.
+    nonisolated(unsafe) private static let tagTable: UnsafePointer<(name: PackedName, kind: TagKind)> = {
         var kinds: [String: TagKind] = [:]
         for name in blockTags { kinds[name, default: []].insert(.block) }
         for name in mediaTags { kinds[name, default: []].insert(.media) }
         kinds["style"] = [.hidden, .style]
         kinds["script"] = .hidden
         kinds["!--"] = .comment
-        return kinds.map { (PackedName($0.key), $0.value) }.sorted { $0.name < $1.name }
+        let table = UnsafeMutablePointer<(name: PackedName, kind: TagKind)>.allocate(capacity: tagSlots)
+        table.initialize(repeating: (PackedName(), []), count: tagSlots)
+        for (name, kind) in kinds.sorted(by: { $0.key < $1.key }) {
+            let packed = PackedName(name)
+            var slot = tagSlot(packed)
+            while table[slot].name != PackedName() { slot = (slot + 1) & (tagSlots - 1) }
+            table[slot] = (packed, kind)
+        }
+        return UnsafePointer(table)
     }()
+    private static let tagSlots = 128
+
+    @inline(__always)
+    private static func tagSlot(_ name: PackedName) -> Int {
+        Int(truncatingIfNeeded: ((name.low ^ name.high &* 31) &* 0x9E37_79B9_7F4A_7C15) >> 57)
+    }
 
     private static func tagKind(_ name: PackedName) -> TagKind {
-        tagTable.withUnsafeBufferPointer { table in
-            var lo = 0, hi = table.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if table[mid].name < name { lo = mid + 1 } else { hi = mid }
-            }
-            return lo < table.count && table[lo].name == name ? table[lo].kind : []
+        let table = tagTable
+        var slot = tagSlot(name)
+        while true {
+            let entry = table[slot]
+            if entry.name == name { return entry.kind }
+            if entry.name == PackedName() { return [] }
+            slot = (slot + 1) & (tagSlots - 1)
         }
     }
 
     /// Bytes that need a look in HTML mode; everything else is copied as it is.
-    nonisolated(unsafe) private static let specialPointer: UnsafePointer<Bool> = {
+    /// Inside a cloze, ":" (a hint may start) and "}" (the cloze may end) need a look too.
+    nonisolated(unsafe) private static let specialPointer: UnsafePointer<Bool> = specialTable("<&{}:[")
+    nonisolated(unsafe) private static let specialOutsideClozePointer: UnsafePointer<Bool> = specialTable("<&{[")
+
+    private static func specialTable(_ bytes: String) -> UnsafePointer<Bool> {
         let table = UnsafeMutablePointer<Bool>.allocate(capacity: 256)
         table.initialize(repeating: false, count: 256)
-        for c in "<&{}:[".utf8 { table[Int(c)] = true }
+        for c in bytes.utf8 { table[Int(c)] = true }
         table[0] = true
         return UnsafePointer(table)
-    }()
+    }
 
     /// Writes the visible bytes of `p` to `o` and, when `f` and `t` are given, the original range of
     /// each (start to `f`, end to `t`). Returns the number of visible bytes.
@@ -193,7 +213,7 @@ struct VisibleText {
         var hintBits: UInt64 = 0
         var deepHints: [Bool] = []
         let mapping = f != nil
-        let isSpecial = specialPointer
+        let specialInside = specialPointer, specialOutside = specialOutsideClozePointer
 
         @inline(__always) func emit(_ b: UInt8, _ s: Int, _ e: Int) {
             o[length] = b
@@ -215,6 +235,7 @@ struct VisibleText {
         var i = 0
         while i < n {
             let b = base[i]
+            let isSpecial = clozeDepth > 0 ? specialInside : specialOutside
             if !isSpecial[Int(b)] {
                 // a run of ordinary bytes
                 var j = i + 1
