@@ -243,7 +243,7 @@ extension Scanner {
 
     /// 佐藤健さん, 田中さん, 王秀英: a surname followed by a given name or (after up to two more
     /// characters) an honorific, inside a CJK run.
-    private func cjkNames(_ text: UnsafeBufferPointer<UInt8>, _ hits: [CJKHit], _ out: inout [Candidate]) {
+    private func cjkNames(_ text: UnsafeBufferPointer<UInt8>, _ hits: UnsafeBufferPointer<CJKHit>, _ out: inout [Candidate]) {
         guard !hits.isEmpty else { return }
         let s = configuration.names
         // `hits` are in text order (by start): the hits starting at a position are a run found by

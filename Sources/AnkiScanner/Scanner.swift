@@ -121,9 +121,16 @@ public final class Scanner: Sendable {
             }
             let text = visible.text
             return withUnsafeTemporaryAllocation(of: Token.self, capacity: TokenizedText.capacity(text.count)) { tokenBuffer in
-                let tokens = tokenize(text, identifier: mode == .identifier, into: tokenBuffer)
-                return candidates(text, tokens, visible: visible, source: source, field: field, mode: mode,
-                                  minimumScore: minimumScore)
+                var hits = HitStore()
+                var tokens = tokenize(text, identifier: mode == .identifier, into: tokenBuffer, hits: &hits)
+                return hits.cjk.withUnsafeBufferPointer { cjk in
+                    hits.terms.withUnsafeBufferPointer { terms in
+                        tokens.cjkHits = cjk
+                        tokens.termHits = terms
+                        return candidates(text, tokens, visible: visible, source: source, field: field, mode: mode,
+                                          minimumScore: minimumScore)
+                    }
+                }
             }
         }
     }

@@ -38,11 +38,22 @@ struct TermHit {
     var term: Int32
 }
 
+/// Where the tokenizer collects lexicon hits; the caller keeps it alive while `TokenizedText`
+/// points into it.
+struct HitStore {
+    var cjk: [CJKHit] = []
+    var terms: [TermHit] = []
+}
+
+/// The tokens of a text and what was found on the way. Only pointers and numbers (into buffers the
+/// caller owns), so passing it around costs no reference counting.
 struct TokenizedText {
-    /// In a buffer of the caller's (`Scanner.tokenize(_:identifier:into:)`).
+    /// In a buffer of the caller's (`Scanner.tokenize(_:identifier:into:hits:)`).
     var tokens = UnsafeBufferPointer<Token>(start: nil, count: 0)
-    var cjkHits: [CJKHit] = []
-    var termHits: [TermHit] = []
+    /// In text order. Set by the caller from `HitStore.cjk`.
+    var cjkHits = UnsafeBufferPointer<CJKHit>(start: nil, count: 0)
+    /// Set by the caller from `HitStore.terms`.
+    var termHits = UnsafeBufferPointer<TermHit>(start: nil, count: 0)
     /// CJK characters in the text (for the vocabulary-card test of special terms).
     var cjkScalars = 0
     /// The flags of all tokens together.
@@ -64,12 +75,14 @@ extension Scanner {
     /// `identifier`: names count in lowercase too (tags, file names), so every word is looked up in
     /// the full word table; otherwise only capitalized words are, and lowercase words in the table of
     /// context words and terms (`Lexicon.common`), all their flags can matter for.
-    /// Tokens go to `buffer`, which has room for `TokenizedText.capacity(text.count)` of them.
+    /// Tokens go to `buffer`, which has room for `TokenizedText.capacity(text.count)` of them; CJK
+    /// hits and term hits to `hits` (the result's `cjkHits` and `termHits` are left empty: the caller
+    /// points them into `hits`).
     func tokenize(_ text: UnsafeBufferPointer<UInt8>, identifier: Bool,
-                  into buffer: UnsafeMutableBufferPointer<Token>) -> TokenizedText {
+                  into buffer: UnsafeMutableBufferPointer<Token>, hits: inout HitStore) -> TokenizedText {
         // The lower-cased scalars of the current word: on the stack for the usual limits.
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: configuration.limits.maxTokenScalars + 1) {
-            tokenize(text, key: $0.baseAddress!, identifier: identifier, into: buffer)
+            tokenize(text, key: $0.baseAddress!, identifier: identifier, into: buffer, hits: &hits)
         }
     }
 
@@ -89,9 +102,8 @@ extension Scanner {
     /// own, so that the loop keeps everything in registers.
     @inline(never)
     static func readASCIIWord(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ key: UnsafeMutablePointer<UInt32>,
-                              _ maxScalars: Int) -> WordScan? {
+                              _ maxScalars: Int, _ table: UnsafePointer<UInt8>) -> WordScan? {
         let p = text.baseAddress!, n = text.count
-        let table = AsciiWord.table
         var e = start
         var h = TextUnits.hashStart()
         var seen: UInt8 = 0
@@ -130,7 +142,7 @@ extension Scanner {
     /// The word at `start` (letters, digits, Hangul, marks), any script.
     @inline(never)
     static func readWord(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ key: UnsafeMutablePointer<UInt32>,
-                         _ maxScalars: Int) -> WordScan {
+                         _ maxScalars: Int, _ twoByte: UnsafePointer<UInt32>) -> WordScan {
         let n = text.count
         var scan = WordScan(end: start)
         var count = 0
@@ -143,6 +155,13 @@ extension Scanner {
                 s = UInt32(bj); len = 1
                 cls = TextUnits.charClassASCII(bj)
                 lower = (s &- 65) < 26 ? s + 32 : s
+            } else if bj >= 0xC2 && bj < 0xE0 && j + 1 < n && text[j + 1] & 0xC0 == 0x80 {
+                // two bytes (Latin, Greek, Cyrillic...): class and lower case from a table
+                s = (UInt32(bj) & 0x1F) << 6 | (UInt32(text[j + 1]) & 0x3F)
+                len = 2
+                let entry = twoByte[Int(s)]
+                cls = CharClass(rawValue: UInt8(truncatingIfNeeded: entry >> 24))!
+                lower = entry & 0xFF_FFFF
             } else {
                 (s, len) = TextUnits.decode(text, j)
                 cls = TextUnits.charClass(s)
@@ -171,18 +190,28 @@ extension Scanner {
     }
 
     private func tokenize(_ text: UnsafeBufferPointer<UInt8>, key: UnsafeMutablePointer<UInt32>,
-                          identifier: Bool, into tokens: UnsafeMutableBufferPointer<Token>) -> TokenizedText {
+                          identifier: Bool, into tokens: UnsafeMutableBufferPointer<Token>,
+                          hits: inout HitStore) -> TokenizedText {
         var result = TokenizedText()
         let n = text.count
         var tokenCount = 0
         let maxScalars = configuration.limits.maxTokenScalars
-        let words = lexicon.words, common = lexicon.common, prefix = lexicon.prefixStems, suffix = lexicon.suffixStems
+        // Plain pointers into the lexicon: no reference counting in the loop.
+        let words = lexicon.words.raw, common = lexicon.common.raw
+        let prefix = lexicon.prefixStems.raw, suffix = lexicon.suffixStems.raw
         let prefixMask = prefix.lengthMask, suffixMask = suffix.lengthMask
-        let prefixPairs = lexicon.prefixPairs, suffixPairs = lexicon.suffixPairs
+        let prefixPairs = lexicon.prefixPairs.raw, suffixPairs = lexicon.suffixPairs.raw
+        let termBase = lexicon.termIndexBase
+        @inline(__always) func terms(_ range: TermRange) -> UnsafeBufferPointer<Int32> {
+            UnsafeBufferPointer(start: termBase + Int(range.start), count: Int(range.count))
+        }
         var termHits: [TermHit] = []
+        swap(&termHits, &hits.terms)
+        defer { swap(&termHits, &hits.terms) }
         var allFlags: WordFlags = []
         var mayHaveSeeds = false, hasHangul = false
         let asciiWord = AsciiWord.table
+        let twoByte = TextUnits.twoByteTable
         var i = 0
         while i < n {
             let b = text[i]
@@ -209,7 +238,8 @@ extension Scanner {
                 class0 = bits & AsciiWord.letter != 0 ? .letter : .digit
             } else {
                 let (s0, l0) = TextUnits.decode(text, i)
-                class0 = TextUnits.charClass(s0)
+                class0 = l0 == 2 ? CharClass(rawValue: UInt8(truncatingIfNeeded: twoByte[Int(s0)] >> 24))!
+                    : TextUnits.charClassFast(s0)
                 len0 = l0
                 // A word or CJK run ends at an invalid byte (read as U+FFFD of one byte), and the next
                 // round decodes it here.
@@ -219,13 +249,15 @@ extension Scanner {
             case .letter, .digit, .hangul:
                 let start = i
                 // An ASCII word (the usual case) is read by one table lookup a byte.
-                let word = (b < 0x80 ? Self.readASCIIWord(text, start, key, maxScalars) : nil)
-                    ?? Self.readWord(text, start, key, maxScalars)
+                let word = (b < 0x80 ? Self.readASCIIWord(text, start, key, maxScalars, asciiWord) : nil)
+                    ?? Self.readWord(text, start, key, maxScalars, twoByte)
                 let j = word.end, count = word.count, h = word.hash
                 let keyCount = min(count, maxScalars)
                 // Prefix stems: looked up only while some stem may start with the word's scalars so
                 // far (its first two scalars must be a stem's, then each longer prefix).
-                if prefixMask != 0 {
+                // (the pair test comes first: most words stop there, before any hashing)
+                // (stems of one scalar, if any, are looked up whatever the pair)
+                if prefixMask != 0 && (keyCount < 2 || prefixMask & 2 != 0 || prefixPairs.contains(key[0], key[1])) {
                     var ph = TextUnits.hashStart()
                     var length = 0
                     while length < keyCount {
@@ -239,7 +271,7 @@ extension Scanner {
                         if length < 64 && prefixMask & (1 << UInt64(length)) != 0 {
                             let index = prefix.find(key, length, hash: ph)
                             if index >= 0 {
-                                for term in lexicon.terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
+                                for term in terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
                             }
                         }
                     }
@@ -256,7 +288,7 @@ extension Scanner {
                         let info = full ? words.payload(index) : common.payload(index)
                         token.flags = info.flags
                         allFlags.formUnion(info.flags)
-                        for term in lexicon.terms(info.terms) { termHits.append(TermHit(start: start, end: j, term: term)) }
+                        for term in terms(info.terms) { termHits.append(TermHit(start: start, end: j, term: term)) }
                     }
                     // Suffix stems (of at least `minimumSuffix` scalars, shorter than the word) only when
                     // the word ends in the last two scalars of one.
@@ -270,7 +302,7 @@ extension Scanner {
                                 for q in 0..<length { th = TextUnits.hash(th, tail[q]) }
                                 let index = suffix.find(tail, length, hash: th)
                                 if index >= 0 {
-                                    for term in lexicon.terms(suffix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
+                                    for term in terms(suffix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
                                 }
                             }
                             length += 1
@@ -289,17 +321,16 @@ extension Scanner {
                 var j = i
                 while j < n {
                     let (s, len) = TextUnits.decode(text, j)
-                    guard TextUnits.charClass(s) == .cjk else { break }
+                    guard TextUnits.charClassFast(s) == .cjk else { break }
                     j += len
                 }
-                scanCJKRun(text, start..<j, into: &result, termHits: &termHits)
+                scanCJKRun(text, start..<j, into: &result, cjkHits: &hits.cjk, termHits: &termHits)
                 i = j
             default:
                 i += len0
             }
         }
         result.tokens = UnsafeBufferPointer(rebasing: tokens[0..<tokenCount])
-        result.termHits = termHits
         result.flags = allFlags
         result.mayHaveSeeds = mayHaveSeeds
         result.hasHangul = hasHangul
@@ -308,9 +339,9 @@ extension Scanner {
 
     /// Finds every lexicon entry inside the CJK run `range` (names, honorifics, context words, terms).
     private func scanCJKRun(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into result: inout TokenizedText,
-                            termHits: inout [TermHit]) {
-        let table = lexicon.cjk
-        guard !table.isEmpty else {
+                            cjkHits: inout [CJKHit], termHits: inout [TermHit]) {
+        let table = lexicon.cjk.raw
+        guard !lexicon.cjk.isEmpty else {
             var j = range.lowerBound
             while j < range.upperBound { j += TextUnits.decode(text, j).length; result.cjkScalars += 1 }
             return
@@ -347,7 +378,7 @@ extension Scanner {
                         if index >= 0 {
                             let info = table.payload(index)
                             let hit = CJKHit(start: offsets[p], end: offsets[p + length], flags: info.flags, entry: index)
-                            if !info.flags.isEmpty { result.cjkHits.append(hit) }
+                            if !info.flags.isEmpty { cjkHits.append(hit) }
                             for term in lexicon.terms(info.terms) { termHits.append(TermHit(start: hit.start, end: hit.end, term: term)) }
                         }
                     }
