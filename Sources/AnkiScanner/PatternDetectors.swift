@@ -7,16 +7,19 @@ struct TextMatch {
     var groups: [Range<Int>?]
 }
 
-/// A compiled pattern with the fewest digits a match contains (`PatternDigits`).
+/// A compiled pattern with the fewest digits a match contains, and the fewest it has in a row
+/// (`PatternDigits`).
 final class DigitRule<Spec: Sendable>: Sendable {
     let spec: Spec
     let regex: PCRE2Regex
     let minimumDigits: Int
+    let minimumRun: Int
 
     init(_ spec: Spec, _ regex: PCRE2Regex) {
         self.spec = spec
         self.regex = regex
         minimumDigits = PatternDigits.minimum(regex.pattern)
+        minimumRun = PatternDigits.longestRun(regex.pattern)
     }
 }
 
@@ -348,17 +351,31 @@ extension Scanner {
         // What `\d` can match here (any Unicode decimal digit, as PCRE2 reads it in UCP mode), at most:
         // a pattern needing more digits than this cannot match in the region.
         var possibleDigits = 0
+        // The longest run of such digits in a row: a rule needing more in a row cannot match.
+        var run = 0, possibleRun = 0
         var k = region.lowerBound
         while k < region.upperBound {
             let c = text[k]
             if c < 0x80 {
                 if (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") { hasLetters = true }
                 if c == UInt8(ascii: ":") { colons += 1 } else if c == UInt8(ascii: ".") { dots += 1 }
-                if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") { possibleDigits += 1 }
+                if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+                    possibleDigits += 1
+                    run += 1
+                    possibleRun = max(possibleRun, run)
+                } else {
+                    run = 0
+                }
                 k += 1
             } else {
                 let (scalar, length) = TextUnits.decode(text, k)
-                if Self.mayBeDecimalDigit(scalar) { possibleDigits += 1 }
+                if Self.mayBeDecimalDigit(scalar) {
+                    possibleDigits += 1
+                    run += 1
+                    possibleRun = max(possibleRun, run)
+                } else {
+                    run = 0
+                }
                 k += length
             }
         }
@@ -387,7 +404,7 @@ extension Scanner {
         }
         // National identity numbers
         if digits >= 5 {
-            for rule in patterns.ids where rule.minimumDigits <= possibleDigits {
+            for rule in patterns.ids where rule.minimumDigits <= possibleDigits && rule.minimumRun <= possibleRun {
                 for m in matches(rule.regex, text, region, valid: valid) {
                     let spec = rule.spec
                     let value = TextUnits.string(text, m.range)
@@ -402,7 +419,7 @@ extension Scanner {
         }
         // Dates (of birth)
         if digits >= 5 {
-            for rule in patterns.dates where rule.minimumDigits <= possibleDigits {
+            for rule in patterns.dates where rule.minimumDigits <= possibleDigits && rule.minimumRun <= possibleRun {
                 for m in matches(rule.regex, text, region, valid: valid) {
                     guard let date = dateParts(text, m, rule) else { continue }
                     let dt = configuration.dates
