@@ -113,24 +113,33 @@ public final class Scanner: Sendable {
     func scan(bytes source: UnsafeBufferPointer<UInt8>, field: Int, mode: VisibleText.Mode,
               minimumScore: Double, references: inout [String]?) -> [Finding] {
         guard !source.isEmpty else { return [] }
-        // The visible text and the tokens live in temporary buffers (on the stack for usual fields).
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: source.count) { buffer -> [Finding] in
-            let visible = VisibleText(source, mode: mode, buffer: buffer.baseAddress!)
+        func run(_ buffer: UnsafeMutablePointer<UInt8>, _ tokenBuffer: UnsafeMutableBufferPointer<Token>) -> [Finding] {
+            let visible = VisibleText(source, mode: mode, buffer: buffer)
             if references != nil && !visible.mediaReferences.isEmpty {
                 references = visible.mediaReferences.map { TextUnits.string(source, $0) }
             }
             let text = visible.text
-            return withUnsafeTemporaryAllocation(of: Token.self, capacity: TokenizedText.capacity(text.count)) { tokenBuffer in
-                var hits = HitStore()
-                var tokens = tokenize(text, identifier: mode == .identifier, into: tokenBuffer, hits: &hits)
-                return hits.cjk.withUnsafeBufferPointer { cjk in
-                    hits.terms.withUnsafeBufferPointer { terms in
-                        tokens.cjkHits = cjk
-                        tokens.termHits = terms
-                        return candidates(text, tokens, visible: visible, source: source, field: field, mode: mode,
-                                          minimumScore: minimumScore)
-                    }
+            var hits = HitStore()
+            var tokens = tokenize(text, identifier: mode == .identifier, into: tokenBuffer, hits: &hits)
+            return hits.cjk.withUnsafeBufferPointer { cjk in
+                hits.terms.withUnsafeBufferPointer { terms in
+                    tokens.cjkHits = cjk
+                    tokens.termHits = terms
+                    return candidates(text, tokens, visible: visible, source: source, field: field, mode: mode,
+                                      minimumScore: minimumScore)
                 }
+            }
+        }
+        // The visible text (never longer than the source) and the tokens live in buffers this thread
+        // reuses from field to field; a huge field gets buffers of its own, freed after it.
+        let tokenCapacity = TokenizedText.capacity(source.count)
+        if source.count <= ScanScratch.keptBytes {
+            let scratch = ScanScratch.current()
+            return run(scratch.bytes(source.count), scratch.tokens(tokenCapacity))
+        }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: source.count) { buffer -> [Finding] in
+            withUnsafeTemporaryAllocation(of: Token.self, capacity: tokenCapacity) { tokenBuffer in
+                run(buffer.baseAddress!, tokenBuffer)
             }
         }
     }
@@ -248,3 +257,71 @@ public final class Scanner: Sendable {
     }
 }
 
+
+/// Buffers for the visible text and the tokens of one field, kept per thread so that scanning a
+/// field allocates nothing for them (most fields are short, and allocating and freeing them cost
+/// more than tokenizing). Grown as needed up to `keptBytes` of text; freed when the thread ends.
+final class ScanScratch {
+    /// Fields up to this many bytes use the thread's buffers (larger ones get their own).
+    static let keptBytes = 1 << 16
+
+    private var byteBuffer: UnsafeMutablePointer<UInt8>
+    private var byteCapacity: Int
+    private var tokenBuffer: UnsafeMutablePointer<Token>
+    private var tokenCapacity: Int
+
+    private init() {
+        byteCapacity = 4096
+        byteBuffer = .allocate(capacity: byteCapacity)
+        tokenCapacity = TokenizedText.capacity(byteCapacity)
+        tokenBuffer = .allocate(capacity: tokenCapacity)
+    }
+
+    deinit {
+        byteBuffer.deallocate()
+        tokenBuffer.deallocate()
+    }
+
+    /// Room for `count` bytes (contents undefined).
+    @inline(__always)
+    func bytes(_ count: Int) -> UnsafeMutablePointer<UInt8> {
+        if count > byteCapacity {
+            byteBuffer.deallocate()
+            byteCapacity = max(count, byteCapacity * 2)
+            byteBuffer = .allocate(capacity: byteCapacity)
+        }
+        return byteBuffer
+    }
+
+    /// Room for `count` tokens (uninitialized; `Token` is a plain value).
+    @inline(__always)
+    func tokens(_ count: Int) -> UnsafeMutableBufferPointer<Token> {
+        if count > tokenCapacity {
+            tokenBuffer.deallocate()
+            tokenCapacity = max(count, tokenCapacity * 2)
+            tokenBuffer = .allocate(capacity: tokenCapacity)
+        }
+        return UnsafeMutableBufferPointer(start: tokenBuffer, count: count)
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key) { pointer in
+            guard let pointer else { return }
+            Unmanaged<ScanScratch>.fromOpaque(UnsafeRawPointer(pointer)).release()
+        }
+        precondition(status == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    /// This thread's buffers.
+    @inline(__always)
+    static func current() -> ScanScratch {
+        if let raw = pthread_getspecific(key) {
+            return Unmanaged<ScanScratch>.fromOpaque(UnsafeRawPointer(raw)).takeUnretainedValue()
+        }
+        let scratch = ScanScratch()
+        pthread_setspecific(key, Unmanaged.passRetained(scratch).toOpaque())
+        return scratch
+    }
+}
