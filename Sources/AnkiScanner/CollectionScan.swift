@@ -109,11 +109,12 @@ extension Scanner {
             var names: [String] = []
             for (index, field) in note.fields.enumerated() where !field.isEmpty {
                 let result = scanFieldAndMedia(field, index: index, minimumScore: threshold)
-                findings += result.findings
-                names += result.media
+                if !result.findings.isEmpty { findings += result.findings }
+                if !result.media.isEmpty { names += result.media }
             }
             if !note.tags.isEmpty {
-                findings += scanText(note.tags, field: Finding.tagsField, minimumScore: threshold)
+                let tagFindings = scanText(note.tags, field: Finding.tagsField, minimumScore: threshold)
+                if !tagFindings.isEmpty { findings += tagFindings }
             }
             var namesInNote = Set<String>()
             do {

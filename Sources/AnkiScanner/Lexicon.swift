@@ -47,31 +47,21 @@ struct ScalarTable<Payload: Sendable>: @unchecked Sendable {
         var payload: Payload?
     }
 
-    /// The slots and the keys' scalars, in pinned memory (`slotBase`, `arenaBase` point into it).
+    /// The slots, the keys' scalars and the filters, in pinned memory that `raw` points into.
     private let slotStore: PinnedBuffer<Slot>
     private let arenaStore: PinnedBuffer<UInt32>
-    private let slotBase: UnsafePointer<Slot>
-    private let arenaBase: UnsafePointer<UInt32>
-    private let mask: Int
-    /// A blocked Bloom filter over the key hashes (two bits in one 64-bit word per key, 32 KB at
-    /// most): most words of a text are in no list and are turned away with one memory read.
-    private let bloom: [UInt64]
-    private let bloomShift: UInt64
+    private let bloomStore: PinnedBuffer<UInt64>
+    private let prefixStore: PinnedBuffer<UInt64>
+    /// The table as plain pointers and numbers: copied into a hot loop without reference counting.
+    /// Valid as long as this table (the scanner's lexicon) lives.
+    let raw: RawScalarTable<Payload>
     /// Number of keys.
     let count: Int
     /// Bit `n` is set when some key has `n` scalars (n < 64): lets prefix searches skip lengths.
-    let lengthMask: UInt64
-    let maxLength: Int
+    var lengthMask: UInt64 { raw.lengthMask }
+    var maxLength: Int { raw.maxLength }
     /// The first scalar of every key (for `ScalarSet`).
     let firstScalars: [UInt32]
-    /// Bits for the hashes of every prefix of every key (when built `withPrefixes`), so that a search
-    /// growing a candidate one scalar at a time stops as soon as no key can start with it.
-    private let prefixBits: [UInt64]
-    private static var prefixBitCount: UInt64 { 1 << 16 }
-
-    /// The hash's bits spread over the word (FNV-1a's low bits depend only on the scalars' low bits).
-    @inline(__always)
-    static func mix(_ hash: UInt64) -> UInt64 { (hash ^ (hash >> 32)) &* 0x9E37_79B9_7F4A_7C15 }
 
     init(_ dictionary: [[UInt32]: Payload], withPrefixes: Bool = false) {
         // At most two thirds full: probes stay short, and the big table of names stays small enough
@@ -87,11 +77,11 @@ struct ScalarTable<Payload: Sendable>: @unchecked Sendable {
         var bloom = [UInt64](repeating: 0, count: bloomWords)
         let bloomShift = UInt64(64 - bloomWords.trailingZeroBitCount)
         var firstScalars: [UInt32] = []
-        var prefixBits = [UInt64](repeating: 0, count: withPrefixes ? Int(Self.prefixBitCount / 64) : 0)
+        var prefixBits = [UInt64](repeating: 0, count: withPrefixes ? Int(RawScalarTable<Payload>.prefixBitCount / 64) : 0)
         // Sorted so that tables (and so scans) are identical from run to run.
         for (key, payload) in dictionary.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             let h = TextUnits.hash(key)
-            let m = Self.mix(h)
+            let m = RawScalarTable<Payload>.mix(h)
             var slot = Int(truncatingIfNeeded: m) & (capacity - 1)
             while slots[slot].length >= 0 { slot = (slot + 1) & (capacity - 1) }
             slots[slot] = Slot(hash: h, start: Int32(arena.count), length: Int32(key.count), payload: payload)
@@ -101,7 +91,7 @@ struct ScalarTable<Payload: Sendable>: @unchecked Sendable {
                 var ph = TextUnits.hashStart()
                 for scalar in key {
                     ph = TextUnits.hash(ph, scalar)
-                    let bit = Self.mix(ph) >> 48
+                    let bit = RawScalarTable<Payload>.mix(ph) >> 48
                     prefixBits[Int(bit >> 6)] |= 1 << (bit & 63)
                 }
             }
@@ -109,35 +99,72 @@ struct ScalarTable<Payload: Sendable>: @unchecked Sendable {
             maxLength = max(maxLength, key.count)
             bloom[Int(m >> bloomShift)] |= 1 << ((m >> 20) & 63) | 1 << ((m >> 26) & 63)
         }
-        self.bloom = bloom
-        self.bloomShift = bloomShift
         slotStore = PinnedBuffer(slots)
         arenaStore = PinnedBuffer(arena)
-        slotBase = UnsafePointer(slotStore.base)
-        arenaBase = UnsafePointer(arenaStore.base)
-        self.mask = capacity - 1
+        bloomStore = PinnedBuffer(bloom)
+        prefixStore = PinnedBuffer(prefixBits)
+        raw = RawScalarTable(slotBase: UnsafePointer(slotStore.base), arenaBase: UnsafePointer(arenaStore.base),
+                             bloomBase: UnsafePointer(bloomStore.base), prefixBase: UnsafePointer(prefixStore.base),
+                             mask: capacity - 1, bloomShift: bloomShift, lengthMask: mask, maxLength: maxLength)
         self.count = dictionary.count
-        self.lengthMask = mask
-        self.maxLength = maxLength
         self.firstScalars = firstScalars
-        self.prefixBits = prefixBits
     }
 
     /// False when no key starts with the scalars whose FNV-1a hash is `hash` (true may be a false
     /// positive). Only for tables built `withPrefixes`.
     @inline(__always)
-    func mayHavePrefix(_ hash: UInt64) -> Bool {
-        let bit = Self.mix(hash) >> 48
-        return prefixBits.withUnsafeBufferPointer { $0[Int(bit >> 6)] & (1 << (bit & 63)) != 0 }
-    }
+    func mayHavePrefix(_ hash: UInt64) -> Bool { raw.mayHavePrefix(hash) }
 
     var isEmpty: Bool { count == 0 }
 
     /// The slot index for `count` scalars at `key` with hash `hash`, or -1.
     @inline(__always)
+    func find(_ key: UnsafePointer<UInt32>, _ count: Int, hash: UInt64) -> Int { raw.find(key, count, hash: hash) }
+
+    func find(_ key: [UInt32]) -> Int {
+        key.withUnsafeBufferPointer { raw.find($0.baseAddress ?? UnsafePointer(bitPattern: 4)!, key.count, hash: TextUnits.hash(key)) }
+    }
+
+    /// The payload of the slot `index` that `find` returned.
+    @inline(__always)
+    func payload(_ index: Int) -> Payload { raw.payload(index) }
+
+    /// The number of scalars of the key in slot `index`.
+    func length(of index: Int) -> Int { raw.length(of: index) }
+}
+
+/// A `ScalarTable` as pointers into its pinned memory: a plain value (no reference counting when
+/// copied), valid while the table lives.
+struct RawScalarTable<Payload: Sendable>: @unchecked Sendable {
+    let slotBase: UnsafePointer<ScalarTable<Payload>.Slot>
+    let arenaBase: UnsafePointer<UInt32>
+    /// A blocked Bloom filter over the key hashes (two bits in one 64-bit word per key, 32 KB at
+    /// most): most words of a text are in no list and are turned away with one memory read.
+    let bloomBase: UnsafePointer<UInt64>
+    /// Bits for the hashes of every prefix of every key (when built `withPrefixes`), so that a search
+    /// growing a candidate one scalar at a time stops as soon as no key can start with it.
+    let prefixBase: UnsafePointer<UInt64>
+    let mask: Int
+    let bloomShift: UInt64
+    let lengthMask: UInt64
+    let maxLength: Int
+
+    static var prefixBitCount: UInt64 { 1 << 16 }
+
+    /// The hash's bits spread over the word (FNV-1a's low bits depend only on the scalars' low bits).
+    @inline(__always)
+    static func mix(_ hash: UInt64) -> UInt64 { (hash ^ (hash >> 32)) &* 0x9E37_79B9_7F4A_7C15 }
+
+    @inline(__always)
+    func mayHavePrefix(_ hash: UInt64) -> Bool {
+        let bit = Self.mix(hash) >> 48
+        return prefixBase[Int(bit >> 6)] & (1 << (bit & 63)) != 0
+    }
+
+    @inline(__always)
     func find(_ key: UnsafePointer<UInt32>, _ count: Int, hash: UInt64) -> Int {
         let m = Self.mix(hash)
-        let word = bloom.withUnsafeBufferPointer { $0[Int(m >> bloomShift)] }
+        let word = bloomBase[Int(m >> bloomShift)]
         let bits: UInt64 = 1 << ((m >> 20) & 63) | 1 << ((m >> 26) & 63)
         guard word & bits == bits else { return -1 }
         var slot = Int(truncatingIfNeeded: m) & mask
@@ -154,41 +181,46 @@ struct ScalarTable<Payload: Sendable>: @unchecked Sendable {
         }
     }
 
-    func find(_ key: [UInt32]) -> Int {
-        key.withUnsafeBufferPointer { find($0.baseAddress ?? UnsafePointer(bitPattern: 4)!, key.count, hash: TextUnits.hash(key)) }
-    }
-
-    /// The payload of the slot `index` that `find` returned.
     @inline(__always)
     func payload(_ index: Int) -> Payload { slotBase[index].payload! }
 
-    /// The number of scalars of the key in slot `index`.
+    @inline(__always)
     func length(of index: Int) -> Int { Int(slotBase[index].length) }
 }
 
 /// A cheap first test for the stem tables: the pairs of scalars (by their low bytes) that start
 /// (or end) some key, as bits. A word whose first (last) two scalars are no such pair has no stem of
 /// the table at its start (end), so the per-length probes are skipped.
-struct PairGate: Sendable {
-    private let bits: [UInt64]
+struct PairGate: @unchecked Sendable {
+    private let store: PinnedBuffer<UInt64>
+    /// The bits as a plain value (no reference counting when copied), valid while the gate lives.
+    let raw: RawPairGate
 
     init(_ pairs: some Sequence<(UInt32, UInt32)>) {
         var bits = [UInt64](repeating: 0, count: 1024)
         for (a, b) in pairs {
-            let index = Self.index(a, b)
+            let index = RawPairGate.index(a, b)
             bits[index >> 6] |= 1 << UInt64(index & 63)
         }
-        self.bits = bits
+        store = PinnedBuffer(bits)
+        raw = RawPairGate(bits: UnsafePointer(store.base))
     }
-
-    @inline(__always)
-    private static func index(_ a: UInt32, _ b: UInt32) -> Int { Int((a & 0xFF) << 8 | (b & 0xFF)) }
 
     /// False when no key starts (ends) with `a` then `b`.
     @inline(__always)
+    func contains(_ a: UInt32, _ b: UInt32) -> Bool { raw.contains(a, b) }
+}
+
+struct RawPairGate: @unchecked Sendable {
+    let bits: UnsafePointer<UInt64>
+
+    @inline(__always)
+    static func index(_ a: UInt32, _ b: UInt32) -> Int { Int((a & 0xFF) << 8 | (b & 0xFF)) }
+
+    @inline(__always)
     func contains(_ a: UInt32, _ b: UInt32) -> Bool {
         let index = Self.index(a, b)
-        return bits.withUnsafeBufferPointer { $0[index >> 6] & (1 << UInt64(index & 63)) != 0 }
+        return bits[index >> 6] & (1 << UInt64(index & 63)) != 0
     }
 }
 
@@ -257,11 +289,11 @@ struct WordInfo: Sendable {
 }
 
 /// All word lists, loaded once: names, stop lists, context words and special-category terms.
-struct Lexicon: Sendable {
+struct Lexicon: @unchecked Sendable {
     /// The term numbers of `range`.
     @inline(__always)
-    func terms(_ range: TermRange) -> ArraySlice<Int32> {
-        termIndex[Int(range.start)..<Int(range.start + range.count)]
+    func terms(_ range: TermRange) -> UnsafeBufferPointer<Int32> {
+        UnsafeBufferPointer(start: termIndexBase + Int(range.start), count: Int(range.count))
     }
 
     let words: ScalarTable<WordInfo>
@@ -278,7 +310,9 @@ struct Lexicon: Sendable {
     let cjk: ScalarTable<WordInfo>
     let terms: [SpecialTerm]
     /// Term numbers, in runs that `TermRange`s point to.
-    let termIndex: [Int32]
+    private let termIndexStore: PinnedBuffer<Int32>
+    /// `termIndexStore`'s elements, read without reference counting.
+    let termIndexBase: UnsafePointer<Int32>
     /// Lower-cased month names for written dates.
     let months: [String: Int]
 
@@ -327,6 +361,22 @@ struct Lexicon: Sendable {
                        suffixPairs: PairGate(suffix.keys.filter { $0.count >= Lexicon.minimumSuffix }
                            .map { ($0[$0.count - 2], $0[$0.count - 1]) }),
                        cjk: ScalarTable(cjk, withPrefixes: true), terms: builder.terms, termIndex: termIndex, months: configuration.monthNames)
+    }
+
+    init(words: ScalarTable<WordInfo>, common: ScalarTable<WordInfo>, prefixStems: ScalarTable<TermRange>,
+         suffixStems: ScalarTable<TermRange>, prefixPairs: PairGate, suffixPairs: PairGate, cjk: ScalarTable<WordInfo>,
+         terms: [SpecialTerm], termIndex: [Int32], months: [String: Int]) {
+        self.words = words
+        self.common = common
+        self.prefixStems = prefixStems
+        self.suffixStems = suffixStems
+        self.prefixPairs = prefixPairs
+        self.suffixPairs = suffixPairs
+        self.cjk = cjk
+        self.terms = terms
+        termIndexStore = PinnedBuffer(termIndex)
+        termIndexBase = UnsafePointer(termIndexStore.base)
+        self.months = months
     }
 
     struct BuilderInfo {

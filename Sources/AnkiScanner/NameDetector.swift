@@ -154,7 +154,7 @@ extension Scanner {
         return out
     }
 
-    private func titleCaseNeighbour(_ text: UnsafeBufferPointer<UInt8>, _ tokens: [Token], before k: Int, after last: Int) -> Bool {
+    private func titleCaseNeighbour(_ text: UnsafeBufferPointer<UInt8>, _ tokens: UnsafeBufferPointer<Token>, before k: Int, after last: Int) -> Bool {
         func plainCapitalized(_ t: Token) -> Bool {
             t.letterCase != .lower && t.hasLetter && t.flags.isDisjoint(with: [.given, .surname, .title, .cue, .honorific])
         }
@@ -191,7 +191,7 @@ extension Scanner {
         return i == 0
     }
 
-    private func hasCue(_ tokens: [Token], before k: Int, end: Int) -> Bool {
+    private func hasCue(_ tokens: UnsafeBufferPointer<Token>, before k: Int, end: Int) -> Bool {
         var j = k - 1
         var seen = 0
         while j >= 0 && seen < 3 && end - tokens[j].end < 40 {
@@ -217,7 +217,7 @@ extension Scanner {
     }
 
     /// 김민준, 김민준씨: a surname syllable and a two-syllable given name at the start of a word.
-    private func koreanNames(_ text: UnsafeBufferPointer<UInt8>, _ tokens: [Token], _ out: inout [Candidate]) {
+    private func koreanNames(_ text: UnsafeBufferPointer<UInt8>, _ tokens: UnsafeBufferPointer<Token>, _ out: inout [Candidate]) {
         let s = configuration.names
         for t in tokens where t.isHangul && t.scalarCount >= 3 {
             var scalars: [UInt32] = []
@@ -243,7 +243,7 @@ extension Scanner {
 
     /// 佐藤健さん, 田中さん, 王秀英: a surname followed by a given name or (after up to two more
     /// characters) an honorific, inside a CJK run.
-    private func cjkNames(_ text: UnsafeBufferPointer<UInt8>, _ hits: [CJKHit], _ out: inout [Candidate]) {
+    private func cjkNames(_ text: UnsafeBufferPointer<UInt8>, _ hits: UnsafeBufferPointer<CJKHit>, _ out: inout [Candidate]) {
         guard !hits.isEmpty else { return }
         let s = configuration.names
         // `hits` are in text order (by start): the hits starting at a position are a run found by

@@ -7,16 +7,19 @@ struct TextMatch {
     var groups: [Range<Int>?]
 }
 
-/// A compiled pattern with the fewest digits a match contains (`PatternDigits`).
+/// A compiled pattern with the fewest digits a match contains, and the fewest it has in a row
+/// (`PatternDigits`).
 final class DigitRule<Spec: Sendable>: Sendable {
     let spec: Spec
     let regex: PCRE2Regex
     let minimumDigits: Int
+    let minimumRun: Int
 
     init(_ spec: Spec, _ regex: PCRE2Regex) {
         self.spec = spec
         self.regex = regex
         minimumDigits = PatternDigits.minimum(regex.pattern)
+        minimumRun = PatternDigits.longestRun(regex.pattern)
     }
 }
 
@@ -91,7 +94,11 @@ extension Scanner {
 
     /// Runs `regex` over `region` of `text` in bounded windows; matches come back in text offsets.
     /// A window whose match hits the PCRE2 limits (or is not valid UTF-8) is skipped.
-    func matches(_ regex: PCRE2Regex, _ text: UnsafeBufferPointer<UInt8>, _ region: Range<Int>) -> [TextMatch] {
+    ///
+    /// `valid`: `text` is known to be valid UTF-8, so PCRE2 need not check each window again (it still
+    /// does for a window that does not start and end on a character boundary).
+    func matches(_ regex: PCRE2Regex, _ text: UnsafeBufferPointer<UInt8>, _ region: Range<Int>,
+                 valid: Bool = false) -> [TextMatch] {
         let windowBytes = configuration.limits.windowBytes, overlap = configuration.limits.windowOverlap
         var results: [TextMatch] = []
         // Windows overlap, so a match may be found twice; the first window needs no bookkeeping.
@@ -105,7 +112,9 @@ extension Scanner {
             if end < text.count { end = TextUnits.scalarStart(text, end) }
             if end <= start { end = min(region.upperBound, start + windowBytes) }
             let window = UnsafeBufferPointer(rebasing: text[start..<end])
-            if let found = try? regex.matches(in: window) {
+            let aligned = valid && (start == text.count || text[start] & 0xC0 != 0x80)
+                && (end == text.count || text[end] & 0xC0 != 0x80)
+            if let found = try? regex.matches(in: window, checkUTF8: !aligned) {
                 for m in found {
                     let shifted = TextMatch(range: (m.range.lowerBound + start)..<(m.range.upperBound + start),
                                              groups: m.groups.map { $0.map { ($0.lowerBound + start)..<($0.upperBound + start) } })
@@ -228,8 +237,9 @@ extension Scanner {
         }
 
         var candidates: [Candidate] = []
-        for region in Self.merge(emailSeeds) { emailCandidates(text, region, &candidates) }
-        for region in Self.merge(urlSeeds) { urlCandidates(text, region, &candidates) }
+        let valid = tokens.validUTF8
+        for region in Self.merge(emailSeeds) { emailCandidates(text, region, valid: valid, &candidates) }
+        for region in Self.merge(urlSeeds) { urlCandidates(text, region, valid: valid, &candidates) }
         if !digitSeeds.isEmpty {
             // Regions around digit clusters, with room for IBAN letters, month names and context.
             var regions: [(range: Range<Int>, digits: Int)] = []
@@ -257,8 +267,9 @@ extension Scanner {
 
     // MARK: E-mail
 
-    private func emailCandidates(_ text: UnsafeBufferPointer<UInt8>, _ region: Range<Int>, _ out: inout [Candidate]) {
-        for m in matches(patterns.email, text, region) {
+    private func emailCandidates(_ text: UnsafeBufferPointer<UInt8>, _ region: Range<Int>, valid: Bool,
+                                 _ out: inout [Candidate]) {
+        for m in matches(patterns.email, text, region, valid: valid) {
             // The pattern admits no marks, so byte tests are character tests here.
             guard let at = m.range.last(where: { text[$0] == UInt8(ascii: "@") }) else { continue }
             let local = m.range.lowerBound..<at
@@ -293,7 +304,8 @@ extension Scanner {
         return range.lowerBound..<end
     }
 
-    private func urlCandidates(_ text: UnsafeBufferPointer<UInt8>, _ region: Range<Int>, _ out: inout [Candidate]) {
+    private func urlCandidates(_ text: UnsafeBufferPointer<UInt8>, _ region: Range<Int>, valid: Bool,
+                               _ out: inout [Candidate]) {
         let u = configuration.url
         var hasScheme = false, hasWWW = false
         var k = region.lowerBound
@@ -304,18 +316,18 @@ extension Scanner {
             k += 1
         }
         if hasScheme {
-            for m in matches(patterns.urlScheme, text, region) {
+            for m in matches(patterns.urlScheme, text, region, valid: valid) {
                 out.append(Candidate(range: trimURL(text, m.range), kind: "url", category: .pii, score: u.scheme,
                                      detector: "url.scheme", priority: Priority.url))
             }
         }
         if hasWWW {
-            for m in matches(patterns.urlWWW, text, region) {
+            for m in matches(patterns.urlWWW, text, region, valid: valid) {
                 out.append(Candidate(range: trimURL(text, m.range), kind: "url", category: .pii, score: u.www,
                                      detector: "url.www", priority: Priority.url))
             }
         }
-        for m in matches(patterns.urlBare, text, region) {
+        for m in matches(patterns.urlBare, text, region, valid: valid) {
             guard let tldRange = m.groups.first ?? nil else { continue }
             let tld = TextUnits.string(text, tldRange)
             let lower = tld.lowercased()
@@ -334,27 +346,42 @@ extension Scanner {
     private func digitCandidates(_ text: UnsafeBufferPointer<UInt8>, _ region: Range<Int>, digits: Int,
                                  tokens: TokenizedText, _ out: inout [Candidate]) {
         let d = configuration.digits
+        let valid = tokens.validUTF8
         var hasLetters = false, colons = 0, dots = 0
         // What `\d` can match here (any Unicode decimal digit, as PCRE2 reads it in UCP mode), at most:
         // a pattern needing more digits than this cannot match in the region.
         var possibleDigits = 0
+        // The longest run of such digits in a row: a rule needing more in a row cannot match.
+        var run = 0, possibleRun = 0
         var k = region.lowerBound
         while k < region.upperBound {
             let c = text[k]
             if c < 0x80 {
                 if (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") { hasLetters = true }
                 if c == UInt8(ascii: ":") { colons += 1 } else if c == UInt8(ascii: ".") { dots += 1 }
-                if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") { possibleDigits += 1 }
+                if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+                    possibleDigits += 1
+                    run += 1
+                    possibleRun = max(possibleRun, run)
+                } else {
+                    run = 0
+                }
                 k += 1
             } else {
                 let (scalar, length) = TextUnits.decode(text, k)
-                if Self.mayBeDecimalDigit(scalar) { possibleDigits += 1 }
+                if Self.mayBeDecimalDigit(scalar) {
+                    possibleDigits += 1
+                    run += 1
+                    possibleRun = max(possibleRun, run)
+                } else {
+                    run = 0
+                }
                 k += length
             }
         }
         // IBAN
         if hasLetters && digits >= 10 && possibleDigits >= patterns.ibanDigits {
-            for m in matches(patterns.iban, text, region) {
+            for m in matches(patterns.iban, text, region, valid: valid) {
                 if let range = validIBAN(text, m.range) {
                     out.append(Candidate(range: range, kind: "iban", category: .pii, score: d.iban, detector: "iban.mod97",
                                          priority: Priority.iban))
@@ -363,7 +390,7 @@ extension Scanner {
         }
         // Card numbers
         if digits >= 12 && possibleDigits >= patterns.cardDigits {
-            for m in matches(patterns.card, text, region) {
+            for m in matches(patterns.card, text, region, valid: valid) {
                 let value = TextUnits.string(text, m.range)
                 let compact = Validators.compact(value)
                 guard (12...19).contains(compact.count), let ds = Validators.digits(compact), Validators.luhn(ds),
@@ -377,9 +404,9 @@ extension Scanner {
         }
         // National identity numbers
         if digits >= 5 {
-            for rule in patterns.ids where rule.minimumDigits <= possibleDigits {
-                let spec = rule.spec
-                for m in matches(rule.regex, text, region) {
+            for rule in patterns.ids where rule.minimumDigits <= possibleDigits && rule.minimumRun <= possibleRun {
+                for m in matches(rule.regex, text, region, valid: valid) {
+                    let spec = rule.spec
                     let value = TextUnits.string(text, m.range)
                     guard Validators.validate(spec.validator, value) else { continue }
                     let context = hasContext(.idContext, tokens, before: m.range.lowerBound)
@@ -392,22 +419,21 @@ extension Scanner {
         }
         // Dates (of birth)
         if digits >= 5 {
-            for rule in patterns.dates where rule.minimumDigits <= possibleDigits {
-                let spec = rule.spec
-                for m in matches(rule.regex, text, region) {
-                    guard let date = dateParts(text, m, spec) else { continue }
+            for rule in patterns.dates where rule.minimumDigits <= possibleDigits && rule.minimumRun <= possibleRun {
+                for m in matches(rule.regex, text, region, valid: valid) {
+                    guard let date = dateParts(text, m, rule) else { continue }
                     let dt = configuration.dates
                     guard (dt.minYear...dt.maxYear).contains(date.year) else { continue }
                     let birth = hasContext(.birthContext, tokens, before: m.range.lowerBound)
                     out.append(Candidate(range: m.range, kind: birth ? "date_of_birth" : "date", category: .pii,
-                                         score: birth ? dt.birth : dt.plain, detector: "date.\(spec.name)",
+                                         score: birth ? dt.birth : dt.plain, detector: "date.\(rule.spec.name)",
                                          priority: Priority.date))
                 }
             }
         }
         // Phones
         if digits >= 6 && possibleDigits >= patterns.phoneDigits {
-            for m in matches(patterns.phone, text, region) {
+            for m in matches(patterns.phone, text, region, valid: valid) {
                 if let (score, detector, international) = classifyPhone(text, m.range, tokens: tokens) {
                     out.append(Candidate(range: m.range, kind: "phone", category: .pii, score: score, detector: detector,
                                          priority: international ? Priority.phoneInternational : Priority.phone))
@@ -416,7 +442,7 @@ extension Scanner {
         }
         // IP addresses
         if dots >= 3 && digits >= 4 && possibleDigits >= patterns.ipv4Digits {
-            for m in matches(patterns.ipv4, text, region) {
+            for m in matches(patterns.ipv4, text, region, valid: valid) {
                 let parts = TextUnits.string(text, m.range).split(separator: ".").compactMap { Int($0) }
                 guard parts.count == 4, parts.allSatisfy({ $0 <= 255 }) else { continue }
                 let score = parts.allSatisfy({ $0 < 10 }) ? configuration.ipSmallScore : configuration.ipScore
@@ -425,7 +451,7 @@ extension Scanner {
             }
         }
         if colons >= 3 {
-            for m in matches(patterns.ipv6, text, region) {
+            for m in matches(patterns.ipv6, text, region, valid: valid) {
                 let value = TextUnits.string(text, m.range)
                 guard value.contains("::") || value.filter({ $0 == ":" }).count >= 4
                     || value.contains(where: { "abcdefABCDEF".contains($0) }) else { continue }
@@ -435,7 +461,7 @@ extension Scanner {
         }
         // Any other long digit sequence
         if digits >= d.minRun && possibleDigits >= patterns.runDigits {
-            for m in matches(patterns.digits, text, region) {
+            for m in matches(patterns.digits, text, region, valid: valid) {
                 // Digit groups (characters) between the separators " ", ".", "-", "/" the pattern allows.
                 var groups: [Int] = []
                 var separators: [UInt8] = []
@@ -507,7 +533,8 @@ extension Scanner {
         return range.lowerBound..<end
     }
 
-    private func dateParts(_ text: UnsafeBufferPointer<UInt8>, _ m: TextMatch, _ spec: DateSpec) -> (day: Int, month: Int, year: Int)? {
+    private func dateParts(_ text: UnsafeBufferPointer<UInt8>, _ m: TextMatch, _ rule: DigitRule<DateSpec>) -> (day: Int, month: Int, year: Int)? {
+        let dayGroup = rule.spec.day, monthGroup = rule.spec.month, yearGroup = rule.spec.year
         func group(_ index: Int) -> String? {
             guard index >= 1, index <= m.groups.count, let r = m.groups[index - 1] else { return nil }
             return TextUnits.string(text, r)
@@ -522,8 +549,8 @@ extension Scanner {
             return s.isEmpty ? nil : v
         }
         // day 0: a month and a year only ("mayo de 2006")
-        guard var day = spec.day == 0 ? 1 : number(group(spec.day)), let year = number(group(spec.year)),
-              let monthText = group(spec.month) else { return nil }
+        guard var day = dayGroup == 0 ? 1 : number(group(dayGroup)), let year = number(group(yearGroup)),
+              let monthText = group(monthGroup) else { return nil }
         var month: Int
         if let numeric = number(monthText) {
             month = numeric

@@ -5,11 +5,29 @@
 /// The reading is conservative: `\d`, a class made only of digits (`[0-9]`, `[12]`) and literal
 /// digits count; everything else counts nothing; lookarounds, back-references and anything not
 /// understood count nothing, and an unreadable pattern gives 0 (always run).
+///
+/// `longestRun` reads, in the same conservative way, how many digits every match has in a row
+/// (`\d{9}` 9, `\d{4}[ -]?\d{4}` 4): a region whose longest run of digits is shorter cannot hold a
+/// match either. Only digit atoms next to each other in one sequence, each required at least once,
+/// add up; anything else (an optional part, a group, a lookaround) ends the run, and a group
+/// required at least once contributes the longest run inside it.
 enum PatternDigits {
     static func minimum(_ pattern: String) -> Int {
         var parser = Parser(Array(pattern.unicodeScalars))
         guard let value = parser.alternation(), parser.atEnd else { return 0 }
-        return value
+        return value.digits
+    }
+
+    static func longestRun(_ pattern: String) -> Int {
+        var parser = Parser(Array(pattern.unicodeScalars))
+        guard let value = parser.alternation(), parser.atEnd else { return 0 }
+        return value.run
+    }
+
+    /// What a part of a pattern guarantees: digits in all, and digits in a row.
+    struct Reading {
+        var digits: Int
+        var run: Int
     }
 
     private struct Parser {
@@ -23,25 +41,36 @@ enum PatternDigits {
         private func isDigit(_ c: Unicode.Scalar) -> Bool { c.value >= 0x30 && c.value <= 0x39 }
 
         /// Alternatives up to `)` or the end: the least of their minimums.
-        mutating func alternation() -> Int? {
-            var best = Int.max
+        mutating func alternation() -> Reading? {
+            var best = Reading(digits: Int.max, run: Int.max)
             while true {
                 guard let value = sequence() else { return nil }
-                best = min(best, value)
+                best.digits = min(best.digits, value.digits)
+                best.run = min(best.run, value.run)
                 if i < s.count && s[i] == "|" { i += 1; continue }
                 return best
             }
         }
 
         /// Atoms with quantifiers up to `|`, `)` or the end.
-        mutating func sequence() -> Int? {
+        mutating func sequence() -> Reading? {
             var total = 0
+            var current = 0, longest = 0
             while i < s.count && s[i] != "|" && s[i] != ")" {
+                let isGroup = s[i] == "("
                 guard let atom = atom() else { return nil }
                 guard let times = quantifier() else { return nil }
-                total += atom * times
+                total += atom.digits * times
+                if !isGroup && atom.digits == 1 && times >= 1 {
+                    // a single digit (\d, [0-9], a literal digit), required `times` times in a row
+                    current += times
+                    longest = max(longest, current)
+                } else {
+                    current = 0
+                    if isGroup && times >= 1 { longest = max(longest, atom.run) }
+                }
             }
-            return total
+            return Reading(digits: total, run: longest)
         }
 
         /// The least repeat count of the quantifier at `i` (1 when there is none).
@@ -83,8 +112,8 @@ enum PatternDigits {
             return times
         }
 
-        /// Digits of the atom at `i`, after which `i` is past it.
-        mutating func atom() -> Int? {
+        /// Digits of the atom at `i` (for a group, also its longest run), after which `i` is past it.
+        mutating func atom() -> Reading? {
             let c = s[i]
             switch c {
             case "(":
@@ -115,16 +144,16 @@ enum PatternDigits {
                 }
                 guard let inner = alternation(), i < s.count, s[i] == ")" else { return nil }
                 i += 1
-                return counts ? inner : 0
+                return counts ? inner : Reading(digits: 0, run: 0)
             case "[":
-                return characterClass()
+                return characterClass().map { Reading(digits: $0, run: $0) }
             case "\\":
                 guard i + 1 < s.count else { return nil }
                 let e = s[i + 1]
                 i += 2
                 switch e {
                 case "d":
-                    return 1
+                    return Reading(digits: 1, run: 1)
                 case "p", "P":
                     // \pL or \p{...}
                     if i < s.count && s[i] == "{" {
@@ -134,7 +163,7 @@ enum PatternDigits {
                     } else {
                         i += 1
                     }
-                    return 0
+                    return Reading(digits: 0, run: 0)
                 case "Q", "E", "x", "o", "g", "k", "N", "c", "u":
                     return nil  // quoting, code points, references: not read
                 default:
@@ -143,13 +172,13 @@ enum PatternDigits {
                     if isDigit(e) {
                         while i < s.count && isDigit(s[i]) { i += 1 }
                     }
-                    return 0
+                    return Reading(digits: 0, run: 0)
                 }
             case ")", "|":
                 return nil
             default:
                 i += 1
-                return isDigit(c) ? 1 : 0
+                return isDigit(c) ? Reading(digits: 1, run: 1) : Reading(digits: 0, run: 0)
             }
         }
 

@@ -76,7 +76,9 @@ public final class Scanner: Sendable {
     public func mediaReferences(in field: String) -> [String] {
         var copy = field
         return copy.withUTF8 { p in
-            VisibleText(p, mode: .html).mediaReferences.map { TextUnits.string(p, $0) }
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: p.count) { buffer in
+                VisibleText(p, mode: .html, buffer: buffer.baseAddress!).mediaReferences.map { TextUnits.string(p, $0) }
+            }
         }
     }
 
@@ -111,34 +113,62 @@ public final class Scanner: Sendable {
     func scan(bytes source: UnsafeBufferPointer<UInt8>, field: Int, mode: VisibleText.Mode,
               minimumScore: Double, references: inout [String]?) -> [Finding] {
         guard !source.isEmpty else { return [] }
-        let visible = VisibleText(source, mode: mode)
-        if references != nil && !visible.mediaReferences.isEmpty {
-            references = visible.mediaReferences.map { TextUnits.string(source, $0) }
-        }
-        return visible.withBytes(source) { text -> [Finding] in
-            let tokens = tokenize(text, identifier: mode == .identifier)
-            var pii = patternCandidates(text, tokens: tokens)
-            pii = resolveOverlaps(pii)
-            let names = nameCandidates(text, tokens: tokens, claimed: pii, identifier: mode == .identifier)
-            // (pii is already free of overlaps: resolving it again would change nothing)
-            if !names.isEmpty { pii = resolveOverlaps(pii + names) }
-            let special = specialCandidates(text, tokens: tokens)
-            var findings: [Finding] = []
-            var map: VisibleText.OriginMap?
-            func report(_ candidate: Candidate) {
-                guard candidate.score >= minimumScore && candidate.score > 0 else { return }
-                if map == nil { map = visible.originMap(source) }
-                let original = map!.originalRange(candidate.range)
-                findings.append(Finding(kind: candidate.kind, category: candidate.category,
-                                        text: TextUnits.string(text, candidate.range), field: field,
-                                        start: original.lowerBound, end: original.upperBound,
-                                        score: min(candidate.score, 0.99), detector: candidate.detector))
+        func run(_ buffer: UnsafeMutablePointer<UInt8>, _ tokenBuffer: UnsafeMutableBufferPointer<Token>) -> [Finding] {
+            let visible = VisibleText(source, mode: mode, buffer: buffer)
+            if references != nil && !visible.mediaReferences.isEmpty {
+                references = visible.mediaReferences.map { TextUnits.string(source, $0) }
             }
-            for candidate in pii { report(candidate) }
-            for candidate in special { report(candidate) }
-            findings.sort { ($0.start, $0.end, $0.kind) < ($1.start, $1.end, $1.kind) }
-            return findings
+            let text = visible.text
+            var hits = HitStore()
+            var tokens = tokenize(text, identifier: mode == .identifier, into: tokenBuffer, hits: &hits)
+            return hits.cjk.withUnsafeBufferPointer { cjk in
+                hits.terms.withUnsafeBufferPointer { terms in
+                    tokens.cjkHits = cjk
+                    tokens.termHits = terms
+                    return candidates(text, tokens, visible: visible, source: source, field: field, mode: mode,
+                                      minimumScore: minimumScore)
+                }
+            }
         }
+        // The visible text (never longer than the source) and the tokens live in buffers this thread
+        // reuses from field to field; a huge field gets buffers of its own, freed after it.
+        let tokenCapacity = TokenizedText.capacity(source.count)
+        if source.count <= ScanScratch.keptBytes {
+            let scratch = ScanScratch.current()
+            return run(scratch.bytes(source.count), scratch.tokens(tokenCapacity))
+        }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: source.count) { buffer -> [Finding] in
+            withUnsafeTemporaryAllocation(of: Token.self, capacity: tokenCapacity) { tokenBuffer in
+                run(buffer.baseAddress!, tokenBuffer)
+            }
+        }
+    }
+
+    private func candidates(_ text: UnsafeBufferPointer<UInt8>, _ tokens: TokenizedText, visible: VisibleText,
+                            source: UnsafeBufferPointer<UInt8>, field: Int, mode: VisibleText.Mode,
+                            minimumScore: Double) -> [Finding] {
+        var pii = patternCandidates(text, tokens: tokens)
+        pii = resolveOverlaps(pii)
+        let names = nameCandidates(text, tokens: tokens, claimed: pii, identifier: mode == .identifier)
+        // (pii is already free of overlaps: resolving it again would change nothing)
+        if !names.isEmpty { pii = resolveOverlaps(pii + names) }
+        let special = specialCandidates(text, tokens: tokens)
+        guard !pii.isEmpty || !special.isEmpty else { return [] }
+        var findings: [Finding] = []
+        var map: VisibleText.OriginMap?
+        func report(_ candidate: Candidate) {
+            guard candidate.score >= minimumScore && candidate.score > 0 else { return }
+            if map == nil { map = visible.originMap(source) }
+            let original = map!.originalRange(candidate.range)
+            findings.append(Finding(kind: candidate.kind, category: candidate.category,
+                                    text: TextUnits.string(text, candidate.range), field: field,
+                                    start: original.lowerBound, end: original.upperBound,
+                                    score: min(candidate.score, 0.99), detector: candidate.detector))
+        }
+        for candidate in pii { report(candidate) }
+        for candidate in special { report(candidate) }
+        if findings.count > 1 { findings.sort { ($0.start, $0.end, $0.kind) < ($1.start, $1.end, $1.kind) } }
+        return findings
     }
 
     /// Keeps, among overlapping candidates, the one with the lowest priority (then highest score).
@@ -227,3 +257,71 @@ public final class Scanner: Sendable {
     }
 }
 
+
+/// Buffers for the visible text and the tokens of one field, kept per thread so that scanning a
+/// field allocates nothing for them (most fields are short, and allocating and freeing them cost
+/// more than tokenizing). Grown as needed up to `keptBytes` of text; freed when the thread ends.
+final class ScanScratch {
+    /// Fields up to this many bytes use the thread's buffers (larger ones get their own).
+    static let keptBytes = 1 << 16
+
+    private var byteBuffer: UnsafeMutablePointer<UInt8>
+    private var byteCapacity: Int
+    private var tokenBuffer: UnsafeMutablePointer<Token>
+    private var tokenCapacity: Int
+
+    private init() {
+        byteCapacity = 4096
+        byteBuffer = .allocate(capacity: byteCapacity)
+        tokenCapacity = TokenizedText.capacity(byteCapacity)
+        tokenBuffer = .allocate(capacity: tokenCapacity)
+    }
+
+    deinit {
+        byteBuffer.deallocate()
+        tokenBuffer.deallocate()
+    }
+
+    /// Room for `count` bytes (contents undefined).
+    @inline(__always)
+    func bytes(_ count: Int) -> UnsafeMutablePointer<UInt8> {
+        if count > byteCapacity {
+            byteBuffer.deallocate()
+            byteCapacity = max(count, byteCapacity * 2)
+            byteBuffer = .allocate(capacity: byteCapacity)
+        }
+        return byteBuffer
+    }
+
+    /// Room for `count` tokens (uninitialized; `Token` is a plain value).
+    @inline(__always)
+    func tokens(_ count: Int) -> UnsafeMutableBufferPointer<Token> {
+        if count > tokenCapacity {
+            tokenBuffer.deallocate()
+            tokenCapacity = max(count, tokenCapacity * 2)
+            tokenBuffer = .allocate(capacity: tokenCapacity)
+        }
+        return UnsafeMutableBufferPointer(start: tokenBuffer, count: count)
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key) { pointer in
+            guard let pointer else { return }
+            Unmanaged<ScanScratch>.fromOpaque(UnsafeRawPointer(pointer)).release()
+        }
+        precondition(status == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    /// This thread's buffers.
+    @inline(__always)
+    static func current() -> ScanScratch {
+        if let raw = pthread_getspecific(key) {
+            return Unmanaged<ScanScratch>.fromOpaque(UnsafeRawPointer(raw)).takeUnretainedValue()
+        }
+        let scratch = ScanScratch()
+        pthread_setspecific(key, Unmanaged.passRetained(scratch).toOpaque())
+        return scratch
+    }
+}

@@ -18,15 +18,19 @@ extension Scanner {
             return lo < tokens.count && tokens[lo].start == start ? lo : nil
         }
 
-        func lowerScalars(_ t: Token) -> [UInt32] {
-            var out: [UInt32] = []
+        /// The token's lower-cased scalars (marks left out) are `key` (or start with it, `stem`).
+        func matches(_ t: Token, _ key: [UInt32], stem: Bool) -> Bool {
+            var k = 0
             var i = t.start
             while i < t.end {
                 let (s, len) = TextUnits.decode(text, i)
-                if TextUnits.charClass(s) != .mark { out.append(TextUnits.lower(s)) }
                 i += len
+                if TextUnits.charClass(s) == .mark { continue }
+                if k == key.count { return stem }
+                if TextUnits.lower(s) != key[k] { return false }
+                k += 1
             }
-            return out
+            return k == key.count
         }
 
         for hit in tokenized.termHits {
@@ -52,8 +56,7 @@ extension Scanner {
                     for q in tokens[k].end..<tokens[next].start where text[q] == 0x0A || text[q] == UInt8(ascii: ".") {
                         gapOK = false
                     }
-                    let word = lowerScalars(tokens[next])
-                    guard gapOK, part.isStem ? word.starts(with: part.key) : word == part.key else { matched = false; break }
+                    guard gapOK, matches(tokens[next], part.key, stem: part.isStem) else { matched = false; break }
                     k = next
                 }
                 guard matched else { continue }

@@ -129,6 +129,20 @@ enum TextUnits {
         }
     }
 
+    /// `charClass`, with the common CJK ideographs (U+3400..U+9FFF) decided inline.
+    @inline(__always)
+    static func charClassFast(_ s: UInt32) -> CharClass {
+        (s &- 0x3400) < 0x6C00 ? .cjk : charClass(s)
+    }
+
+    /// For every scalar below U+0800 (those of one or two UTF-8 bytes): `charClass` in the top byte,
+    /// `lower` in the low 24 bits. Allocated once, for the life of the process.
+    nonisolated(unsafe) static let twoByteTable: UnsafePointer<UInt32> = {
+        let t = UnsafeMutablePointer<UInt32>.allocate(capacity: 0x800)
+        for v in 0..<UInt32(0x800) { t[Int(v)] = UInt32(charClass(v).rawValue) << 24 | lower(v) }
+        return UnsafePointer(t)
+    }()
+
     /// Simple lower-casing for Latin, Greek, Cyrillic and full-width Latin (one scalar to one).
     @inline(__always)
     static func lower(_ s: UInt32) -> UInt32 {

@@ -38,10 +38,22 @@ struct TermHit {
     var term: Int32
 }
 
+/// Where the tokenizer collects lexicon hits; the caller keeps it alive while `TokenizedText`
+/// points into it.
+struct HitStore {
+    var cjk: [CJKHit] = []
+    var terms: [TermHit] = []
+}
+
+/// The tokens of a text and what was found on the way. Only pointers and numbers (into buffers the
+/// caller owns), so passing it around costs no reference counting.
 struct TokenizedText {
-    var tokens: [Token] = []
-    var cjkHits: [CJKHit] = []
-    var termHits: [TermHit] = []
+    /// In a buffer of the caller's (`Scanner.tokenize(_:identifier:into:hits:)`).
+    var tokens = UnsafeBufferPointer<Token>(start: nil, count: 0)
+    /// In text order. Set by the caller from `HitStore.cjk`.
+    var cjkHits = UnsafeBufferPointer<CJKHit>(start: nil, count: 0)
+    /// Set by the caller from `HitStore.terms`.
+    var termHits = UnsafeBufferPointer<TermHit>(start: nil, count: 0)
     /// CJK characters in the text (for the vocabulary-card test of special terms).
     var cjkScalars = 0
     /// The flags of all tokens together.
@@ -51,31 +63,155 @@ struct TokenizedText {
     /// False when the text has none of the bytes a pattern starts from (a digit, "@", "://", a "."
     /// followed by a letter), so that no pattern can match.
     var mayHaveSeeds = false
+    /// The text is valid UTF-8 (every scalar start was decoded on the way).
+    var validUTF8 = true
+
+    /// The most tokens a text of `bytes` bytes can have: tokens are at least one byte long, and
+    /// something that is no token (a space, a CJK run...) stands between two tokens.
+    static func capacity(_ bytes: Int) -> Int { bytes / 2 + 1 }
 }
 
 extension Scanner {
     /// `identifier`: names count in lowercase too (tags, file names), so every word is looked up in
     /// the full word table; otherwise only capitalized words are, and lowercase words in the table of
     /// context words and terms (`Lexicon.common`), all their flags can matter for.
-    func tokenize(_ text: UnsafeBufferPointer<UInt8>, identifier: Bool) -> TokenizedText {
+    /// Tokens go to `buffer`, which has room for `TokenizedText.capacity(text.count)` of them; CJK
+    /// hits and term hits to `hits` (the result's `cjkHits` and `termHits` are left empty: the caller
+    /// points them into `hits`).
+    func tokenize(_ text: UnsafeBufferPointer<UInt8>, identifier: Bool,
+                  into buffer: UnsafeMutableBufferPointer<Token>, hits: inout HitStore) -> TokenizedText {
         // The lower-cased scalars of the current word: on the stack for the usual limits.
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: configuration.limits.maxTokenScalars + 1) {
-            tokenize(text, key: $0.baseAddress!, identifier: identifier)
+            tokenize(text, key: $0.baseAddress!, identifier: identifier, into: buffer, hits: &hits)
         }
     }
 
+    /// One word read by `readASCIIWord` or `readWord`.
+    struct WordScan {
+        var end: Int
+        /// Scalars (marks excluded); `key` holds the first `min(count, maxScalars)` of them, lower-cased.
+        var count = 0
+        /// FNV-1a hash of the scalars in `key`.
+        var hash = TextUnits.hashStart()
+        var firstUpper = false, allUpper = true
+        var hasDigit = false, hasLetter = false, allHangul = true
+    }
+
+    /// The ASCII word at `start` (an ASCII letter or digit), or nil when a non-ASCII byte follows it
+    /// (a letter or a mark may continue the word: `readWord` reads it then). A small function of its
+    /// own, so that the loop keeps everything in registers.
+    @inline(never)
+    static func readASCIIWord(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ key: UnsafeMutablePointer<UInt32>,
+                              _ maxScalars: Int, _ table: UnsafePointer<UInt8>) -> WordScan? {
+        let p = text.baseAddress!, n = text.count
+        var e = start
+        var h = TextUnits.hashStart()
+        var seen: UInt8 = 0
+        let limit = min(n, start + maxScalars)
+        while e < limit {
+            let c = p[e]
+            let bits = table[Int(c)]
+            if bits & AsciiWord.word == 0 { break }
+            seen |= bits
+            let lower = UInt32(c | (bits & AsciiWord.upper) << 3)
+            key[e - start] = lower
+            h = TextUnits.hash(h, lower)
+            e += 1
+        }
+        if e == limit {
+            // longer than the key: the rest only counts
+            while e < n {
+                let bits = table[Int(p[e])]
+                if bits & AsciiWord.word == 0 { break }
+                seen |= bits
+                e += 1
+            }
+        }
+        if e < n && p[e] >= 0x80 { return nil }
+        var scan = WordScan(end: e)
+        scan.count = e - start
+        scan.hash = h
+        scan.firstUpper = table[Int(p[start])] & AsciiWord.upper != 0
+        scan.allUpper = seen & AsciiWord.lowerLetter == 0
+        scan.hasDigit = seen & AsciiWord.digit != 0
+        scan.hasLetter = seen & AsciiWord.letter != 0
+        scan.allHangul = false
+        return scan
+    }
+
+    /// The word at `start` (letters, digits, Hangul, marks), any script.
+    @inline(never)
+    static func readWord(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ key: UnsafeMutablePointer<UInt32>,
+                         _ maxScalars: Int, _ twoByte: UnsafePointer<UInt32>) -> WordScan {
+        let n = text.count
+        var scan = WordScan(end: start)
+        var count = 0
+        var h = TextUnits.hashStart()
+        var j = start
+        while j < n {
+            let bj = text[j]
+            var s: UInt32, len: Int, cls: CharClass, lower: UInt32
+            if bj < 0x80 {
+                s = UInt32(bj); len = 1
+                cls = TextUnits.charClassASCII(bj)
+                lower = (s &- 65) < 26 ? s + 32 : s
+            } else if bj >= 0xC2 && bj < 0xE0 && j + 1 < n && text[j + 1] & 0xC0 == 0x80 {
+                // two bytes (Latin, Greek, Cyrillic...): class and lower case from a table
+                s = (UInt32(bj) & 0x1F) << 6 | (UInt32(text[j + 1]) & 0x3F)
+                len = 2
+                let entry = twoByte[Int(s)]
+                cls = CharClass(rawValue: UInt8(truncatingIfNeeded: entry >> 24))!
+                lower = entry & 0xFF_FFFF
+            } else {
+                (s, len) = TextUnits.decode(text, j)
+                cls = TextUnits.charClass(s)
+                lower = TextUnits.lower(s)
+            }
+            guard cls == .letter || cls == .digit || cls == .hangul || cls == .mark else { break }
+            if cls == .mark { j += len; continue }
+            if cls == .digit { scan.hasDigit = true } else { scan.hasLetter = true }
+            if cls != .hangul { scan.allHangul = false }
+            if lower != s {
+                if count == 0 { scan.firstUpper = true }
+            } else if cls == .letter {
+                scan.allUpper = false
+            }
+            if count < maxScalars {
+                key[count] = lower
+                h = TextUnits.hash(h, lower)
+            }
+            count += 1
+            j += len
+        }
+        scan.end = j
+        scan.count = count
+        scan.hash = h
+        return scan
+    }
+
     private func tokenize(_ text: UnsafeBufferPointer<UInt8>, key: UnsafeMutablePointer<UInt32>,
-                          identifier: Bool) -> TokenizedText {
+                          identifier: Bool, into tokens: UnsafeMutableBufferPointer<Token>,
+                          hits: inout HitStore) -> TokenizedText {
         var result = TokenizedText()
         let n = text.count
-        result.tokens.reserveCapacity(n / 5 + 2)
+        var tokenCount = 0
         let maxScalars = configuration.limits.maxTokenScalars
-        let words = lexicon.words, common = lexicon.common, prefix = lexicon.prefixStems, suffix = lexicon.suffixStems
+        // Plain pointers into the lexicon: no reference counting in the loop.
+        let words = lexicon.words.raw, common = lexicon.common.raw
+        let prefix = lexicon.prefixStems.raw, suffix = lexicon.suffixStems.raw
         let prefixMask = prefix.lengthMask, suffixMask = suffix.lengthMask
-        let prefixPairs = lexicon.prefixPairs, suffixPairs = lexicon.suffixPairs
+        let prefixPairs = lexicon.prefixPairs.raw, suffixPairs = lexicon.suffixPairs.raw
+        let termBase = lexicon.termIndexBase
+        @inline(__always) func terms(_ range: TermRange) -> UnsafeBufferPointer<Int32> {
+            UnsafeBufferPointer(start: termBase + Int(range.start), count: Int(range.count))
+        }
         var termHits: [TermHit] = []
+        swap(&termHits, &hits.terms)
+        defer { swap(&termHits, &hits.terms) }
         var allFlags: WordFlags = []
+        var mayHaveSeeds = false, hasHangul = false
         let asciiWord = AsciiWord.table
+        let twoByte = TextUnits.twoByteTable
         var i = 0
         while i < n {
             let b = text[i]
@@ -87,13 +223,13 @@ extension Scanner {
                     // Bytes some pattern needs ("@", "://", "." before a letter): see `mayHaveSeeds`.
                     if bits & AsciiWord.seed != 0 {
                         if b == UInt8(ascii: "@") {
-                            result.mayHaveSeeds = true
+                            mayHaveSeeds = true
                         } else if b == UInt8(ascii: ":") {
                             if i + 2 < n && text[i + 1] == UInt8(ascii: "/") && text[i + 2] == UInt8(ascii: "/") {
-                                result.mayHaveSeeds = true
+                                mayHaveSeeds = true
                             }
                         } else if i + 1 < n && (text[i + 1] >= 0xC0 || asciiWord[Int(text[i + 1])] & AsciiWord.letter != 0) {
-                            result.mayHaveSeeds = true  // "."
+                            mayHaveSeeds = true  // "."
                         }
                     }
                     i += 1
@@ -102,102 +238,48 @@ extension Scanner {
                 class0 = bits & AsciiWord.letter != 0 ? .letter : .digit
             } else {
                 let (s0, l0) = TextUnits.decode(text, i)
-                class0 = TextUnits.charClass(s0)
+                class0 = l0 == 2 ? CharClass(rawValue: UInt8(truncatingIfNeeded: twoByte[Int(s0)] >> 24))!
+                    : TextUnits.charClassFast(s0)
                 len0 = l0
+                // A word or CJK run ends at an invalid byte (read as U+FFFD of one byte), and the next
+                // round decodes it here.
+                if s0 == 0xFFFD && l0 == 1 { result.validUTF8 = false }
             }
             switch class0 {
             case .letter, .digit, .hangul:
                 let start = i
-                var count = 0
-                var h = TextUnits.hashStart()
-                var firstUpper = false, allUpper = true
-                var hasDigit = false, hasLetter = false, allHangul = true
-                // Prefix stems are looked up only while some stem may start with the word's scalars so
-                // far: its first two scalars must be a stem's, then each longer prefix.
-                var prefixOpen = prefixMask != 0
-                let hitsBefore = termHits.count
-                var j = i
-                // An ASCII word (the usual case): one table read a byte finds, lower-cases and
-                // classifies it. When a non-ASCII byte follows, the word may go on (a letter, a mark):
-                // it is read again on the general path.
-                var asciiDone = false
-                if b < 0x80 {
-                    var e = i
-                    var k = 0
-                    var seen: UInt8 = 0
-                    while e < n {
-                        let c = text[e]
-                        let bits = asciiWord[Int(c)]
-                        if bits & AsciiWord.word == 0 { break }
-                        seen |= bits
-                        if k < maxScalars {
-                            let lower = UInt32(c | (bits & AsciiWord.upper) << 3)
-                            key[k] = lower
-                            h = TextUnits.hash(h, lower)
-                            k += 1
-                            if prefixOpen {
-                                probePrefix(k, key, h, start, prefix, prefixPairs, &prefixOpen, &termHits)
+                // An ASCII word (the usual case) is read by one table lookup a byte.
+                let word = (b < 0x80 ? Self.readASCIIWord(text, start, key, maxScalars, asciiWord) : nil)
+                    ?? Self.readWord(text, start, key, maxScalars, twoByte)
+                let j = word.end, count = word.count, h = word.hash
+                let keyCount = min(count, maxScalars)
+                // Prefix stems: looked up only while some stem may start with the word's scalars so
+                // far (its first two scalars must be a stem's, then each longer prefix).
+                // (the pair test comes first: most words stop there, before any hashing)
+                // (stems of one scalar, if any, are looked up whatever the pair)
+                if prefixMask != 0 && (keyCount < 2 || prefixMask & 2 != 0 || prefixPairs.contains(key[0], key[1])) {
+                    var ph = TextUnits.hashStart()
+                    var length = 0
+                    while length < keyCount {
+                        ph = TextUnits.hash(ph, key[length])
+                        length += 1
+                        if length == 2 {
+                            if !prefixPairs.contains(key[0], key[1]) { break }
+                        } else if length > 2 {
+                            if !prefix.mayHavePrefix(ph) { break }
+                        }
+                        if length < 64 && prefixMask & (1 << UInt64(length)) != 0 {
+                            let index = prefix.find(key, length, hash: ph)
+                            if index >= 0 {
+                                for term in terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
                             }
-                        } else {
-                            k += 1
                         }
-                        e += 1
-                    }
-                    if e < n && text[e] >= 0x80 {
-                        termHits.removeSubrange(hitsBefore...)
-                        h = TextUnits.hashStart()
-                        prefixOpen = prefixMask != 0
-                    } else {
-                        asciiDone = true
-                        count = k
-                        firstUpper = asciiWord[Int(b)] & AsciiWord.upper != 0
-                        allUpper = seen & AsciiWord.lowerLetter == 0
-                        hasDigit = seen & AsciiWord.digit != 0
-                        hasLetter = seen & AsciiWord.letter != 0
-                        allHangul = false
-                        j = e
                     }
                 }
-                while !asciiDone && j < n {
-                    let bj = text[j]
-                    var s: UInt32, len: Int, cls: CharClass, lower: UInt32
-                    if bj < 0x80 {
-                        s = UInt32(bj); len = 1
-                        cls = TextUnits.charClassASCII(bj)
-                        lower = (s &- 65) < 26 ? s + 32 : s
-                    } else {
-                        (s, len) = TextUnits.decode(text, j)
-                        cls = TextUnits.charClass(s)
-                        lower = TextUnits.lower(s)
-                    }
-                    guard cls == .letter || cls == .digit || cls == .hangul || cls == .mark else { break }
-                    if cls == .mark { j += len; continue }
-                    if cls == .digit { hasDigit = true } else { hasLetter = true }
-                    if cls != .hangul { allHangul = false }
-                    if lower != s {
-                        if count == 0 { firstUpper = true }
-                    } else if cls == .letter {
-                        allUpper = false
-                    }
-                    if count < maxScalars {
-                        key[count] = lower
-                        h = TextUnits.hash(h, lower)
-                        count += 1
-                        if prefixOpen {
-                            probePrefix(count, key, h, start, prefix, prefixPairs, &prefixOpen, &termHits)
-                        }
-                    } else {
-                        count += 1
-                    }
-                    j += len
-                }
-                // Prefix hits recorded above end with the word.
-                var k = hitsBefore
-                while k < termHits.count { termHits[k].end = j; k += 1 }
                 var token = Token(start: start, end: j, scalarCount: count,
-                                  letterCase: firstUpper ? (allUpper && count > 1 ? .upper : .capitalized) : .lower,
-                                  hasDigit: hasDigit, hasLetter: hasLetter, isHangul: allHangul && hasLetter,
-                                  entry: -1, flags: [])
+                                  letterCase: word.firstUpper ? (word.allUpper && count > 1 ? .upper : .capitalized) : .lower,
+                                  hasDigit: word.hasDigit, hasLetter: word.hasLetter,
+                                  isHangul: word.allHangul && word.hasLetter, entry: -1, flags: [])
                 if count <= maxScalars {
                     let full = identifier || token.letterCase != .lower
                     let index = full ? words.find(key, count, hash: h) : common.find(key, count, hash: h)
@@ -206,11 +288,11 @@ extension Scanner {
                         let info = full ? words.payload(index) : common.payload(index)
                         token.flags = info.flags
                         allFlags.formUnion(info.flags)
-                        for term in lexicon.terms(info.terms) { termHits.append(TermHit(start: start, end: j, term: term)) }
+                        for term in terms(info.terms) { termHits.append(TermHit(start: start, end: j, term: term)) }
                     }
                     // Suffix stems (of at least `minimumSuffix` scalars, shorter than the word) only when
                     // the word ends in the last two scalars of one.
-                    if suffixMask != 0 && hasLetter && count > Lexicon.minimumSuffix
+                    if suffixMask != 0 && word.hasLetter && count > Lexicon.minimumSuffix
                         && suffixPairs.contains(key[count - 2], key[count - 1]) {
                         var length = Lexicon.minimumSuffix
                         while length < count && length < 64 {
@@ -220,61 +302,46 @@ extension Scanner {
                                 for q in 0..<length { th = TextUnits.hash(th, tail[q]) }
                                 let index = suffix.find(tail, length, hash: th)
                                 if index >= 0 {
-                                    for term in lexicon.terms(suffix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
+                                    for term in terms(suffix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
                                 }
                             }
                             length += 1
                         }
                     }
                 }
-                if hasDigit { result.mayHaveSeeds = true }
-                if token.isHangul { result.hasHangul = true }
-                result.tokens.append(token)
+                if word.hasDigit { mayHaveSeeds = true }
+                if token.isHangul { hasHangul = true }
+                if tokenCount < tokens.count {
+                    tokens[tokenCount] = token
+                    tokenCount += 1
+                }
                 i = j
             case .cjk:
                 let start = i
                 var j = i
                 while j < n {
                     let (s, len) = TextUnits.decode(text, j)
-                    guard TextUnits.charClass(s) == .cjk else { break }
+                    guard TextUnits.charClassFast(s) == .cjk else { break }
                     j += len
                 }
-                scanCJKRun(text, start..<j, into: &result, termHits: &termHits)
+                scanCJKRun(text, start..<j, into: &result, cjkHits: &hits.cjk, termHits: &termHits)
                 i = j
             default:
                 i += len0
             }
         }
-        result.termHits = termHits
+        result.tokens = UnsafeBufferPointer(rebasing: tokens[0..<tokenCount])
         result.flags = allFlags
+        result.mayHaveSeeds = mayHaveSeeds
+        result.hasHangul = hasHangul
         return result
-    }
-
-    /// After the `length`th scalar of a word went into `key` (hash `h`): the prefix stems of that
-    /// length, while some stem may start with the word's scalars so far (`open`): its first two
-    /// scalars must be a stem's, then each longer prefix.
-    @inline(__always)
-    private func probePrefix(_ length: Int, _ key: UnsafeMutablePointer<UInt32>, _ h: UInt64, _ start: Int,
-                             _ prefix: ScalarTable<TermRange>, _ pairs: PairGate, _ open: inout Bool,
-                             _ termHits: inout [TermHit]) {
-        if length == 2 {
-            open = pairs.contains(key[0], key[1])
-        } else if length > 2 {
-            open = prefix.mayHavePrefix(h)
-        }
-        if open && length < 64 && prefix.lengthMask & (1 << UInt64(length)) != 0 {
-            let index = prefix.find(key, length, hash: h)
-            if index >= 0 {
-                for term in lexicon.terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: -1, term: term)) }
-            }
-        }
     }
 
     /// Finds every lexicon entry inside the CJK run `range` (names, honorifics, context words, terms).
     private func scanCJKRun(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into result: inout TokenizedText,
-                            termHits: inout [TermHit]) {
-        let table = lexicon.cjk
-        guard !table.isEmpty else {
+                            cjkHits: inout [CJKHit], termHits: inout [TermHit]) {
+        let table = lexicon.cjk.raw
+        guard !lexicon.cjk.isEmpty else {
             var j = range.lowerBound
             while j < range.upperBound { j += TextUnits.decode(text, j).length; result.cjkScalars += 1 }
             return
@@ -311,7 +378,7 @@ extension Scanner {
                         if index >= 0 {
                             let info = table.payload(index)
                             let hit = CJKHit(start: offsets[p], end: offsets[p + length], flags: info.flags, entry: index)
-                            if !info.flags.isEmpty { result.cjkHits.append(hit) }
+                            if !info.flags.isEmpty { cjkHits.append(hit) }
                             for term in lexicon.terms(info.terms) { termHits.append(TermHit(start: hit.start, end: hit.end, term: term)) }
                         }
                     }

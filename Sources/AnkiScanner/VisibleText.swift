@@ -12,27 +12,41 @@ struct VisibleText {
         case identifier
     }
 
-    /// The visible bytes; nil when they are the original bytes themselves.
-    private(set) var bytes: [UInt8]?
-    /// True when `bytes` were rendered from HTML (offsets differ from the original's).
+    /// The visible bytes: `source` itself, or what was written to the caller's buffer.
+    let text: UnsafeBufferPointer<UInt8>
+    /// True when `text` was rendered from HTML (offsets differ from the original's).
     private var rendered = false
     /// Original byte ranges of media file names referenced by the field.
     private(set) var mediaReferences: [Range<Int>] = []
 
-    var isIdentity: Bool { bytes == nil }
-
-    init(_ source: UnsafeBufferPointer<UInt8>, mode: Mode) {
+    /// Makes the visible text of `source`, writing it to `buffer` (room for `source.count` bytes, which
+    /// the visible text never exceeds) when it differs from `source`. `text` is valid while `source`
+    /// and `buffer` are.
+    init(_ source: UnsafeBufferPointer<UInt8>, mode: Mode, buffer: UnsafeMutablePointer<UInt8>) {
         switch mode {
         case .plain:
-            bytes = nil
+            text = source
         case .identifier:
             var needsCopy = false
             for b in source where b == UInt8(ascii: "_") || b == UInt8(ascii: ":") || b == 0 { needsCopy = true; break }
             if needsCopy {
-                bytes = source.map { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ":") || $0 == 0 ? UInt8(ascii: " ") : $0 }
+                for (k, b) in source.enumerated() {
+                    buffer[k] = b == UInt8(ascii: "_") || b == UInt8(ascii: ":") || b == 0 ? UInt8(ascii: " ") : b
+                }
+                text = UnsafeBufferPointer(start: buffer, count: source.count)
+            } else {
+                text = source
             }
         case .html:
-            if Self.hasMarkup(source) { buildFromHTML(source) }
+            if Self.hasMarkup(source) {
+                var references: [Range<Int>] = []
+                let length = Self.render(source, buffer, nil, nil, &references)
+                text = UnsafeBufferPointer(start: buffer, count: length)
+                mediaReferences = references
+                rendered = true
+            } else {
+                text = source
+            }
         }
     }
 
@@ -58,12 +72,6 @@ struct VisibleText {
             i += 1
         }
         return false
-    }
-
-    /// Calls `body` with the visible bytes.
-    func withBytes<R>(_ source: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        if let bytes { return try bytes.withUnsafeBufferPointer(body) }
-        return try body(source)
     }
 
     /// Maps visible ranges back to ranges of the original field. Made only when a field has
@@ -142,46 +150,54 @@ struct VisibleText {
     }
 
     /// The tag names that matter, sorted for a binary search: no string is made per tag.
-    private static let tagTable: [(name: PackedName, kind: TagKind)] = {
+    /// The tag names that matter in a small open-addressing table (128 slots, an empty name marks a
+    /// free slot): no string is made per tag. Allocated once, for the life of the process.
+    nonisolated(unsafe) private static let tagTable: UnsafePointer<(name: PackedName, kind: TagKind)> = {
         var kinds: [String: TagKind] = [:]
         for name in blockTags { kinds[name, default: []].insert(.block) }
         for name in mediaTags { kinds[name, default: []].insert(.media) }
         kinds["style"] = [.hidden, .style]
         kinds["script"] = .hidden
         kinds["!--"] = .comment
-        return kinds.map { (PackedName($0.key), $0.value) }.sorted { $0.name < $1.name }
+        let table = UnsafeMutablePointer<(name: PackedName, kind: TagKind)>.allocate(capacity: tagSlots)
+        table.initialize(repeating: (PackedName(), []), count: tagSlots)
+        for (name, kind) in kinds.sorted(by: { $0.key < $1.key }) {
+            let packed = PackedName(name)
+            var slot = tagSlot(packed)
+            while table[slot].name != PackedName() { slot = (slot + 1) & (tagSlots - 1) }
+            table[slot] = (packed, kind)
+        }
+        return UnsafePointer(table)
     }()
+    private static let tagSlots = 128
+
+    @inline(__always)
+    private static func tagSlot(_ name: PackedName) -> Int {
+        Int(truncatingIfNeeded: ((name.low ^ name.high &* 31) &* 0x9E37_79B9_7F4A_7C15) >> 57)
+    }
 
     private static func tagKind(_ name: PackedName) -> TagKind {
-        tagTable.withUnsafeBufferPointer { table in
-            var lo = 0, hi = table.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if table[mid].name < name { lo = mid + 1 } else { hi = mid }
-            }
-            return lo < table.count && table[lo].name == name ? table[lo].kind : []
+        let table = tagTable
+        var slot = tagSlot(name)
+        while true {
+            let entry = table[slot]
+            if entry.name == name { return entry.kind }
+            if entry.name == PackedName() { return [] }
+            slot = (slot + 1) & (tagSlots - 1)
         }
     }
 
     /// Bytes that need a look in HTML mode; everything else is copied as it is.
-    nonisolated(unsafe) private static let specialPointer: UnsafePointer<Bool> = {
+    /// Inside a cloze, ":" (a hint may start) and "}" (the cloze may end) need a look too.
+    nonisolated(unsafe) private static let specialPointer: UnsafePointer<Bool> = specialTable("<&{}:[")
+    nonisolated(unsafe) private static let specialOutsideClozePointer: UnsafePointer<Bool> = specialTable("<&{[")
+
+    private static func specialTable(_ bytes: String) -> UnsafePointer<Bool> {
         let table = UnsafeMutablePointer<Bool>.allocate(capacity: 256)
         table.initialize(repeating: false, count: 256)
-        for c in "<&{}:[".utf8 { table[Int(c)] = true }
+        for c in bytes.utf8 { table[Int(c)] = true }
         table[0] = true
         return UnsafePointer(table)
-    }()
-
-    private mutating func buildFromHTML(_ p: UnsafeBufferPointer<UInt8>) {
-        let n = p.count
-        // The visible text is never longer than the source: every replacement is shorter than what it
-        // replaces, so the buffer is sized once and written through a pointer.
-        var references: [Range<Int>] = []
-        bytes = [UInt8](unsafeUninitializedCapacity: n) { out, count in
-            count = Self.render(p, out.baseAddress!, nil, nil, &references)
-        }
-        mediaReferences = references
-        rendered = true
     }
 
     /// Writes the visible bytes of `p` to `o` and, when `f` and `t` are given, the original range of
@@ -197,7 +213,7 @@ struct VisibleText {
         var hintBits: UInt64 = 0
         var deepHints: [Bool] = []
         let mapping = f != nil
-        let isSpecial = specialPointer
+        let specialInside = specialPointer, specialOutside = specialOutsideClozePointer
 
         @inline(__always) func emit(_ b: UInt8, _ s: Int, _ e: Int) {
             o[length] = b
@@ -219,6 +235,7 @@ struct VisibleText {
         var i = 0
         while i < n {
             let b = base[i]
+            let isSpecial = clozeDepth > 0 ? specialInside : specialOutside
             if !isSpecial[Int(b)] {
                 // a run of ordinary bytes
                 var j = i + 1
