@@ -123,7 +123,15 @@ enum DeckNameRule {
     static func check(_ db: Database, policy: Policy, _ findings: inout Findings) throws {
         var decks: [Int64: (name: String, parent: Int64?)] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT id, name, parent_id FROM decks") {
-            decks[row[0]] = (row[1], row[2])
+            // A value that does not convert (a NULL id, text as a parent: only in a damaged or hand-made
+            // file) is a finding, not a crash of the whole run.
+            let parent: DatabaseValue = row[2]
+            guard let id = Int64.fromDatabaseValue(row[0]), let name = String.fromDatabaseValue(row[1]),
+                  parent.isNull || Int64.fromDatabaseValue(parent) != nil else {
+                findings.add("deck-names", "a deck has no integer id, no text name or a parent that is not an id")
+                continue
+            }
+            decks[id] = (name, Int64.fromDatabaseValue(parent))
         }
         for (id, deck) in decks {
             var chain: [Int64] = []
@@ -167,7 +175,8 @@ enum MediaNameRule {
         let rows = try Row.fetchCursor(db, sql: "SELECT id, flds, sfld FROM notes")
         while let row = try rows.next() {
             for column in [1, 2] {
-                var text: String = row[column]
+                // NULL or a number (only in a damaged or hand-made file) names no media file.
+                guard var text = String.fromDatabaseValue(row[column]) else { continue }
                 guard text.containsBytes("[sound:") || text.containsBytes("=") else { continue }
                 let bad = try text.withUTF8 { bytes -> Bool in
                     try MediaReferences.find(in: bytes).contains { reference in
@@ -175,7 +184,10 @@ enum MediaNameRule {
                                                       as: UTF8.self))
                     }
                 }
-                if bad { findings.add("media-names", "note \(row[0] as Int64) references a media file by name") }
+                if bad {
+                    let id = (row[0] as Int64?).map { "note \($0)" } ?? "a note without an id"
+                    findings.add("media-names", "\(id) references a media file by name")
+                }
             }
         }
     }
