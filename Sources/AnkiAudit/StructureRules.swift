@@ -2,6 +2,7 @@ import AnkiPCRE2
 import AnkiSubmission
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// Exactly the tables and columns of `Schemas/submission.sql`: nothing the policy excludes can hide
 /// in an extra column, table, view or trigger.
@@ -202,11 +203,15 @@ enum FlatNumericObjects {
     static func all(_ db: Database, keys: [String]) throws -> Bool {
         let allowed = keys.map { Array($0.utf8) }
         guard allowed.count <= 64 else { return false }
-        let rows = try Row.fetchCursor(db, sql: "SELECT data FROM cards WHERE data != ''")
-        while let row = try rows.next() {
-            guard case .string(var text) = (row[0] as DatabaseValue).storage else { return false }
-            let simple = text.withUTF8 { matches(UnsafeRawBufferPointer($0), allowed: allowed) }
-            if !simple { return false }
+        // The text's bytes as SQLite holds them (no String per card). Bytes a String would have repaired
+        // or cut at a NUL only make `matches` say no, which leaves the card to the SQL.
+        let statement = try db.makeStatement(sql: "SELECT data FROM cards WHERE data != ''")
+        let s = statement.sqliteStatement
+        let rows = try Row.fetchCursor(statement)
+        while try rows.next() != nil {
+            guard sqlite3_column_type(s, 0) == SQLITE_TEXT, let text = sqlite3_column_text(s, 0) else { return false }
+            let bytes = UnsafeRawBufferPointer(start: text, count: Int(sqlite3_column_bytes(s, 0)))
+            if !matches(bytes, allowed: allowed) { return false }
         }
         return true
     }
