@@ -48,23 +48,43 @@ public struct SubmissionAudit: Sendable {
         defer { try? queue.close() }
         var findings = Findings()
         do {
-            try queue.read { db in
-                try SchemaRule.check(db, &findings)
-                guard findings.items.isEmpty else { return }
-                try ManifestRule.check(db, &findings)
-                try DenseIDRule.check(db, &findings)
-                try ReferenceRule.check(db, &findings)
-                try DeckNameRule.check(db, policy: policy, &findings)
-                try CardDataRule.check(db, policy: policy, &findings)
-                try MediaNameRule.check(db, policy: policy, &findings)
-                if let source {
-                    try SourceRules(policy: policy, source: source).check(db, &findings)
-                }
-            }
+            try queue.read { db in try rules(db, source: source, &findings) }
         } catch let error as DatabaseError {
             findings.add("readable", "the submission cannot be read completely (\(error.resultCode))")
         }
         return findings.items
+    }
+
+    /// The same audit on a connection the caller opened on the submission (as `main`, read-only),
+    /// inside a read transaction: ingest checks each file on one connection instead of opening it
+    /// once per step. Throws `Unreadable` exactly when `audit(submission:)` would.
+    public func audit(_ db: Database) throws -> [AuditFinding] {
+        do {
+            _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")
+        } catch {
+            throw Unreadable(description: "the submission is not a readable SQLite submission.")
+        }
+        var findings = Findings()
+        do {
+            try rules(db, source: nil, &findings)
+        } catch let error as DatabaseError {
+            findings.add("readable", "the submission cannot be read completely (\(error.resultCode))")
+        }
+        return findings.items
+    }
+
+    private func rules(_ db: Database, source: Source?, _ findings: inout Findings) throws {
+        try SchemaRule.check(db, &findings)
+        guard findings.items.isEmpty else { return }
+        try ManifestRule.check(db, &findings)
+        try DenseIDRule.check(db, &findings)
+        try ReferenceRule.check(db, &findings)
+        try DeckNameRule.check(db, policy: policy, &findings)
+        try CardDataRule.check(db, policy: policy, &findings)
+        try MediaNameRule.check(db, policy: policy, &findings)
+        if let source {
+            try SourceRules(policy: policy, source: source).check(db, &findings)
+        }
     }
 }
 
