@@ -2,6 +2,7 @@ import AnkiPCRE2
 import AnkiSubmission
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// Exactly the tables and columns of `Schemas/submission.sql`: nothing the policy excludes can hide
 /// in an extra column, table, view or trigger.
@@ -133,7 +134,15 @@ enum DeckNameRule {
     static func check(_ db: Database, policy: Policy, _ findings: inout Findings) throws {
         var decks: [Int64: (name: String, parent: Int64?)] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT id, name, parent_id FROM decks") {
-            decks[row[0]] = (row[1], row[2])
+            // A value that does not convert (a NULL id, text as a parent: only in a damaged or hand-made
+            // file) is a finding, not a crash of the whole run.
+            let parent: DatabaseValue = row[2]
+            guard let id = Int64.fromDatabaseValue(row[0]), let name = String.fromDatabaseValue(row[1]),
+                  parent.isNull || Int64.fromDatabaseValue(parent) != nil else {
+                findings.add("deck-names", "a deck has no integer id, no text name or a parent that is not an id")
+                continue
+            }
+            decks[id] = (name, Int64.fromDatabaseValue(parent))
         }
         for (id, deck) in decks {
             var chain: [Int64] = []
@@ -177,7 +186,8 @@ enum MediaNameRule {
         let rows = try Row.fetchCursor(db, sql: "SELECT id, flds, sfld FROM notes")
         while let row = try rows.next() {
             for column in [1, 2] {
-                var text: String = row[column]
+                // NULL or a number (only in a damaged or hand-made file) names no media file.
+                guard var text = String.fromDatabaseValue(row[column]) else { continue }
                 guard text.containsBytes("[sound:") || text.containsBytes("=") else { continue }
                 let bad = try text.withUTF8 { bytes -> Bool in
                     try MediaReferences.find(in: bytes).contains { reference in
@@ -185,7 +195,10 @@ enum MediaNameRule {
                                                       as: UTF8.self))
                     }
                 }
-                if bad { findings.add("media-names", "note \(row[0] as Int64) references a media file by name") }
+                if bad {
+                    let id = (row[0] as Int64?).map { "note \($0)" } ?? "a note without an id"
+                    findings.add("media-names", "\(id) references a media file by name")
+                }
             }
         }
     }
@@ -200,11 +213,15 @@ enum FlatNumericObjects {
     static func all(_ db: Database, keys: [String]) throws -> Bool {
         let allowed = keys.map { Array($0.utf8) }
         guard allowed.count <= 64 else { return false }
-        let rows = try Row.fetchCursor(db, sql: "SELECT data FROM cards WHERE data != ''")
-        while let row = try rows.next() {
-            guard case .string(var text) = (row[0] as DatabaseValue).storage else { return false }
-            let simple = text.withUTF8 { matches(UnsafeRawBufferPointer($0), allowed: allowed) }
-            if !simple { return false }
+        // The text's bytes as SQLite holds them (no String per card). Bytes a String would have repaired
+        // or cut at a NUL only make `matches` say no, which leaves the card to the SQL.
+        let statement = try db.makeStatement(sql: "SELECT data FROM cards WHERE data != ''")
+        let s = statement.sqliteStatement
+        let rows = try Row.fetchCursor(statement)
+        while try rows.next() != nil {
+            guard sqlite3_column_type(s, 0) == SQLITE_TEXT, let text = sqlite3_column_text(s, 0) else { return false }
+            let bytes = UnsafeRawBufferPointer(start: text, count: Int(sqlite3_column_bytes(s, 0)))
+            if !matches(bytes, allowed: allowed) { return false }
         }
         return true
     }

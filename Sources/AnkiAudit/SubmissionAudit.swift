@@ -71,20 +71,42 @@ public struct SubmissionAudit: Sendable {
             sourceDone.signal()
         }
         do {
-            try queue.read { db in
-                try ManifestRule.check(db, &findings)
-                try DenseIDRule.check(db, &findings)
-                try ReferenceRule.check(db, &findings)
-                try DeckNameRule.check(db, policy: policy, &findings)
-                try CardDataRule.check(db, policy: policy, &findings)
-                try MediaNameRule.check(db, policy: policy, &findings)
-            }
+            try queue.read { db in try fileRules(db, &findings) }
         } catch let error as DatabaseError {
             findings.add("readable", "the submission cannot be read completely (\(error.resultCode))")
         }
         sourceDone.wait()
         findings.merge(sourcePass.findings)
         return findings.items
+    }
+
+    /// The same audit on a connection the caller opened on the submission (as `main`, read-only),
+    /// inside a read transaction: ingest checks each file on one connection instead of opening it
+    /// once per step. Throws `Unreadable` exactly when `audit(submission:)` would.
+    public func audit(_ db: Database) throws -> [AuditFinding] {
+        do {
+            _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")
+        } catch {
+            throw Unreadable(description: "the submission is not a readable SQLite submission.")
+        }
+        var findings = Findings()
+        do {
+            try SchemaRule.check(db, &findings)
+            if findings.items.isEmpty { try fileRules(db, &findings) }
+        } catch let error as DatabaseError {
+            findings.add("readable", "the submission cannot be read completely (\(error.resultCode))")
+        }
+        return findings.items
+    }
+
+    /// The rules that need only the submission, after the schema rule has passed.
+    private func fileRules(_ db: Database, _ findings: inout Findings) throws {
+        try ManifestRule.check(db, &findings)
+        try DenseIDRule.check(db, &findings)
+        try ReferenceRule.check(db, &findings)
+        try DeckNameRule.check(db, policy: policy, &findings)
+        try CardDataRule.check(db, policy: policy, &findings)
+        try MediaNameRule.check(db, policy: policy, &findings)
     }
 
     private static func open(_ url: URL) throws -> DatabaseQueue {

@@ -239,9 +239,10 @@ public final class Ingest {
             return result(.skipped, Rejection(.duplicate, "same bytes as \(printable(first))"))
         }
         let tokenHMAC = key.hmac(submission.manifest.tokenHash)
-        let (withdrawn, holder) = try dataset.queue.read { db in
-            (try Bool.fetchOne(db, sql: "SELECT 1 FROM tombstones WHERE token_hmac = ?", arguments: [tokenHMAC]) ?? false,
-             try Int.fetchOne(db, sql: "SELECT participant FROM participants WHERE token_hmac = ?", arguments: [tokenHMAC]))
+        let (withdrawn, holder) = try dataset.queue.read { db -> (Bool, Int?) in
+            let row = try Row.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM tombstones WHERE token_hmac = ?1), "
+                                       + "(SELECT participant FROM participants WHERE token_hmac = ?1)", arguments: [tokenHMAC])
+            return ((row?[0] as Bool?) ?? false, row?[1] as Int?)
         }
         if withdrawn {
             return result(.skipped, Rejection(.withdrawn, "its participant withdrew it (the token was sent in)"))

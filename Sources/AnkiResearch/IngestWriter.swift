@@ -44,7 +44,9 @@ struct IngestWriter {
                 throw Rejection(.values, printable(error.message ?? "\(error.resultCode)", limit: 160))
             }
         }
-        for map in Self.maps { try? db.execute(sql: "DROP TABLE IF EXISTS temp.\(map.name)") }
+        for map in Self.maps where !submission.tables.identity.contains(map.table) {
+            try? db.execute(sql: "DROP TABLE IF EXISTS temp.\(map.name)")
+        }
         return participant
     }
 
@@ -52,15 +54,12 @@ struct IngestWriter {
         let manifest = submission.manifest
         // The new id of every row: its rank in ascending order of the submission's id. When the
         // submission's ids already are exactly 1...n (the audit demands it), the rank of each id is the
-        // id itself, so the map is the identity and the joins through it are skipped.
+        // id itself, so the map is the identity and the joins through it are skipped. Which tables
+        // that holds for, and their row counts, the checking thread read from this same private copy.
+        let facts = submission.tables
         var identity: [String: Bool] = [:]
         for map in Self.maps {
-            let row = try Row.fetchOne(db, sql: "SELECT count(*), count(DISTINCT id), min(id), max(id), "
-                                       + "sum(typeof(id) != 'integer') FROM sub.\(map.table)")!
-            let count: Int = row[0], distinct: Int = row[1]
-            let nonInteger: Int = row[4] ?? 0
-            identity[map.name] = nonInteger == 0 && count == distinct
-                && (count == 0 || ((row[2] as Int?) == 1 && (row[3] as Int?) == count))
+            identity[map.name] = facts.identity.contains(map.table)
             if identity[map.name] == false {
                 try db.execute(sql: """
                     DROP TABLE IF EXISTS temp.\(map.name);
@@ -75,6 +74,7 @@ struct IngestWriter {
             if identity[map] == true { return ("", column) }
             return ("\(left ? "LEFT " : "")JOIN temp.\(map) \(alias) ON \(alias).old = \(column)", "\(alias).new")
         }
+        let now = Clock.isoNow()
         try db.execute(sql: """
             INSERT INTO participants (participant, token_hmac, consent_public, languages, domain, schema_version,
                                       tool_version, policy_version, source_format, source_schema, collection_crt,
@@ -87,7 +87,7 @@ struct IngestWriter {
                 "languages": String(decoding: try JSONSerialization.data(withJSONObject: manifest.languages), as: UTF8.self),
                 "domain": manifest.domain, "schema": manifest.schemaVersion, "tool": manifest.toolVersion,
                 "policy": manifest.policyVersion, "format": manifest.sourceFormat, "sourceSchema": manifest.sourceSchema,
-                "now": Clock.isoNow(),
+                "now": now,
             ])
         guard db.changesCount == 1 else { throw Rejection(.values, "the col table has no row 1") }
 
@@ -144,27 +144,29 @@ struct IngestWriter {
                 FROM sub.revlog r \(r.0) ORDER BY r.id
                 """),
         ]
-        let before = try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM revlogs") ?? 0
+        var lastReview: Int64 = 0
         for statement in statements {
             try Timings.measure("write \(statement.source)") { try db.execute(sql: statement.sql, arguments: ["p": p]) }
             // Every row must have come across: a reference the joins could not resolve means a damaged
-            // submission (the audit should have caught it; this makes sure). The review count was taken
+            // submission (the audit should have caught it; this makes sure). The row counts were taken
             // by the checking thread.
-            let have = statement.source == "revlog" ? submission.reviews
-                : try Int.fetchOne(db, sql: "SELECT count(*) FROM sub.\(statement.source)") ?? 0
+            guard let have = facts.rows[statement.source] else {
+                throw Rejection(.values, "the \(statement.source) table was not counted")
+            }
             if db.changesCount != have {
                 throw Rejection(.values, "\(have - db.changesCount) row(s) of \(statement.source) refer to rows that do not exist")
             }
+            if statement.source == "revlog" { lastReview = db.lastInsertedRowID }
         }
-        // One statement, one transaction, no other writer: the new rows took the rowids after the
-        // largest one, consecutively.
+        // One statement, one transaction, no other writer: the new rows took consecutive rowids, the
+        // last of them the last one inserted.
         if submission.reviews > 0 {
             try db.execute(sql: "UPDATE participants SET revlog_first = ?, revlog_last = ? WHERE participant = ?",
-                           arguments: [before + 1, before + Int64(submission.reviews), p])
+                           arguments: [lastReview - Int64(submission.reviews) + 1, lastReview, p])
         }
         try renameDecks(participant: p, db)
         try db.execute(sql: "INSERT INTO submissions (content_sha256, participant, ingested_at) VALUES (?, ?, ?)",
-                       arguments: [submission.sha256, p, Clock.isoNow()])
+                       arguments: [submission.sha256, p, now])
     }
 
     /// Neutral names from the new ids: `deck-<root>::deck-<child>`, whatever the submission said.

@@ -3,6 +3,7 @@ import AnkiSubmission
 import Crypto
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// Why a file was not ingested: a short category for the summary table and a detail for the report.
 /// Details name tables, columns and rules, never values from the file.
@@ -100,6 +101,36 @@ struct ValidatedSubmission: Sendable {
     let sha256: String
     let manifest: SubmissionManifest
     let reviews: Int
+    let tables: TableFacts
+}
+
+/// Row counts and id shapes of the private copy, taken by the checking thread in its type-check pass
+/// (which reads every row of these tables anyway), so that the single writer spends no statement on
+/// them: the copy is private (mode 0600 in a 0700 folder) and nothing writes to it between the check
+/// and the write.
+struct TableFacts: Sendable {
+    /// Rows per submission table the writer copies.
+    var rows: [String: Int] = [:]
+    /// Tables whose ids are exactly the integers 1...n, each once (or that are empty): a row's new id
+    /// is then its id, and the writer copies without joining through an id map.
+    var identity: Set<String> = []
+
+    /// The tables whose `id` the writer re-assigns.
+    static let idTables: Set<String> = ["note_types", "deck_config", "decks", "notes", "cards"]
+
+    /// What `SELECT count(*), count(DISTINCT id), min(id), max(id), sum(typeof(id) != 'integer')` would
+    /// say about `ids` (nil for a value that is not an integer): every id an integer, each once, and
+    /// the smallest 1 and the largest the row count.
+    static func isIdentity(_ ids: [Int64?]) -> Bool {
+        let n = ids.count
+        guard n > 0 else { return true }
+        var seen = [Bool](repeating: false, count: n + 1)
+        for id in ids {
+            guard let id, id >= 1, id <= Int64(n), !seen[Int(id)] else { return false }
+            seen[Int(id)] = true
+        }
+        return true
+    }
 }
 
 enum CheckResult: Sendable {
@@ -171,62 +202,76 @@ struct SubmissionCheck: Sendable {
         config.readonly = true
         config.label = "anki-submit.ingest-check"
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA trusted_schema = OFF; PRAGMA cell_size_check = ON") }
-        // 1. The schema version, before anything else, with its own clear reason.
+        // One read-only connection and one read transaction for every step below: each connection
+        // opened costs its own schema parse and set-up, more than most checks of a small file.
+        let queue: DatabaseQueue
         do {
-            let queue = try DatabaseQueue(path: copy.path, configuration: config)
-            defer { try? queue.close() }
-            let version = try queue.read { db -> String? in
-                guard try db.tableExists("manifest") else { return nil }
-                return try String.fetchOne(db, sql: "SELECT CAST(value AS TEXT) FROM manifest WHERE key = 'schema_version'")
-            }
-            if let version, version != String(SubmissionSchema.version) {
-                throw Rejection(.schemaVersion, "submission schema version \(printable(version, limit: 20)); "
-                                + "this tool reads version \(SubmissionSchema.version)")
-            }
-        } catch let rejection as Rejection {
-            throw rejection
+            queue = try DatabaseQueue(path: copy.path, configuration: config)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
             throw Rejection(.notSQLite, "not an SQLite database")
         } catch {
             throw Rejection(.damaged, "the database cannot be opened (damaged or truncated)")
         }
-        // 2. Every value the audit reads has its column's type. SQLite stores anything anywhere, and the
-        //    audit (like any reader) assumes the declared types, so this comes first. The review log,
-        //    nine integer columns the audit only counts, is typed by the dataset's STRICT table instead,
-        //    which refuses a wrong value at insert (and saves a pass over a million rows here).
-        do {
-            let queue = try DatabaseQueue(path: copy.path, configuration: config)
-            defer { try? queue.close() }
-            if let bad = try Timings.measure("type check", { try queue.read({ try TypeCheck.firstViolation($0) }) }) {
-                throw Rejection(.values, "column \(bad) holds a value of the wrong type")
-            }
-        } catch let rejection as Rejection {
-            throw rejection
-        } catch {
-            // A missing table or column: the audit's schema rule names it below.
-        }
-        // 3. The same audit `anki-submit audit` runs: exact schema, manifest, dense ids, references,
-        //    neutral deck names, card data keys, media names.
-        let findings: [AuditFinding]
-        do {
-            findings = try Timings.measure("audit") { try SubmissionAudit(policy: policy).audit(submission: copy) }
-        } catch {
-            throw Rejection(.damaged, "the database cannot be opened (damaged or truncated)")
-        }
-        if !findings.isEmpty {
-            let summary = findings.prefix(3).map { printable($0.description, limit: 160) }.joined(separator: "; ")
-                + (findings.count > 3 ? "; and \(findings.count - 3) more" : "")
-            if findings.contains(where: { $0.rule == "readable" }) { throw Rejection(.damaged, summary) }
-            if findings.allSatisfy({ $0.rule == "schema" }) { throw Rejection(.schema, summary) }
-            throw Rejection(.audit, summary)
-        }
-        // 4. The manifest values ingest copies.
-        let queue = try DatabaseQueue(path: copy.path, configuration: config)
         defer { try? queue.close() }
         return try queue.read { db in
+            // 1. The schema version, before anything else, with its own clear reason.
+            do {
+                let version: String? = try {
+                    guard try db.tableExists("manifest") else { return nil }
+                    return try String.fetchOne(db, sql: "SELECT CAST(value AS TEXT) FROM manifest WHERE key = 'schema_version'")
+                }()
+                if let version, version != String(SubmissionSchema.version) {
+                    throw Rejection(.schemaVersion, "submission schema version \(printable(version, limit: 20)); "
+                                    + "this tool reads version \(SubmissionSchema.version)")
+                }
+            } catch let rejection as Rejection {
+                throw rejection
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+                throw Rejection(.notSQLite, "not an SQLite database")
+            } catch {
+                throw Rejection(.damaged, "the database cannot be opened (damaged or truncated)")
+            }
+            // 2. Every value the audit reads has its column's type. SQLite stores anything anywhere, and the
+            //    audit (like any reader) assumes the declared types, so this comes first. The review log,
+            //    nine integer columns the audit only counts, is typed by the dataset's STRICT table instead,
+            //    which refuses a wrong value at insert (and saves a pass over a million rows here).
+            //    The same pass counts rows and sees whether ids are exactly 1...n, for the writer.
+            var facts: TableFacts?
+            do {
+                let scan = try Timings.measure("type check") { try TypeCheck.scan(db) }
+                if let bad = scan.violation {
+                    throw Rejection(.values, "column \(bad) holds a value of the wrong type")
+                }
+                facts = scan.facts
+            } catch let rejection as Rejection {
+                throw rejection
+            } catch {
+                // A missing table or column: the audit's schema rule names it below.
+            }
+            // 3. The same audit `anki-submit audit` runs: exact schema, manifest, dense ids, references,
+            //    neutral deck names, card data keys, media names.
+            let findings: [AuditFinding]
+            do {
+                findings = try Timings.measure("audit") { try SubmissionAudit(policy: policy).audit(db) }
+            } catch {
+                throw Rejection(.damaged, "the database cannot be opened (damaged or truncated)")
+            }
+            if !findings.isEmpty {
+                let summary = findings.prefix(3).map { printable($0.description, limit: 160) }.joined(separator: "; ")
+                    + (findings.count > 3 ? "; and \(findings.count - 3) more" : "")
+                if findings.contains(where: { $0.rule == "readable" }) { throw Rejection(.damaged, summary) }
+                if findings.allSatisfy({ $0.rule == "schema" }) { throw Rejection(.schema, summary) }
+                throw Rejection(.audit, summary)
+            }
+            // 4. The manifest values ingest copies, and what the writer needs to know of each table.
             let manifest = try SubmissionManifest.read(db)
+            guard var tables = facts else {
+                // The type check could not read a table the audit then read without a finding.
+                throw Rejection(.damaged, "the database cannot be read completely")
+            }
             let reviews = try Int.fetchOne(db, sql: "SELECT count(*) FROM revlog") ?? 0
-            return ValidatedSubmission(copy: copy, sha256: sha, manifest: manifest, reviews: reviews)
+            tables.rows["revlog"] = reviews
+            return ValidatedSubmission(copy: copy, sha256: sha, manifest: manifest, reviews: reviews, tables: tables)
         }
     }
 
@@ -287,42 +332,73 @@ struct SubmissionCheck: Sendable {
 /// The storage classes each column of `Schemas/submission.sql` may hold, from the schema itself:
 /// INTEGER columns integers, REAL columns numbers, TEXT columns text; NULL only where the schema allows.
 enum TypeCheck {
-    /// Per table: one query over all columns, and per column its own query to name the culprit.
-    static let checks: [(table: String, any: String, columns: [(name: String, sql: String)])] = {
+    struct Table: Sendable {
+        let name: String
+        let columns: [String]
+        /// Per column, a bit for each allowed `sqlite3_column_type` (SQLITE_INTEGER = 1 ... SQLITE_NULL = 5).
+        let allowed: [UInt8]
+        let select: String
+    }
+
+    /// Every table but the review log, in name order, each with its columns in schema order.
+    static let tables: [Table] = {
         let queue = try! DatabaseQueue()
         return try! queue.write { db in
             try db.execute(sql: SubmissionSchema.sql)
-            var out: [(String, String, [(String, String)])] = []
+            var out: [Table] = []
             for table in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' "
                                              + "AND name != 'revlog' ORDER BY name") {
-                var columns: [(String, String)] = []
-                var conditions: [String] = []
+                var columns: [String] = []
+                var allowed: [UInt8] = []
                 for row in try Row.fetchAll(db, sql: "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?)", arguments: [table]) {
                     let name: String = row[0], type: String = row[1]
                     let notNull = (row[2] as Int) == 1 || ((row[3] as Int) > 0 && type.uppercased() != "INTEGER")
-                    var allowed: [String]
+                    var types: [Int32]
                     switch type.uppercased() {
-                    case "INTEGER": allowed = ["integer"]
-                    case "REAL": allowed = ["integer", "real"]
-                    default: allowed = ["text"]
+                    case "INTEGER": types = [SQLITE_INTEGER]
+                    case "REAL": types = [SQLITE_INTEGER, SQLITE_FLOAT]
+                    default: types = [SQLITE_TEXT]
                     }
-                    if !notNull { allowed.append("null") }
-                    let condition = "typeof(\"\(name)\") NOT IN (\(allowed.map { "'\($0)'" }.joined(separator: ", ")))"
-                    conditions.append(condition)
-                    columns.append(("\(table).\(name)", "SELECT 1 FROM \"\(table)\" WHERE \(condition) LIMIT 1"))
+                    if !notNull { types.append(SQLITE_NULL) }
+                    columns.append(name)
+                    allowed.append(types.reduce(0) { $0 | UInt8(1 << $1) })
                 }
-                out.append((table, "SELECT 1 FROM \"\(table)\" WHERE \(conditions.joined(separator: " OR ")) LIMIT 1", columns))
+                let list = columns.map { "\"\($0)\"" }.joined(separator: ", ")
+                out.append(Table(name: table, columns: columns, allowed: allowed, select: "SELECT \(list) FROM \"\(table)\""))
             }
-            return out.map { (table: $0.0, any: $0.1, columns: $0.2.map { (name: $0.0, sql: $0.1) }) }
+            return out
         }
     }()
 
-    /// `table.column` of the first value with the wrong type, or nil.
-    static func firstViolation(_ db: Database) throws -> String? {
-        for check in checks where try Bool.fetchOne(db, sql: check.any) == true {
-            for column in check.columns where try Bool.fetchOne(db, sql: column.sql) == true { return column.name }
-            return check.table
+    /// `table.column` of the first value with the wrong type (first table in name order, then first
+    /// column in schema order), or nil, and when there is none, each table's row count and whether its
+    /// ids are exactly 1...n. One pass over each table reading each value's storage class, as
+    /// `typeof()` reports it; a missing table or column throws (the audit's schema rule names it).
+    static func scan(_ db: Database) throws -> (violation: String?, facts: TableFacts) {
+        var facts = TableFacts()
+        for table in tables {
+            let statement = try db.makeStatement(sql: table.select)
+            let s = statement.sqliteStatement
+            let allowed = table.allowed
+            let idColumn = TableFacts.idTables.contains(table.name) ? table.columns.firstIndex(of: "id") : nil
+            var ids: [Int64?] = []
+            var count = 0
+            var bad: UInt64 = 0
+            let rows = try Row.fetchCursor(statement)
+            while try rows.next() != nil {
+                count += 1
+                for i in allowed.indices where allowed[i] & UInt8(1 << sqlite3_column_type(s, Int32(i))) == 0 {
+                    bad |= 1 << UInt64(i)
+                }
+                if let idColumn {
+                    let c = Int32(idColumn)
+                    ids.append(sqlite3_column_type(s, c) == SQLITE_INTEGER ? sqlite3_column_int64(s, c) : nil)
+                }
+            }
+            if bad != 0 { return ("\(table.name).\(table.columns[bad.trailingZeroBitCount])", facts) }
+            facts.rows[table.name] = count
+            if idColumn != nil && TableFacts.isIdentity(ids) { facts.identity.insert(table.name) }
         }
-        return nil
+        return (nil, facts)
     }
 }

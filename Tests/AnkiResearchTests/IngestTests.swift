@@ -117,6 +117,16 @@ struct IngestTests {
             // The audit would read this as text; the type check refuses it before the audit runs.
             try db.execute(sql: "UPDATE decks SET name = x'416e6e61' WHERE id = 1")
         }
+        try ws.tampered("newyork", as: "null-deck-ids.sqlite") { db in
+            // decks.id no longer the rowid: every stored id reads as NULL, which the type check allows
+            // for a rowid column. The audit must report it, not crash the run.
+            try db.execute(sql: """
+                PRAGMA writable_schema = ON;
+                UPDATE sqlite_master SET sql = replace(sql, 'id        INTEGER PRIMARY KEY,', 'id        INTEGER,')
+                WHERE name = 'decks';
+                PRAGMA writable_schema = OFF;
+                """)
+        }
         try ws.tampered("newyork", as: "free-text-language.sqlite") { db in
             try db.execute(sql: "UPDATE manifest SET value = '[\"Anna Schmidt, Berlin\"]' WHERE key = 'languages'")
         }
@@ -138,12 +148,13 @@ struct IngestTests {
         #expect(reasons["schema-version.sqlite"] == Rejection.Category.schemaVersion.rawValue)
         #expect(reasons["wrong-type.sqlite"] == Rejection.Category.values.rawValue)
         #expect(reasons["wrong-type-deck.sqlite"] == Rejection.Category.values.rawValue)
+        #expect(reasons["null-deck-ids.sqlite"] == Rejection.Category.audit.rawValue)
         #expect(reasons["free-text-language.sqlite"] == Rejection.Category.manifest.rawValue)
         #expect(reasons["truncated.sqlite"] == Rejection.Category.damaged.rawValue)
         #expect(reasons["not-sqlite.sqlite"] == Rejection.Category.notSQLite.rawValue)
         #expect(reasons["empty.sqlite"] == Rejection.Category.notSQLite.rawValue)
         #expect(reasons["link.sqlite"] == Rejection.Category.notAFile.rawValue)
-        #expect(summary.quarantined.count == 12)
+        #expect(summary.quarantined.count == 13)
         // Only the good file went in; nothing of the bad ones (not a row: the wrong-typed one failed inside
         // its transaction), and no temporary copy is left.
         #expect(try ws.count("participants") == 1)
