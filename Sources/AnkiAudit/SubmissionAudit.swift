@@ -46,7 +46,8 @@ public struct SubmissionAudit: Sendable {
         guard findings.items.isEmpty else { return findings.items }
 
         // The comparison with the source reads both review logs in full: it runs on the second core,
-        // over its own read-only connection, while this thread checks what the file alone shows.
+        // over its own read-only connection, while this thread checks what the file alone shows and
+        // then searches it for original strings.
         let policy = self.policy
         let sourcePass = SourcePass()
         let sourceDone = DispatchSemaphore(value: 0)
@@ -72,6 +73,11 @@ public struct SubmissionAudit: Sendable {
         }
         do {
             try queue.read { db in try fileRules(db, &findings) }
+            if let source {
+                try queue.read { db in
+                    try SourceRules(policy: policy, source: source).checkStringsAgainstSource(db, &findings)
+                }
+            }
         } catch let error as DatabaseError {
             findings.add("readable", "the submission cannot be read completely (\(error.resultCode))")
         }

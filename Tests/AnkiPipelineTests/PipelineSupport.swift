@@ -31,6 +31,19 @@ enum Fixtures {
         return result
     }
 
+    static let thirdParty = root.deletingLastPathComponent().appendingPathComponent("shared/fixtures/third-party")
+
+    /// The third-party exports that hold notes (see its MANIFEST.md); one placeholder path when the
+    /// folder is absent, which the test then reports as skipped.
+    static func thirdPartyWithNotes() -> [URL] {
+        let names = ["anki_diffmodeltemplates-1.apkg", "anki_media.apkg", "ankidroid_templates.apkg",
+                     "ankidroid_update3.apkg", "srsconv_mixed-legacy-2.apkg"]
+        guard FileManager.default.fileExists(atPath: thirdParty.path) else {
+            return [thirdParty.appendingPathComponent("absent")]
+        }
+        return names.map { thirdParty.appendingPathComponent($0) }
+    }
+
     static func truth(_ url: URL) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
     }

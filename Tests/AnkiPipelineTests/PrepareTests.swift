@@ -24,6 +24,25 @@ struct PrepareTests {
         #expect(scratch.list(scratch.sub("out")) == ["anki-submission-withdrawal-token.txt", "anki-submission.sqlite"])
     }
 
+    /// Real exports from other tools and older Ankis (cards whose data is '', JSON media maps, nested
+    /// cloze decks): each one that holds notes must go through prepare and its own audit.
+    @Test("real third-party exports: prepare, then audit with the source is clean",
+          arguments: Fixtures.thirdPartyWithNotes())
+    func thirdParty(_ file: URL) throws {
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            print("skipped: ../shared/fixtures/third-party is not next to the project")
+            return
+        }
+        let scratch = try Scratch()
+        let prepared = try prepare(file, zone: "Europe/Berlin", out: scratch.sub("out"))
+        let collection = try AnkiCollection.open(file)
+        defer { collection.close() }
+        let findings = try SubmissionAudit().audit(
+            submission: prepared.submission,
+            source: .init(collection: collection, timeZone: TimeZone(identifier: "Europe/Berlin")!))
+        #expect(findings.isEmpty, "\(findings)")
+    }
+
     @Test("nothing identifying survives: deck names, guids, CSS, templates, media names")
     func noOriginalStrings() throws {
         let file = Fixtures.generated.appendingPathComponent("berlin-latest.colpkg")
