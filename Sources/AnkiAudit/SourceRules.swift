@@ -246,16 +246,29 @@ struct SourceRules {
             ("fields", "name", .structure), ("decks", "name", .structure), ("manifest", "value", .structure),
             ("deck_config", "fsrs_params", .structure),
         ]
-        // Hashing a Swift string normalizes it first: only texts as short as some original string are
-        // looked up (note fields are mostly longer than any guid or name).
         let longestExact = exactStrings.map(\.utf8.count).max() ?? 0
+        // Needles as bytes, searched in each value's bytes as SQLite holds them: no String per row.
+        let contentNeedles = longTexts.map { Array($0.utf8) }
+        let structureNeedles = structural.map { Array($0.utf8) }
         for (table, column, scope) in textColumns {
-            let rows = try String.fetchCursor(db, sql: "SELECT \(column) FROM main.\(table)")
-            while let text = try rows.next() {
-                if text.utf8.count <= longestExact && exactStrings.contains(text) && !(table == "fields" && column == "name") {
+            let statement = try db.makeStatement(sql: "SELECT \(column) FROM main.\(table)")
+            let s = statement.sqliteStatement
+            let needles: [[UInt8]]
+            switch scope {
+            case .content: needles = contentNeedles
+            case .numbers: needles = []
+            case .structure: needles = structureNeedles
+            }
+            while try Self.step(s, db) {
+                guard sqlite3_column_type(s, 0) != SQLITE_NULL, let pointer = sqlite3_column_text(s, 0) else { continue }
+                let bytes = UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(s, 0)))
+                // Hashing a Swift string normalizes it first: only values as short as some original
+                // string are looked up (note fields are mostly longer than any guid or name).
+                if bytes.count <= longestExact && !(table == "fields" && column == "name")
+                    && exactStrings.contains(String(decoding: bytes, as: UTF8.self)) {
                     findings.add("no-source-strings", "\(table).\(column) holds an original deck or note-type name or guid")
                 }
-                for number in Self.longNumbers(in: text) {
+                for number in Self.longNumbers(in: bytes) {
                     let original = try otherIDs.contains(number)
                         || Bool.fetchOne(originalNumber, arguments: ["n": number, "crt": collection.config.creationTime]) == true
                     if original {
@@ -263,14 +276,11 @@ struct SourceRules {
                         break
                     }
                 }
-                let needles: [String]
-                switch scope {
-                case .content: needles = Array(longTexts)
-                case .numbers: needles = []
-                case .structure: needles = structural
+                let embedsNeedle = needles.contains { needle in
+                    needle.withUnsafeBytes { ByteSearch.contains(bytes, $0) }
                 }
-                if needles.contains(where: { text.containsBytes($0) })
-                    || (scope == .structure && Self.containsWindow(of: text, lengths: guidLengths, in: guidSet)) {
+                if embedsNeedle || (scope == .structure && Self.containsWindow(
+                    of: String(decoding: bytes, as: UTF8.self), lengths: guidLengths, in: guidSet)) {
                     findings.add("no-source-strings", "\(table).\(column) contains original styling, template text or names")
                 }
             }
@@ -289,12 +299,12 @@ struct SourceRules {
         return false
     }
 
-    /// Runs of 9 to 18 digits in `text`, as numbers (ids and timestamps have 10 to 13).
-    static func longNumbers(in text: String) -> [Int64] {
+    /// Runs of 9 to 18 digits in UTF-8 text, as numbers (ids and timestamps have 10 to 13).
+    static func longNumbers(in bytes: UnsafeRawBufferPointer) -> [Int64] {
         var result: [Int64] = []
         var value: Int64 = 0
         var digits = 0
-        for byte in text.utf8 {
+        for byte in bytes {
             if byte >= 48 && byte <= 57 {
                 if digits < 18 { value = value * 10 + Int64(byte - 48) }
                 digits += 1
