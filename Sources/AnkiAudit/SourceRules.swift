@@ -84,45 +84,58 @@ struct SourceRules {
     static let dueIsTimestamp = "(s.queue IN (1, 4) OR (s.queue < 0 AND s.type IN (1, 3) AND s.due > 1000000000))"
     static let odueIsTimestamp = "(s.odid != 0 AND s.type IN (1, 3) AND s.odue > 1000000000)"
 
-    func check(_ db: Database, _ findings: inout Findings) throws {
-        let collection = source.collection
-        try db.execute(sql: "ATTACH DATABASE ? AS src", arguments: [collection.databaseURL.path])
-        defer { try? db.execute(sql: "DETACH DATABASE src") }
+    /// Attaches the collection's working copy as `src` (outside a transaction; once per connection).
+    func attachSource(_ db: Database) throws {
+        try db.execute(sql: "ATTACH DATABASE ? AS src", arguments: [source.collection.databaseURL.path])
         AnkiCollection.prepareConnection(db)
         try ShiftedMemberFunction.register(db)
+    }
+
+    /// The checks of notes, cards and presets against the source, which need no review log: the audit
+    /// runs them while prepare is still writing that log. Returns the time shift (nil when none could
+    /// be found, which is a finding, or when there are no notes to align).
+    func checkContent(_ db: Database, _ findings: inout Findings) throws -> Int64? {
+        try contentChecks(db, &findings)
+    }
+
+    /// The review log against the source's, with the shift `checkContent` found.
+    func checkReviewLog(_ db: Database, shift: Int64?, _ findings: inout Findings) throws {
+        try reviewLogChecks(db, shift: shift, &findings)
+    }
+
+    private func contentChecks(_ db: Database, _ findings: inout Findings) throws -> Int64? {
+        let collection = source.collection
         func count(_ sql: String, _ arguments: StatementArguments = []) throws -> Int {
             try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
         }
 
-        // 1. One constant shift, found by aligning review times (or note creation times when there
-        //    are no reviews), trying only the candidates the shifted creation time of the collection allows.
+        // 1. One constant shift, found by aligning note creation times, trying only the candidates the
+        //    shifted creation time of the collection allows. Every review is then checked against it.
         let outCrt = try Int64.fetchOne(db, sql: "SELECT crt FROM main.col") ?? 0
         let seconds = outCrt - collection.config.creationTime
-        let hasReviews = try count("SELECT count(*) FROM main.revlog") > 0
-        let (outTable, outColumn, srcTable) = hasReviews ? ("revlog", "id", "revlog") : ("notes", "created", "notes")
-        guard let first = try Int64.fetchOne(db, sql: "SELECT min(\(outColumn)) FROM main.\(outTable)") else { return }
-        let candidates = try Int64.fetchAll(db, sql: "SELECT id FROM src.\(srcTable) WHERE id BETWEEN ? AND ? ORDER BY id",
+        guard let first = try Int64.fetchOne(db, sql: "SELECT min(created) FROM main.notes") else { return nil }
+        let candidates = try Int64.fetchAll(db, sql: "SELECT id FROM src.notes WHERE id BETWEEN ? AND ? ORDER BY id",
                                             arguments: [first - (seconds * 1000 + 999), first - seconds * 1000])
-        // Each candidate is tried on the first thousand rows; the full check follows in one pass below.
+        // Each candidate is tried on the first thousand rows; the full checks follow below.
         var found: Int64?
         for original in candidates {
             let c = first - original
             let unmatched = try count("""
-                SELECT count(*) FROM (SELECT \(outColumn) AS t FROM main.\(outTable) ORDER BY \(outColumn) LIMIT 1000) o
-                WHERE NOT EXISTS (SELECT 1 FROM src.\(srcTable) s WHERE s.id = o.t - ?)
+                SELECT count(*) FROM (SELECT created AS t FROM main.notes ORDER BY created LIMIT 1000) o
+                WHERE NOT EXISTS (SELECT 1 FROM src.notes s WHERE s.id = o.t - ?)
                 """, [c])
             if unmatched == 0 { found = c; break }
         }
         guard let shift = found else {
-            findings.add("time-shift", "\(outTable) times are not the source times moved by one constant")
-            return
+            findings.add("time-shift", "notes times are not the source times moved by one constant")
+            return nil
         }
         if shift.magnitude < UInt64(365 * Self.dayMS) { findings.add("time-shift", "the time shift is less than a year") }
         if shift % Self.dayMS == 0 || seconds % 86_400 == 0 {
             findings.add("time-shift", "the time shift is a whole number of days, so times of day survive")
         }
         if floorDiv(shift, 1000) != seconds {
-            findings.add("time-shift", "the collection creation time moved by a different amount than the reviews")
+            findings.add("time-shift", "the collection creation time moved by a different amount than the notes")
         }
         let args: StatementArguments = ["c": shift, "s": seconds]
 
@@ -165,28 +178,6 @@ struct SourceRules {
             if bad > 0 { findings.add(rule, "\(bad) \(message)") }
         }
 
-        // 3. Reviews, in one pass: each a shifted original on the right card, and its day the learner's
-        //    own relative to the first kept review day (so day - learner's day is one constant, and
-        //    the first day is 0).
-        let rollover = try String.fetchOne(db, sql: "SELECT value FROM main.manifest WHERE key = 'rollover_hour'")
-            .flatMap(Int.init) ?? policy.defaultRolloverHour
-        let calendar = ReviewDayCalendar(timeZone: source.timeZone, rolloverHour: rollover)
-        if hasReviews {
-            let pass = try Self.reviewPass(db, shift: shift, calendar: calendar)
-            if pass.unmatched > 0 { findings.add("time-shift", "\(pass.unmatched) review time(s) are not shifted originals") }
-            if pass.wrongCard > 0 { findings.add("references", "\(pass.wrongCard) review(s) are attached to the wrong card") }
-            if !pass.daysConsistent { findings.add("review-days", "review days differ from the learner's own (or do not start at day 0)") }
-        }
-        // The cache inside the calendar is cross-checked against the plain calendar on a sample.
-        let independent = ReviewDayCalendar(timeZone: source.timeZone, rolloverHour: rollover)
-        for id in try Int64.fetchAll(db, sql: "SELECT id FROM main.revlog WHERE id % 97 = 0 LIMIT 2000") {
-            let original = id - shift
-            if independent.uncachedDay(ofMilliseconds: original) != calendar.day(ofMilliseconds: original) {
-                findings.add("review-days", "the day calendar disagrees with itself")
-                break
-            }
-        }
-
         // 4. Preset dates.
         let presets = collection.presets.sorted { $0.id < $1.id }
         let stored = try Row.fetchAll(db, sql: "SELECT ignore_revlogs_before_ms FROM main.deck_config ORDER BY id")
@@ -197,20 +188,52 @@ struct SourceRules {
             let original = ReviewDayCalendar.daysFromCivil(year: parts[0], month: parts[1], day: parts[2]) * Self.dayMS
             if ms - original != shift { findings.add("time-shift", "a preset's ignore-before date was not shifted") }
         }
+        return shift
+    }
+
+    private func reviewLogChecks(_ db: Database, shift: Int64?, _ findings: inout Findings) throws {
+        guard try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT 1 FROM main.revlog LIMIT 1)") == 1 else { return }
+        guard let shift else {
+            // No shift from the notes (already a finding when they did not align): nothing to align with.
+            findings.add("time-shift", "review times cannot be aligned with the source")
+            return
+        }
+        // 3. Reviews, in one pass: each a shifted original on the right card, and its day the learner's
+        //    own relative to the first kept review day (so day - learner's day is one constant, and
+        //    the first day is 0).
+        let rollover = try String.fetchOne(db, sql: "SELECT value FROM main.manifest WHERE key = 'rollover_hour'")
+            .flatMap(Int.init) ?? policy.defaultRolloverHour
+        let calendar = ReviewDayCalendar(timeZone: source.timeZone, rolloverHour: rollover)
+        let pass = try Self.reviewPass(db, shift: shift, calendar: calendar)
+        if pass.unmatched > 0 { findings.add("time-shift", "\(pass.unmatched) review time(s) are not shifted originals") }
+        if pass.wrongCard > 0 { findings.add("references", "\(pass.wrongCard) review(s) are attached to the wrong card") }
+        if !pass.daysConsistent { findings.add("review-days", "review days differ from the learner's own (or do not start at day 0)") }
+        // The cache inside the calendar is cross-checked against the plain calendar on a sample.
+        let independent = ReviewDayCalendar(timeZone: source.timeZone, rolloverHour: rollover)
+        for id in try Int64.fetchAll(db, sql: "SELECT id FROM main.revlog WHERE id % 97 = 0 LIMIT 2000") {
+            let original = id - shift
+            if independent.uncachedDay(ofMilliseconds: original) != calendar.day(ofMilliseconds: original) {
+                findings.add("review-days", "the day calendar disagrees with itself")
+                break
+            }
+        }
+    }
+
+    /// Which columns the string checks read: everything but the manifest can be checked while prepare
+    /// still writes the review log; the manifest is written last.
+    enum StringColumns {
+        case content, manifest
     }
 
     /// The string checks (below) on their own: they need no time shift, so the audit runs them on the
-    /// other core while `check` compares rows.
-    func checkStringsAgainstSource(_ db: Database, _ findings: inout Findings) throws {
-        try db.execute(sql: "ATTACH DATABASE ? AS src", arguments: [source.collection.databaseURL.path])
-        defer { try? db.execute(sql: "DETACH DATABASE src") }
-        AnkiCollection.prepareConnection(db)
-        try checkStrings(db, &findings)
+    /// other core while the rows are compared.
+    func checkStringsAgainstSource(_ db: Database, _ columns: StringColumns, _ findings: inout Findings) throws {
+        try checkStrings(db, columns, &findings)
     }
 
     /// Nothing original survives as a value or inside text: ids and timestamps (runs of 9+ digits are
     /// looked up in the source), guids, deck and note-type names, CSS and template text.
-    private func checkStrings(_ db: Database, _ findings: inout Findings) throws {
+    private func checkStrings(_ db: Database, _ columns: StringColumns, _ findings: inout Findings) throws {
         let collection = source.collection
         let guids = try String.fetchAll(db, sql: "SELECT guid FROM src.notes")
         var exactStrings = Set(guids)
@@ -240,12 +263,15 @@ struct SourceRules {
         otherIDs = otherIDs.filter { $0 > 1_000_000 }
 
         enum Scope { case content, numbers, structure }
-        let textColumns: [(String, String, Scope)] = [
+        let textColumns: [(String, String, Scope)] = switch columns {
+        case .content: [
             ("notes", "flds", .content), ("notes", "sfld", .content), ("notes", "tags", .content),
             ("cards", "data", .numbers),
-            ("fields", "name", .structure), ("decks", "name", .structure), ("manifest", "value", .structure),
+            ("fields", "name", .structure), ("decks", "name", .structure),
             ("deck_config", "fsrs_params", .structure),
         ]
+        case .manifest: [("manifest", "value", .structure)]
+        }
         let longestExact = exactStrings.map(\.utf8.count).max() ?? 0
         // Needles as bytes, searched in each value's bytes as SQLite holds them: no String per row.
         let contentNeedles = longTexts.map { Array($0.utf8) }

@@ -35,55 +35,41 @@ public struct SubmissionAudit: Sendable {
     }
 
     public func audit(submission url: URL, source: Source? = nil) throws -> [AuditFinding] {
-        let queue = try Self.open(url)
-        defer { try? queue.close() }
-        var findings = Findings()
-        do {
-            try queue.read { db in try SchemaRule.check(db, &findings) }
-        } catch let error as DatabaseError {
-            findings.add("readable", "the submission cannot be read completely (\(error.resultCode))")
-        }
-        guard findings.items.isEmpty else { return findings.items }
+        try start(submission: url, source: source, contentThreads: 2).finish()
+    }
 
-        // The comparison with the source reads both review logs in full: it runs on the second core,
-        // over its own read-only connection, while this thread checks what the file alone shows and
-        // then searches it for original strings.
-        let policy = self.policy
-        let sourcePass = SourcePass()
-        let sourceDone = DispatchSemaphore(value: 0)
-        if let source {
-            let sourceQueue = try Self.open(url)
-            let unchecked = UncheckedSource(source: source)
-            Thread.detachNewThread {
-                defer { try? sourceQueue.close(); sourceDone.signal() }
-                var found = Findings()
-                do {
-                    try sourceQueue.read { db in
-                        try SourceRules(policy: policy, source: unchecked.source).check(db, &found)
-                    }
-                } catch let error as DatabaseError {
-                    found.add("readable", "the submission cannot be read completely (\(error.resultCode))")
-                } catch {
-                    found.add("readable", "the submission cannot be compared with the collection")
-                }
-                sourcePass.findings = found
-            }
-        } else {
-            sourceDone.signal()
-        }
+    /// Starts the audit with the checks that need no review log and no manifest (notes, cards, decks,
+    /// note types, fields, presets, `col`, and their comparison with the source) and returns at once;
+    /// `finish` checks the rest. `prepare` starts it as soon as those tables are committed, so that it
+    /// runs on the second core while the review log is written (the file is in WAL mode then, so these
+    /// readers never block that writer); `audit` starts and finishes at once.
+    ///
+    /// `contentThreads` 2 runs the source comparison and the file's own checks side by side; 1 runs
+    /// them one after the other, leaving a core for the caller.
+    public func start(submission url: URL, source: Source?, contentThreads: Int) throws -> PendingAudit {
+        let pending = PendingAudit(policy: policy, source: source.map(UncheckedSource.init))
+        pending.queue = try Self.open(url)
         do {
-            try queue.read { db in try fileRules(db, &findings) }
-            if let source {
-                try queue.read { db in
-                    try SourceRules(policy: policy, source: source).checkStringsAgainstSource(db, &findings)
-                }
-            }
+            try pending.queue!.read { db in try SchemaRule.check(db, &pending.fileFindings) }
         } catch let error as DatabaseError {
-            findings.add("readable", "the submission cannot be read completely (\(error.resultCode))")
+            pending.fileFindings.add("readable", "the submission cannot be read completely (\(error.resultCode))")
         }
-        sourceDone.wait()
-        findings.merge(sourcePass.findings)
-        return findings.items
+        // Without the expected tables the other rules' SQL would only fail: the schema findings are all.
+        guard pending.fileFindings.items.isEmpty else {
+            pending.schemaFailed = true
+            return pending
+        }
+        if let source {
+            // The collection is attached once per connection, outside any transaction (a read
+            // transaction cannot detach it again).
+            let rules = SourceRules(policy: policy, source: source)
+            pending.sourceQueue = try Self.open(url)
+            for queue in [pending.queue!, pending.sourceQueue!] {
+                try queue.inDatabase { db in try rules.attachSource(db) }
+            }
+        }
+        pending.run(threads: contentThreads, [{ $0.checkSourceContent() }, { $0.checkFileContent() }])
+        return pending
     }
 
     /// The same audit on a connection the caller opened on the submission (as `main`, read-only),
@@ -107,12 +93,23 @@ public struct SubmissionAudit: Sendable {
 
     /// The rules that need only the submission, after the schema rule has passed.
     private func fileRules(_ db: Database, _ findings: inout Findings) throws {
-        try ManifestRule.check(db, &findings)
+        try Self.contentFileRules(db, policy: policy, &findings)
+        try Self.reviewLogFileRules(db, &findings)
+    }
+
+    /// The file's own rules that read neither the review log nor the manifest.
+    static func contentFileRules(_ db: Database, policy: Policy, _ findings: inout Findings) throws {
         try DenseIDRule.check(db, &findings)
-        try ReferenceRule.check(db, &findings)
+        try ReferenceRule.checkContent(db, &findings)
         try DeckNameRule.check(db, policy: policy, &findings)
         try CardDataRule.check(db, policy: policy, &findings)
         try MediaNameRule.check(db, policy: policy, &findings)
+    }
+
+    /// The file's own rules over what is written last: the review log and the manifest.
+    static func reviewLogFileRules(_ db: Database, _ findings: inout Findings) throws {
+        try ManifestRule.check(db, &findings)
+        try ReferenceRule.checkReviewLog(db, &findings)
     }
 
     private static func open(_ url: URL) throws -> DatabaseQueue {
@@ -129,13 +126,121 @@ public struct SubmissionAudit: Sendable {
     }
 }
 
-/// What the source pass found, handed from its thread (read only after its semaphore is signalled).
-private final class SourcePass: @unchecked Sendable {
-    var findings = Findings()
+/// An audit under way (see `SubmissionAudit.start`). Its checks run on threads of their own, each on
+/// its own read-only connection; their findings are read only after those threads are joined.
+public final class PendingAudit: @unchecked Sendable {
+    let policy: Policy
+    let source: UncheckedSource?
+    var queue: DatabaseQueue?
+    var sourceQueue: DatabaseQueue?
+    var fileFindings = Findings()
+    var sourceFindings = Findings()
+    var shift: Int64?
+    var schemaFailed = false
+    private var running: [DispatchSemaphore] = []
+    private var finished = false
+
+    init(policy: Policy, source: UncheckedSource?) {
+        self.policy = policy
+        self.source = source
+    }
+
+    /// Runs `jobs` on `threads` new threads (one after the other on each), without waiting.
+    func run(threads: Int, _ jobs: [@Sendable (PendingAudit) -> Void]) {
+        let lanes = threads <= 1 ? [jobs] : jobs.map { [$0] }
+        for lane in lanes {
+            let done = DispatchSemaphore(value: 0)
+            running.append(done)
+            Thread.detachNewThread {
+                defer { done.signal() }
+                for job in lane { job(self) }
+            }
+        }
+    }
+
+    private func join() {
+        for done in running { done.wait() }
+        running = []
+    }
+
+    /// Waits for the checks started so far, then checks the review log and the manifest (the source
+    /// comparison on a second thread) and returns every finding. Call it once the file is complete.
+    public func finish() throws -> [AuditFinding] {
+        join()
+        defer { close() }
+        if schemaFailed || finished { return fileFindings.items }
+        run(threads: 1, [{ $0.checkSourceReviewLog() }])
+        read(queue, into: \.fileFindings) { db, findings in
+            try SubmissionAudit.reviewLogFileRules(db, &findings)
+        }
+        if let source {
+            read(queue, into: \.fileFindings) { db, findings in
+                try SourceRules(policy: self.policy, source: source.source).checkStringsAgainstSource(db, .manifest, &findings)
+            }
+        }
+        join()
+        var findings = fileFindings
+        findings.merge(sourceFindings)
+        return findings.items
+    }
+
+    /// Waits for the checks under way and closes the connections, without checking more: for a
+    /// caller that failed while the audit was running.
+    public func abandon() {
+        join()
+        close()
+    }
+
+    private func close() {
+        finished = true
+        try? queue?.close()
+        try? sourceQueue?.close()
+        queue = nil
+        sourceQueue = nil
+    }
+
+    func checkSourceContent() {
+        guard let source else { return }
+        read(sourceQueue, into: \.sourceFindings) { db, findings in
+            self.shift = try SourceRules(policy: self.policy, source: source.source).checkContent(db, &findings)
+        }
+    }
+
+    func checkFileContent() {
+        read(queue, into: \.fileFindings) { db, findings in
+            try SubmissionAudit.contentFileRules(db, policy: self.policy, &findings)
+        }
+        guard let source else { return }
+        read(queue, into: \.fileFindings) { db, findings in
+            try SourceRules(policy: self.policy, source: source.source).checkStringsAgainstSource(db, .content, &findings)
+        }
+    }
+
+    func checkSourceReviewLog() {
+        guard let source else { return }
+        read(sourceQueue, into: \.sourceFindings) { db, findings in
+            try SourceRules(policy: self.policy, source: source.source).checkReviewLog(db, shift: self.shift, &findings)
+        }
+    }
+
+    /// One read transaction on `queue`; a failure to read becomes a finding.
+    private func read(_ queue: DatabaseQueue?, into keyPath: ReferenceWritableKeyPath<PendingAudit, Findings>,
+                      _ body: (Database, inout Findings) throws -> Void) {
+        guard let queue else { return }
+        var found = Findings()
+        do {
+            try queue.read { db in try body(db, &found) }
+        } catch let error as DatabaseError {
+            found.add("readable", "the submission cannot be read completely (\(error.resultCode))")
+        } catch {
+            found.add("readable", "the submission cannot be compared with the collection")
+        }
+        self[keyPath: keyPath].merge(found)
+    }
 }
 
-/// The collection is only read by the source pass while the caller waits for it.
-private struct UncheckedSource: @unchecked Sendable {
+/// The collection is only read by the audit's threads while their caller waits for them.
+struct UncheckedSource: @unchecked Sendable {
     let source: SubmissionAudit.Source
 }
 
