@@ -113,7 +113,10 @@ struct PrepareCommandTests {
         }
         #expect(String(decoding: seen, as: UTF8.self).contains("paused before \(stage)"))
         let partial = (try? FileManager.default.contentsOfDirectory(atPath: cli.cwd.appendingPathComponent("out").path)) ?? []
-        #expect(partial.allSatisfy { $0.hasSuffix(".partial") }, "only a hidden partial file exists while running")
+        // The hidden partial file, and while it is built its write-ahead log and index.
+        #expect(partial.allSatisfy { $0.hasPrefix(".") && ($0.hasSuffix(".partial") || $0.hasSuffix(".partial-wal")
+                                                         || $0.hasSuffix(".partial-shm")) },
+                "only a hidden partial file exists while running: \(partial)")
         process.interrupt()
         _ = out.fileHandleForReading.readDataToEndOfFile()
         _ = err.fileHandleForReading.readDataToEndOfFile()
@@ -122,5 +125,7 @@ struct PrepareCommandTests {
         #expect(result.status == 130)
         #expect(result.leftInTemp.isEmpty, "temp: \(result.leftInTemp)")
         #expect(result.leftInWorkingDirectory.filter { $0 != "out" }.isEmpty, "left: \(result.leftInWorkingDirectory)")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: cli.cwd.appendingPathComponent("out").path)) ?? []
+        #expect(left.isEmpty, "left in the output folder: \(left)")
     }
 }

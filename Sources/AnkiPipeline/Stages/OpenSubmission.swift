@@ -33,8 +33,11 @@ struct OpenSubmission: PipelineStage {
             // References are proven by the audit before the file is renamed; enforcing them row by row
             // would only slow the bulk copy (and decks can name parents created after them).
             config.foreignKeysEnabled = false
+            // WAL while it is built, so the audit can read what is committed while the review log is
+            // still written; no checkpoints until the write stage turns it back into one file. No
+            // fsync per commit: the file is synced once, before the rename.
             config.prepareDatabase { db in
-                try db.execute(sql: "PRAGMA secure_delete = ON; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
+                try db.execute(sql: "PRAGMA secure_delete = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 0")
                 AnkiCollection.prepareConnection(db)
             }
             let queue = try DatabaseQueue(path: partial.path, configuration: config)

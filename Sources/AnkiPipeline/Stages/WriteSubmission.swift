@@ -45,7 +45,20 @@ struct WriteSubmission: PipelineStage {
         }
         // Card data in Anki's usual shape is reduced in one pass; anything else by the SQL above.
         let reducer = CardDataReducer(keep: policy.cardsDataKeys, timeKeys: policy.cardsDataTimeKeys)
-        do {
+        guard let partial = context.partialURL else {
+            throw PrepareError(.outputFailure, "The submission file was not opened.")
+        }
+        func diskFull<T>(_ body: () throws -> T) throws -> T {
+            do {
+                return try body()
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+                throw PrepareError(.outputFailure, "The disk is full; the submission could not be written.")
+            }
+        }
+        // Notes, cards and `col` first, in their own transaction: once they are committed the audit's
+        // content checks start on the second core and read them while the review log is written (the
+        // file is in WAL mode, so those readers and this writer never wait for each other).
+        try diskFull {
             try output.writeWithoutTransaction { db in
                 try TextFunction.register(db, name: "anki_submit_card_data", argumentCount: 2) { bytes, seconds in
                     reducer.reduce(bytes, shiftSeconds: seconds).map { TextFunction.Result.bytes($0) } ?? .null
@@ -84,15 +97,6 @@ struct WriteSubmission: PipelineStage {
                         ORDER BY c.id
                         """, arguments: arguments)
                     lap("cards")
-                    try db.execute(sql: """
-                        INSERT INTO revlog (id, cid, ease, ivl, lastIvl, factor, time, type, day)
-                        SELECT id, cid, ease, ivl, lastIvl, factor, time, type, day FROM (
-                          SELECT r.id + :ms AS id, anki_submit_card(r.cid) AS cid, r.ease, r.ivl, r.lastIvl,
-                                 r.factor, r.time, r.type, anki_submit_day(r.id) - :first AS day
-                          FROM src.revlog r ORDER BY r.id LIMIT -1)
-                        WHERE cid IS NOT NULL
-                        """, arguments: arguments)
-                    lap("revlog")
                     counts["cards without a deck (moved to the default deck)"] = try Int.fetchOne(db, sql: """
                         SELECT count(*) FROM src.cards c JOIN temp.map_cards mc ON mc.old = c.id
                         WHERE c.did NOT IN (SELECT old FROM temp.map_decks)
@@ -105,43 +109,71 @@ struct WriteSubmission: PipelineStage {
                                          policy.storeUTCOffsetHours
                                             ? Int((Double(context.options.timeZone.secondsFromGMT()) / 3600).rounded())
                                             : nil])
-                    for table in ["notes", "cards", "revlog", "decks", "note_types", "deck_config"] {
-                        counts[table] = try Int.fetchOne(db, sql: "SELECT count(*) FROM main.\(table)") ?? 0
-                    }
                     return .commit
                 }
             }
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
-            throw PrepareError(.outputFailure, "The disk is full; the submission could not be written.")
         }
-        // The scan's counts go into the manifest's report, and its special-category check must pass;
-        // the collection must have passed its integrity check before its copy is trusted.
-        try ScanContent.finishPending(context)
-        try context.finishIntegrityCheck()
-        lap("scan-wait")
-        for table in ["notes", "cards", "revlog", "decks", "note_types", "deck_config"] {
-            context.report.count(table, counts[table] ?? 0)
+        let audit = try SubmissionAudit(policy: policy).start(
+            submission: partial,
+            source: SubmissionAudit.Source(collection: source, timeZone: context.options.timeZone),
+            contentThreads: 1)
+        let findings: [AuditFinding]
+        do {
+            try diskFull {
+                try output.writeWithoutTransaction { db in
+                    try db.inTransaction(.deferred) {
+                        try db.execute(sql: """
+                            INSERT INTO revlog (id, cid, ease, ivl, lastIvl, factor, time, type, day)
+                            SELECT id, cid, ease, ivl, lastIvl, factor, time, type, day FROM (
+                              SELECT r.id + :ms AS id, anki_submit_card(r.cid) AS cid, r.ease, r.ivl, r.lastIvl,
+                                     r.factor, r.time, r.type, anki_submit_day(r.id) - :first AS day
+                              FROM src.revlog r ORDER BY r.id LIMIT -1)
+                            WHERE cid IS NOT NULL
+                            """, arguments: arguments)
+                        return .commit
+                    }
+                    lap("revlog")
+                    for table in ["notes", "cards", "revlog", "decks", "note_types", "deck_config"] {
+                        counts[table] = try Int.fetchOne(db, sql: "SELECT count(*) FROM main.\(table)") ?? 0
+                    }
+                }
+            }
+            // The scan's counts go into the manifest's report, and its special-category check must pass;
+            // the collection must have passed its integrity check before its copy is trusted.
+            try ScanContent.finishPending(context)
+            try context.finishIntegrityCheck()
+            lap("scan-wait")
+            for table in ["notes", "cards", "revlog", "decks", "note_types", "deck_config"] {
+                context.report.count(table, counts[table] ?? 0)
+            }
+            context.report.count("reviews", counts["revlog"] ?? 0, stage: ComputeReviewDays.name)
+            if let deleted = context.cardMap?.reviewsOfDeletedCards, deleted > 0 {
+                context.report.count("reviews of deleted cards (left out)", deleted, stage: RemapIDs.name)
+            }
+            if let moved = counts["cards without a deck (moved to the default deck)"], moved > 0 {
+                context.report.count("cards without a deck (moved to the default deck)", moved)
+            }
+            context.report.count("media references neutralized", context.mediaNeutralizer?.replacements ?? 0)
+            try diskFull { try writeManifest(context, output: output, counts: counts) }
+            lap("rest")
+            findings = try audit.finish()
+            lap("audit")
+        } catch {
+            audit.abandon()
+            throw error
         }
-        context.report.count("reviews", counts["revlog"] ?? 0, stage: ComputeReviewDays.name)
-        if let deleted = context.cardMap?.reviewsOfDeletedCards, deleted > 0 {
-            context.report.count("reviews of deleted cards (left out)", deleted, stage: RemapIDs.name)
+        // Back to a single file (the checkpoint writes the log's pages into it), now that the audit's
+        // readers are closed.
+        try diskFull {
+            try output.writeWithoutTransaction { db in
+                try db.execute(sql: "DETACH DATABASE src")
+                guard try String.fetchOne(db, sql: "PRAGMA journal_mode = DELETE") == "delete" else {
+                    throw PrepareError(.outputFailure, "The submission could not be completed (its write-ahead log stayed open).")
+                }
+            }
         }
-        if let moved = counts["cards without a deck (moved to the default deck)"], moved > 0 {
-            context.report.count("cards without a deck (moved to the default deck)", moved)
-        }
-        context.report.count("media references neutralized", context.mediaNeutralizer?.replacements ?? 0)
-
-        try writeManifest(context, output: output, counts: counts)
-        try output.writeWithoutTransaction { db in try db.execute(sql: "DETACH DATABASE src") }
         try output.close()
         context.output = nil
-
-        lap("rest")
-        guard let partial = context.partialURL else { return }
-        let findings = try SubmissionAudit(policy: policy).audit(
-            submission: partial,
-            source: SubmissionAudit.Source(collection: source, timeZone: context.options.timeZone))
-        lap("audit")
         if !findings.isEmpty {
             throw PrepareError(.auditFailed,
                                "The submission failed its own policy audit (\(findings.count) finding(s): "
