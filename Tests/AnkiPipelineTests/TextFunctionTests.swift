@@ -119,4 +119,25 @@ struct TextFunctionTests {
         #expect(map.newID(99) == nil)
         #expect(map.reviewsOfDeletedCards == 2)
     }
+
+    @Test("card map: the hash table gives the position in the sorted ids, for every id and near misses")
+    func cardMapTable() {
+        var generator = SystemRandomNumberGenerator()
+        // Millisecond timestamps close together (as Anki's are), extremes, and the table's empty marker.
+        var all = Set<Int64>([Int64.min, Int64.max, -1, 0, 1])
+        while all.count < 20_000 { all.insert(1_600_000_000_000 + Int64.random(in: 0..<50_000_000, using: &generator)) }
+        let sorted = all.sorted()
+        let kept = sorted.enumerated().filter { $0.offset % 3 != 1 }.map(\.element)
+        let map = CardMap(kept: kept, all: sorted)
+        for (index, id) in kept.enumerated() { #expect(map.newID(id) == Int64(index + 1)) }
+        let keptSet = Set(kept)
+        for id in sorted where !keptSet.contains(id) { #expect(map.newID(id) == nil) }
+        #expect(map.reviewsOfDeletedCards == 0)
+        var missing = 0
+        for id in sorted.prefix(500) where !all.contains(id &+ 1) {
+            #expect(map.newID(id &+ 1) == nil)
+            missing += 1
+        }
+        #expect(map.reviewsOfDeletedCards == missing)
+    }
 }

@@ -60,18 +60,40 @@ struct RemapIDs: PipelineStage {
     }
 }
 
-/// Original card id to dense new id, in memory: a binary search over the kept cards' original ids
-/// (sorted, so the new id is the position plus one). Registered as `anki_submit_card(cid)`: the new
-/// id, or NULL for a card that is not kept; reviews of cards missing from the collection are counted.
+/// Original card id to dense new id, in memory. Registered as `anki_submit_card(cid)`: the new id, or
+/// NULL for a card that is not kept; reviews of cards missing from the collection are counted. Looked
+/// up once per review (a million times, in time order, so at random card ids): an open-addressing
+/// table answers in one or two probes where a binary search over the kept ids takes seventeen.
 final class CardMap: @unchecked Sendable {
     private let kept: [Int64]
     private let all: [Int64]
+    /// Slots of the table: an original id and its new id, or `empty`.
+    private let keys: [Int64]
+    private let values: [Int32]
+    private let mask: Int
     private let lock = NSLock()
     private var deleted = 0
+    private static let empty = Int64.min
 
+    /// `kept`: the kept cards' original ids in ascending order (so the new id is the position plus
+    /// one); `all`: every card id of the collection, ascending.
     init(kept: [Int64], all: [Int64]) {
         self.kept = kept
         self.all = all
+        var capacity = 16
+        while capacity < kept.count * 2 { capacity <<= 1 }
+        var keys = [Int64](repeating: Self.empty, count: capacity)
+        var values = [Int32](repeating: 0, count: capacity)
+        let mask = capacity - 1
+        for (index, id) in kept.enumerated() where id != Self.empty {
+            var slot = Self.hash(id) & mask
+            while keys[slot] != Self.empty { slot = (slot + 1) & mask }
+            keys[slot] = id
+            values[slot] = Int32(truncatingIfNeeded: index + 1)
+        }
+        self.keys = keys
+        self.values = values
+        self.mask = mask
     }
 
     var keptCount: Int { kept.count }
@@ -82,8 +104,27 @@ final class CardMap: @unchecked Sendable {
         return deleted
     }
 
+    @inline(__always)
+    private static func hash(_ id: Int64) -> Int {
+        Int(truncatingIfNeeded: (UInt64(bitPattern: id) &* 0x9E37_79B9_7F4A_7C15) >> 32)
+    }
+
     func newID(_ old: Int64) -> Int64? {
-        if let index = Self.position(of: old, in: kept) { return Int64(index + 1) }
+        // More kept cards than an Int32 holds, or the one id the table cannot store: binary search.
+        if kept.count >= Int(Int32.max) || old == Self.empty {
+            if let index = Self.position(of: old, in: kept) { return Int64(index + 1) }
+        } else {
+            let found: Int64? = keys.withUnsafeBufferPointer { keys in
+                var slot = Self.hash(old) & mask
+                while true {
+                    let key = keys[slot]
+                    if key == old { return Int64(values[slot]) }
+                    if key == Self.empty { return nil }
+                    slot = (slot + 1) & mask
+                }
+            }
+            if let found { return found }
+        }
         if Self.position(of: old, in: all) == nil {
             lock.lock(); deleted += 1; lock.unlock()
         }
