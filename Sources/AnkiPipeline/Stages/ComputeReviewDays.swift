@@ -18,7 +18,9 @@ struct ComputeReviewDays: PipelineStage {
             // first three days of reviews: no need to compute a million days twice.
             // The first and last kept reviews are found from each end of the log; the number of
             // reviews is counted by the write stage as it copies them.
-            let kept = "FROM src.revlog WHERE cid IN (SELECT old FROM temp.map_cards)"
+            // A lookup per review looked at (the card map's key is its rowid), not an index of every
+            // kept card built for each query: these queries stop after a few rows.
+            let kept = "FROM src.revlog WHERE EXISTS (SELECT 1 FROM temp.map_cards WHERE old = cid)"
             let firstID = try Int64.fetchOne(db, sql: "SELECT id \(kept) ORDER BY id LIMIT 1")
             let lastID = try Int64.fetchOne(db, sql: "SELECT id \(kept) ORDER BY id DESC LIMIT 1")
             let first = try Int64.fetchOne(db, sql: "SELECT min(anki_submit_day(id)) \(kept) AND id < ?",

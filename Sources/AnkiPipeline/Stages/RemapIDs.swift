@@ -14,7 +14,9 @@ struct RemapIDs: PipelineStage {
         let source = context.source
         try context.requireOutput().writeWithoutTransaction { db in
             for table in ["map_note_types", "map_decks", "map_presets", "map_notes", "map_cards"] {
-                try db.execute(sql: "CREATE TEMP TABLE \(table) (old INTEGER PRIMARY KEY, new INTEGER NOT NULL UNIQUE)")
+                // Looked up by the original id only; `new` is the rank of `old`, unique by construction
+                // (and the audit proves the counters dense), so it needs no index of its own.
+                try db.execute(sql: "CREATE TEMP TABLE \(table) (old INTEGER PRIMARY KEY, new INTEGER NOT NULL)")
             }
             func fill(_ table: String, _ ids: [Int64]) throws {
                 let statement = try db.makeStatement(sql: "INSERT INTO temp.\(table) (old, new) VALUES (?, ?)")
@@ -38,7 +40,7 @@ struct RemapIDs: PipelineStage {
                 """)
             // Reviews find their card's new id in memory (`anki_submit_card`), which also counts the
             // reviews of deleted cards as the write stage copies the review log.
-            let cardMap = CardMap(kept: try Int64.fetchAll(db, sql: "SELECT old FROM temp.map_cards ORDER BY new"),
+            let cardMap = CardMap(kept: try Int64.fetchAll(db, sql: "SELECT old FROM temp.map_cards ORDER BY old"),
                                   all: try Int64.fetchAll(db, sql: "SELECT id FROM src.cards ORDER BY id"))
             context.cardMap = cardMap
             try cardMap.register(in: db)
