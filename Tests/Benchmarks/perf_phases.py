@@ -18,12 +18,12 @@ import sys
 
 PHASES = [
     ("audit: string checks (ids, guids, names, CSS in text)",
-     r"checkStrings|containsWindow|longNumbers|containsBytes"),
+     r"checkStrings|containsWindow|longNumbers|containsBytes|ByteSearch"),
     ("audit: substring search (Foundation String.contains)", r"(SourceRules|SubmissionAudit)[\s\S]*(CFStringFind|range2of)"),
     ("audit: source rules (SQL against the attached source)", r"SourceRules"),
     ("audit: structure rules", r"StructureRules|SchemaRule|ManifestRule|DenseIDRule|ReferenceRule|DeckNameRule"
                                r"|CardDataRule|MediaNameRule"),
-    ("audit: other", r"SubmissionAudit"),
+    ("audit: other", r"SubmissionAudit|PendingAudit|ShiftedMemberFunction"),
     ("scan (personal-data scanner)", r"AnkiScanner|CollectionScan|Scanner"),
     ("write: notes (Swift SQL functions: media placeholders, tags, sort field)",
      r"(NeutralizeMedia|ApplyDecisions|MediaNeutraliz|MediaReferences)[\s\S]*WriteSubmission"),
