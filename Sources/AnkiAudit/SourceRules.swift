@@ -16,17 +16,38 @@ struct SourceRules {
 
     static let dayMS: Int64 = 86_400_000
 
-    struct ReviewPass {
+    struct ReviewPass: Sendable {
         var unmatched = 0
         var wrongCard = 0
         var daysConsistent = true
+        /// The stored day of the first review compared, and `day - learner's day` (one constant when
+        /// consistent).
+        var firstDay: Int64?
+        var offset: Int64?
+    }
+
+    /// Reviews with `from <= id < to` (stored ids; nil: unbounded).
+    struct ReviewSpan: Sendable {
+        var from: Int64?
+        var to: Int64?
+        static let all = ReviewSpan()
+
+        func condition(minus shift: Int64) -> String {
+            // Bounds come from the file: a value so large that moving it overflows is clamped.
+            func moved(_ id: Int64) -> Int64 {
+                let (value, overflow) = id.subtractingReportingOverflow(shift)
+                return overflow ? (shift < 0 ? .max : .min) : value
+            }
+            return [from.map { "id >= \(moved($0))" }, to.map { "id < \(moved($0))" }].compactMap { $0 }
+                .joined(separator: " AND ")
+        }
     }
 
     /// Walks the submission's and the source's review logs side by side, both in id (time) order: every
     /// stored review must be a source review moved by `shift`, on the card that review was on, and
     /// `day - learner's day` must be one constant with the first stored day 0. Two sequential scans
     /// instead of a million random lookups into the source, and each day computed once.
-    static func reviewPass(_ db: Database, shift: Int64, calendar: ReviewDayCalendar) throws -> ReviewPass {
+    static func reviewPass(_ db: Database, shift: Int64, calendar: ReviewDayCalendar, span: ReviewSpan = .all) throws -> ReviewPass {
         var pass = ReviewPass()
         // Card counters are dense from 1, so each card's creation time sits in an array at its id.
         var cardCreated: [Int64] = [Int64.min]
@@ -42,22 +63,25 @@ struct SourceRules {
         // Both logs are read front to back once, stepped directly: 2.4 million rows, where a cursor's
         // bookkeeping per row would cost more than the comparison. (Memory-mapping them would spare a
         // copy per page but counts the whole source against the participant's memory: 210 MB, not 60.)
-        let stored = try db.makeStatement(sql: "SELECT id, day, cid FROM main.revlog ORDER BY id")
-        let original = try db.makeStatement(sql: "SELECT id, cid FROM src.revlog ORDER BY id")
+        func filter(_ shift: Int64) -> String {
+            let condition = span.condition(minus: shift)
+            return condition.isEmpty ? "" : "WHERE \(condition)"
+        }
+        let stored = try db.makeStatement(sql: "SELECT id, day, cid FROM main.revlog \(filter(0)) ORDER BY id")
+        let original = try db.makeStatement(sql: "SELECT id, cid FROM src.revlog \(filter(shift)) ORDER BY id")
         let o = stored.sqliteStatement, s = original.sqliteStatement
         var haveOriginal = try step(s, db)
         var offset: Int64?
-        var firstDay: Int64?
         while try step(o, db) {
             let id = sqlite3_column_int64(o, 0)
             let day = sqlite3_column_int64(o, 1)
-            let target = id - shift
-            if firstDay == nil { firstDay = day }
+            let target = id &- shift   // wraps for a hostile id, which then matches nothing
+            if pass.firstDay == nil { pass.firstDay = day }
             while haveOriginal && sqlite3_column_int64(s, 0) < target { haveOriginal = try step(s, db) }
             if haveOriginal && sqlite3_column_int64(s, 0) == target {
                 let card = sqlite3_column_int64(o, 2)
                 let known = card > 0 && card < Int64(cardCreated.count)
-                if !known || cardCreated[Int(card)] - shift != sqlite3_column_int64(s, 1) { pass.wrongCard += 1 }
+                if !known || cardCreated[Int(card)] &- shift != sqlite3_column_int64(s, 1) { pass.wrongCard += 1 }
             } else {
                 pass.unmatched += 1
             }
@@ -65,7 +89,7 @@ struct SourceRules {
             if let offset, offset != difference { pass.daysConsistent = false }
             offset = offset ?? difference
         }
-        if let firstDay, firstDay != 0 { pass.daysConsistent = false }
+        pass.offset = offset
         return pass
     }
 
@@ -98,10 +122,31 @@ struct SourceRules {
         try contentChecks(db, &findings)
     }
 
-    /// The review log against the source's, with the shift `checkContent` found.
-    func checkReviewLog(_ db: Database, shift: Int64?, _ findings: inout Findings) throws {
-        try reviewLogChecks(db, shift: shift, &findings)
+    /// The review log against the source's, with the shift `checkContent` found, over `span` of it;
+    /// nil when there is nothing to compare (`report` turns the passes of all spans into findings).
+    func checkReviewLog(_ db: Database, shift: Int64?, span: ReviewSpan, _ findings: inout Findings) throws -> ReviewPass? {
+        try reviewLogChecks(db, shift: shift, span: span, &findings)
     }
+
+    /// The stored review id at the middle of the log, where it is split for two threads.
+    static func middleReviewID(_ db: Database) throws -> Int64? {
+        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM main.revlog") ?? 0
+        guard count >= 2 else { return nil }
+        return try Int64.fetchOne(db, sql: "SELECT id FROM main.revlog ORDER BY id LIMIT 1 OFFSET ?", arguments: [count / 2])
+    }
+
+    /// Findings from the passes over consecutive spans of the log, in order.
+    static func report(_ passes: [ReviewPass], _ findings: inout Findings) {
+        let unmatched = passes.map(\.unmatched).reduce(0, +)
+        let wrongCard = passes.map(\.wrongCard).reduce(0, +)
+        let offsets = Set(passes.compactMap(\.offset))
+        let firstDay = passes.lazy.compactMap(\.firstDay).first
+        let consistent = passes.allSatisfy(\.daysConsistent) && offsets.count <= 1 && (firstDay ?? 0) == 0
+        if unmatched > 0 { findings.add("time-shift", "\(unmatched) review time(s) are not shifted originals") }
+        if wrongCard > 0 { findings.add("references", "\(wrongCard) review(s) are attached to the wrong card") }
+        if !consistent { findings.add("review-days", "review days differ from the learner's own (or do not start at day 0)") }
+    }
+
 
     private func contentChecks(_ db: Database, _ findings: inout Findings) throws -> Int64? {
         let collection = source.collection
@@ -191,12 +236,13 @@ struct SourceRules {
         return shift
     }
 
-    private func reviewLogChecks(_ db: Database, shift: Int64?, _ findings: inout Findings) throws {
-        guard try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT 1 FROM main.revlog LIMIT 1)") == 1 else { return }
+    private func reviewLogChecks(_ db: Database, shift: Int64?, span: ReviewSpan,
+                                 _ findings: inout Findings) throws -> ReviewPass? {
+        guard try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT 1 FROM main.revlog LIMIT 1)") == 1 else { return nil }
         guard let shift else {
             // No shift from the notes (already a finding when they did not align): nothing to align with.
-            findings.add("time-shift", "review times cannot be aligned with the source")
-            return
+            if span.from == nil { findings.add("time-shift", "review times cannot be aligned with the source") }
+            return nil
         }
         // 3. Reviews, in one pass: each a shifted original on the right card, and its day the learner's
         //    own relative to the first kept review day (so day - learner's day is one constant, and
@@ -204,19 +250,20 @@ struct SourceRules {
         let rollover = try String.fetchOne(db, sql: "SELECT value FROM main.manifest WHERE key = 'rollover_hour'")
             .flatMap(Int.init) ?? policy.defaultRolloverHour
         let calendar = ReviewDayCalendar(timeZone: source.timeZone, rolloverHour: rollover)
-        let pass = try Self.reviewPass(db, shift: shift, calendar: calendar)
-        if pass.unmatched > 0 { findings.add("time-shift", "\(pass.unmatched) review time(s) are not shifted originals") }
-        if pass.wrongCard > 0 { findings.add("references", "\(pass.wrongCard) review(s) are attached to the wrong card") }
-        if !pass.daysConsistent { findings.add("review-days", "review days differ from the learner's own (or do not start at day 0)") }
+        let pass = try Self.reviewPass(db, shift: shift, calendar: calendar, span: span)
         // The cache inside the calendar is cross-checked against the plain calendar on a sample.
         let independent = ReviewDayCalendar(timeZone: source.timeZone, rolloverHour: rollover)
-        for id in try Int64.fetchAll(db, sql: "SELECT id FROM main.revlog WHERE id % 97 = 0 LIMIT 2000") {
-            let original = id - shift
+        let sample = span.condition(minus: 0)
+        for id in try Int64.fetchAll(db, sql: """
+            SELECT id FROM main.revlog WHERE id % 97 = 0 \(sample.isEmpty ? "" : "AND \(sample)") LIMIT 1000
+            """) {
+            let original = id &- shift
             if independent.uncachedDay(ofMilliseconds: original) != calendar.day(ofMilliseconds: original) {
                 findings.add("review-days", "the day calendar disagrees with itself")
                 break
             }
         }
+        return pass
     }
 
     /// Which columns the string checks read: everything but the manifest can be checked while prepare

@@ -137,6 +137,9 @@ public final class PendingAudit: @unchecked Sendable {
     var sourceFindings = Findings()
     var shift: Int64?
     var schemaFailed = false
+    /// The review log's comparison with the source, first and second half (each written by one thread).
+    var firstHalf: SourceRules.ReviewPass?
+    var secondHalf: SourceRules.ReviewPass?
     private var running: [DispatchSemaphore] = []
     private var finished = false
 
@@ -169,16 +172,27 @@ public final class PendingAudit: @unchecked Sendable {
         join()
         defer { close() }
         if schemaFailed || finished { return fileFindings.items }
-        run(threads: 1, [{ $0.checkSourceReviewLog() }])
+        // The two halves of the review log are compared with the source on two threads, the file's
+        // own review-log and manifest checks before the second half.
+        var middle: Int64?
+        if source != nil { read(queue, into: \.fileFindings) { db, _ in middle = try SourceRules.middleReviewID(db) } }
+        let split = middle
+        run(threads: 1, [{ $0.checkSourceReviewLog(.init(from: nil, to: split)) }])
         read(queue, into: \.fileFindings) { db, findings in
             try SubmissionAudit.reviewLogFileRules(db, &findings)
         }
         if let source {
             read(queue, into: \.fileFindings) { db, findings in
-                try SourceRules(policy: self.policy, source: source.source).checkStringsAgainstSource(db, .manifest, &findings)
+                let rules = SourceRules(policy: self.policy, source: source.source)
+                try rules.checkStringsAgainstSource(db, .manifest, &findings)
+                if let split {
+                    let span = SourceRules.ReviewSpan(from: split, to: nil)
+                    self.secondHalf = try rules.checkReviewLog(db, shift: self.shift, span: span, &findings)
+                }
             }
         }
         join()
+        if source != nil { SourceRules.report([firstHalf, secondHalf].compactMap { $0 }, &sourceFindings) }
         var findings = fileFindings
         findings.merge(sourceFindings)
         return findings.items
@@ -216,10 +230,11 @@ public final class PendingAudit: @unchecked Sendable {
         }
     }
 
-    func checkSourceReviewLog() {
+    func checkSourceReviewLog(_ span: SourceRules.ReviewSpan) {
         guard let source else { return }
         read(sourceQueue, into: \.sourceFindings) { db, findings in
-            try SourceRules(policy: self.policy, source: source.source).checkReviewLog(db, shift: self.shift, &findings)
+            self.firstHalf = try SourceRules(policy: self.policy, source: source.source)
+                .checkReviewLog(db, shift: self.shift, span: span, &findings)
         }
     }
 

@@ -34,6 +34,13 @@ struct AuditTamperTests {
          "time-shift", true),
         ("a review day changed", "UPDATE revlog SET day = day + 1 WHERE id = (SELECT max(id) FROM revlog)",
          "review-days", true),
+        // The log is compared in two halves on two threads: each half consistent on its own, but not
+        // with the other; and every day moved, so the first day is no longer 0.
+        ("later half of the days moved", """
+            UPDATE revlog SET day = day + 1
+            WHERE id >= (SELECT id FROM revlog ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM revlog))
+            """, "review-days", true),
+        ("every day moved", "UPDATE revlog SET day = day + 1", "review-days", true),
         ("review on another card", "UPDATE revlog SET cid = cid % (SELECT count(*) FROM cards) + 1 WHERE id = (SELECT min(id) FROM revlog)",
          "references", true),
         ("lrt not shifted", #"UPDATE cards SET data = json_set(data, '$.lrt', json_extract(data, '$.lrt') + 5) WHERE data LIKE '%lrt%' AND id = (SELECT min(id) FROM cards WHERE data LIKE '%lrt%')"#,
