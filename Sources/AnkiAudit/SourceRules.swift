@@ -157,14 +157,22 @@ struct SourceRules {
         // 1. One constant shift, found by aligning note creation times, trying only the candidates the
         //    shifted creation time of the collection allows. Every review is then checked against it.
         let outCrt = try Int64.fetchOne(db, sql: "SELECT crt FROM main.col") ?? 0
-        let seconds = outCrt - collection.config.creationTime
         guard let first = try Int64.fetchOne(db, sql: "SELECT min(created) FROM main.notes") else { return nil }
+        // Values from the file may be anything: arithmetic that would overflow means no shift at all.
+        let (seconds, o1) = outCrt.subtractingReportingOverflow(collection.config.creationTime)
+        let (milliseconds, o2) = seconds.multipliedReportingOverflow(by: 1000)
+        let (low, o3) = first.subtractingReportingOverflow(milliseconds &+ 999)
+        let (high, o4) = first.subtractingReportingOverflow(milliseconds)
+        guard !(o1 || o2 || o3 || o4), milliseconds < .max - 999 else {
+            findings.add("time-shift", "the collection creation time is not the source's moved by a plausible shift")
+            return nil
+        }
         let candidates = try Int64.fetchAll(db, sql: "SELECT id FROM src.notes WHERE id BETWEEN ? AND ? ORDER BY id",
-                                            arguments: [first - (seconds * 1000 + 999), first - seconds * 1000])
+                                            arguments: [low, high])
         // Each candidate is tried on the first thousand rows; the full checks follow below.
         var found: Int64?
         for original in candidates {
-            let c = first - original
+            let c = first &- original
             let unmatched = try count("""
                 SELECT count(*) FROM (SELECT created AS t FROM main.notes ORDER BY created LIMIT 1000) o
                 WHERE NOT EXISTS (SELECT 1 FROM src.notes s WHERE s.id = o.t - ?)
@@ -231,7 +239,7 @@ struct SourceRules {
             let parts = date.split(separator: "-").compactMap { Int64($0) }
             guard parts.count == 3 else { continue }
             let original = ReviewDayCalendar.daysFromCivil(year: parts[0], month: parts[1], day: parts[2]) * Self.dayMS
-            if ms - original != shift { findings.add("time-shift", "a preset's ignore-before date was not shifted") }
+            if ms &- original != shift { findings.add("time-shift", "a preset's ignore-before date was not shifted") }
         }
         return shift
     }

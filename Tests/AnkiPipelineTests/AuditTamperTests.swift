@@ -41,6 +41,10 @@ struct AuditTamperTests {
             WHERE id >= (SELECT id FROM revlog ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM revlog))
             """, "review-days", true),
         ("every day moved", "UPDATE revlog SET day = day + 1", "review-days", true),
+        // Values at the limits of a 64-bit integer: a finding, not a crash of the audit.
+        ("creation time at the limit", "UPDATE col SET crt = 9223372036854775807", "time-shift", true),
+        ("review id at the limit", "UPDATE revlog SET id = 9223372036854775807 WHERE id = (SELECT max(id) FROM revlog)",
+         "time-shift", true),
         ("review on another card", "UPDATE revlog SET cid = cid % (SELECT count(*) FROM cards) + 1 WHERE id = (SELECT min(id) FROM revlog)",
          "references", true),
         ("lrt not shifted", #"UPDATE cards SET data = json_set(data, '$.lrt', json_extract(data, '$.lrt') + 5) WHERE data LIKE '%lrt%' AND id = (SELECT min(id) FROM cards WHERE data LIKE '%lrt%')"#,
