@@ -85,7 +85,7 @@ struct SourceRules {
             } else {
                 pass.unmatched += 1
             }
-            let difference = day - calendar.day(ofMilliseconds: target)
+            let difference = day &- calendar.day(ofMilliseconds: target)   // any day the file holds
             if let offset, offset != difference { pass.daysConsistent = false }
             offset = offset ?? difference
         }
@@ -257,6 +257,10 @@ struct SourceRules {
         //    the first day is 0).
         let rollover = try String.fetchOne(db, sql: "SELECT value FROM main.manifest WHERE key = 'rollover_hour'")
             .flatMap(Int.init) ?? policy.defaultRolloverHour
+        guard (0...23).contains(rollover) else {
+            if span.from == nil { findings.add("review-days", "the manifest's rollover hour is not an hour of the day") }
+            return nil
+        }
         let calendar = ReviewDayCalendar(timeZone: source.timeZone, rolloverHour: rollover)
         let pass = try Self.reviewPass(db, shift: shift, calendar: calendar, span: span)
         // The cache inside the calendar is cross-checked against the plain calendar on a sample.
