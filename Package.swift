@@ -151,6 +151,7 @@ let package = Package(
             dependencies: [
                 "AnkiReader", "AnkiZstd", "AnkiPCRE2",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(

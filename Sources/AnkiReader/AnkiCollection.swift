@@ -154,6 +154,12 @@ public final class AnkiCollection {
 
     /// The checks of `validate()` other than the integrity check: id ranges and UTF-8 text.
     public func validateContent() throws {
+        // Times are shifted by years in milliseconds: a creation time no clock could have written would
+        // only overflow there.
+        if config.creationTime.magnitude > UInt64(CollectionDatabase.maxSafeID / 1000) {
+            throw ReaderError(.idOutOfRange,
+                              "The collection's creation time is not a real date; the file was altered or damaged.")
+        }
         try CollectionDatabase.mapErrors {
             try database.read { db in
                 for table in ["notes", "cards", "revlog"] {

@@ -1,5 +1,6 @@
 import AnkiReader
 import Foundation
+import GRDB
 import Testing
 import ZIPFoundation
 
@@ -83,6 +84,31 @@ struct HostileInputTests {
         limits.maxUnpackedBytes = 8 << 20
         #expect(try Self.refusal(Paths.hostile.appendingPathComponent("zstd-bomb.apkg"), limits: limits)?.code
                 == .unpackedSizeLimit)
+    }
+
+    /// Found by setting every column of a collection to extreme values: a creation time no clock could
+    /// have written made prepare's time shift overflow.
+    @Test("a creation time at the 64-bit limits is refused as altered", arguments: [Int64.min, Int64.max])
+    func creationTimeAtTheLimit(_ crt: Int64) throws {
+        let scratch = try ScratchDirectory()
+        let bare = scratch.url.appendingPathComponent("collection.anki2")
+        do {
+            let collection = try AnkiCollection.open(Paths.generated.appendingPathComponent("berlin-legacy2.apkg"))
+            defer { collection.close() }
+            try FileManager.default.copyItem(at: collection.databaseURL, to: bare)
+        }
+        try DatabaseQueue(path: bare.path).write { try $0.execute(sql: "UPDATE col SET crt = ?", arguments: [crt]) }
+        let work = try ScratchDirectory()
+        var caught: ReaderError?
+        do {
+            let collection = try AnkiCollection.open(bare, workspaceParent: work.url)
+            defer { collection.close() }
+            try collection.validate()
+        } catch let error as ReaderError {
+            caught = error
+        }
+        #expect(caught?.code == .idOutOfRange)
+        #expect(work.contents.isEmpty, "no file may be left behind")
     }
 
     @Test("a folder, a missing path")
