@@ -113,15 +113,17 @@ extension Scanner {
         var h = TextUnits.hashStart()
         var seen: UInt8 = 0
         let limit = min(n, start + maxScalars)
+        var k = key
         while e < limit {
             let c = p[e]
             let bits = table[Int(c)]
             if bits & AsciiWord.word == 0 { break }
             seen |= bits
-            let lower = UInt32(c | (bits & AsciiWord.upper) << 3)
-            key[e - start] = lower
+            let lower = UInt32(c | (bits & AsciiWord.upper) &<< 3)
+            k.pointee = lower
+            k += 1
             h = TextUnits.hash(h, lower)
-            e += 1
+            e &+= 1
         }
         if e == limit {
             // longer than the key: the rest only counts
@@ -270,25 +272,31 @@ extension Scanner {
                 let j = word.end, count = word.count, h = word.hash
                 let keyCount = min(count, maxScalars)
                 // Prefix stems: looked up only while some stem may start with the word's scalars so
-                // far (its first two scalars must be a stem's, then each longer prefix).
-                // (the pair test comes first: most words stop there, before any hashing)
-                // (stems of one scalar, if any, are looked up whatever the pair)
-                if prefixMask != 0 && (keyCount < 2 || prefixMask & 2 != 0 || prefixPairs.contains(key[0], key[1])) {
-                    var ph = TextUnits.hashStart()
-                    var length = 0
-                    while length < keyCount {
-                        ph = TextUnits.hash(ph, key[length])
-                        length += 1
-                        if length == 2 {
-                            if !prefixPairs.contains(key[0], key[1]) { break }
-                        } else if length > 2 {
-                            if !prefix.mayHavePrefix(ph) { break }
+                // far: stems of one scalar (if any) whatever follows, longer ones only when the first
+                // two scalars are a stem's (the pair test: most words stop there, before any hashing),
+                // then while the prefix bits allow each longer prefix.
+                if prefixMask != 0 && keyCount >= 1 {
+                    var ph = TextUnits.hash(TextUnits.hashStart(), key[0])
+                    if prefixMask & 2 != 0 {
+                        let index = prefix.find(key, 1, hash: ph)
+                        if index >= 0 {
+                            for term in terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
                         }
-                        if length < 64 && prefixMask & (1 << UInt64(length)) != 0 {
-                            let index = prefix.find(key, length, hash: ph)
-                            if index >= 0 {
-                                for term in terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
+                    }
+                    if keyCount >= 2 && prefixPairs.contains(key[0], key[1]) {
+                        ph = TextUnits.hash(ph, key[1])
+                        var length = 2
+                        while true {
+                            if length < 64 && prefixMask & (1 << UInt64(length)) != 0 {
+                                let index = prefix.find(key, length, hash: ph)
+                                if index >= 0 {
+                                    for term in terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
+                                }
                             }
+                            if length >= keyCount { break }
+                            ph = TextUnits.hash(ph, key[length])
+                            length += 1
+                            if !prefix.mayHavePrefix(ph) { break }
                         }
                     }
                 }
