@@ -141,8 +141,12 @@ enum TextUnits {
     static func isCJK(_ s: UInt32) -> Bool {
         if (s &- 0x3400) < 0x6C00 { return true }
         if (s &- 0x3040) < 0xF0 { return s != 0x30FB }  // hiragana, katakana (not the middle dot)
-        return charClass(s) == .cjk
+        return charClassOutOfLine(s) == .cjk
     }
+
+    /// `charClass` as a call, so that the small tests before it are inlined without its switch.
+    @inline(never)
+    static func charClassOutOfLine(_ s: UInt32) -> CharClass { charClass(s) }
 
     /// For every scalar below U+0800 (those of one or two UTF-8 bytes): `charClass` in the top byte,
     /// `lower` in the low 24 bits. Allocated once, for the life of the process.

@@ -103,9 +103,9 @@ extension Scanner {
 
     /// The ASCII word at `start` (an ASCII letter or digit). When a non-ASCII byte follows it, the
     /// result `continues` (a letter or a mark may continue the word: `readWord` goes on from there
-    /// without reading the ASCII part again). A small function of its own, so that the loop keeps
-    /// everything in registers.
-    @inline(never)
+    /// without reading the ASCII part again). Inlined: returning the scan through memory and
+    /// unpacking it cost more than the register pressure of the bigger loop.
+    @inline(__always)
     static func readASCIIWord(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ key: UnsafeMutablePointer<UInt32>,
                               _ maxScalars: Int, _ table: UnsafePointer<UInt8>) -> WordScan {
         let p = text.baseAddress!, n = text.count
