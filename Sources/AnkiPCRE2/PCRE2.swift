@@ -126,14 +126,16 @@ public final class PCRE2Regex: @unchecked Sendable {
     /// Every non-overlapping match in `subject`, as UTF-8 byte ranges (with the ranges of each
     /// capture group, `nil` where a group did not take part). `subject` must be valid UTF-8;
     /// it is checked once, on the first call, unless `checkUTF8` is false (the caller vouches for it:
-    /// invalid UTF-8 then has undefined results).
-    public func matches(in subject: UnsafeBufferPointer<UInt8>, checkUTF8: Bool = true) throws -> [PCRE2Match] {
+    /// invalid UTF-8 then has undefined results). Matching starts at `startOffset` (a character
+    /// boundary): lookbehinds still see the bytes before it.
+    public func matches(in subject: UnsafeBufferPointer<UInt8>, checkUTF8: Bool = true,
+                        startOffset: Int = 0) throws -> [PCRE2Match] {
         guard let matchData = ThreadMatchData.get(pairs: UInt32(captureCount + 1)) else {
             throw PCRE2Error(.outOfMemory, code: PCRE2_ERROR_NOMEMORY)
         }
         let base = subject.baseAddress ?? UnsafePointer(bitPattern: 1)!
         var results: [PCRE2Match] = []
-        var start = 0
+        var start = min(max(startOffset, 0), subject.count)
         var extraFlags: UInt32 = checkUTF8 ? 0 : UInt32(PCRE2_NO_UTF_CHECK)
         while start <= subject.count {
             let rc = pcre2_match_8(code, base, subject.count, start, extraFlags, matchData, matchContext)

@@ -14,12 +14,15 @@ final class DigitRule<Spec: Sendable>: Sendable {
     let regex: PCRE2Regex
     let minimumDigits: Int
     let minimumRun: Int
+    /// Every match starts with a digit: PCRE2 starts at a region's first digit.
+    let startsWithDigit: Bool
 
     init(_ spec: Spec, _ regex: PCRE2Regex) {
         self.spec = spec
         self.regex = regex
         minimumDigits = PatternDigits.minimum(regex.pattern)
         minimumRun = PatternDigits.longestRun(regex.pattern)
+        startsWithDigit = PatternDigits.startsWithDigit(regex.pattern)
     }
 }
 
@@ -97,8 +100,12 @@ extension Scanner {
     ///
     /// `valid`: `text` is known to be valid UTF-8, so PCRE2 need not check each window again (it still
     /// does for a window that does not start and end on a character boundary).
+    ///
+    /// `from`: no match can start before this text offset (a pattern that starts with a digit, and
+    /// the region's first digit), so PCRE2 starts there in a window it need not check for UTF-8 (its
+    /// lookbehinds still see the bytes before).
     func matches(_ regex: PCRE2Regex, _ text: UnsafeBufferPointer<UInt8>, _ region: Range<Int>,
-                 valid: Bool = false) -> [TextMatch] {
+                 valid: Bool = false, from firstStart: Int = 0) -> [TextMatch] {
         let windowBytes = configuration.limits.windowBytes, overlap = configuration.limits.windowOverlap
         var results: [TextMatch] = []
         // Windows overlap, so a match may be found twice; the first window needs no bookkeeping.
@@ -114,7 +121,8 @@ extension Scanner {
             let window = UnsafeBufferPointer(rebasing: text[start..<end])
             let aligned = valid && (start == text.count || text[start] & 0xC0 != 0x80)
                 && (end == text.count || text[end] & 0xC0 != 0x80)
-            if let found = try? regex.matches(in: window, checkUTF8: !aligned) {
+            let offset = aligned ? max(0, min(firstStart - start, window.count)) : 0
+            if let found = try? regex.matches(in: window, checkUTF8: !aligned, startOffset: offset) {
                 for m in found {
                     let shifted = TextMatch(range: (m.range.lowerBound + start)..<(m.range.upperBound + start),
                                              groups: m.groups.map { $0.map { ($0.lowerBound + start)..<($0.upperBound + start) } })
@@ -353,6 +361,9 @@ extension Scanner {
         var possibleDigits = 0
         // The longest run of such digits in a row: a rule needing more in a row cannot match.
         var run = 0, possibleRun = 0
+        // Where the first character `\d` can match is: no match of a rule that starts with a digit
+        // starts before it.
+        var firstDigit = region.upperBound
         var k = region.lowerBound
         while k < region.upperBound {
             let c = text[k]
@@ -360,6 +371,7 @@ extension Scanner {
                 if (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") { hasLetters = true }
                 if c == UInt8(ascii: ":") { colons += 1 } else if c == UInt8(ascii: ".") { dots += 1 }
                 if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+                    firstDigit = min(firstDigit, k)
                     possibleDigits += 1
                     run += 1
                     possibleRun = max(possibleRun, run)
@@ -370,6 +382,7 @@ extension Scanner {
             } else {
                 let (scalar, length) = TextUnits.decode(text, k)
                 if Self.mayBeDecimalDigit(scalar) {
+                    firstDigit = min(firstDigit, k)
                     possibleDigits += 1
                     run += 1
                     possibleRun = max(possibleRun, run)
@@ -405,7 +418,8 @@ extension Scanner {
         // National identity numbers
         if digits >= 5 {
             for rule in patterns.ids where rule.minimumDigits <= possibleDigits && rule.minimumRun <= possibleRun {
-                for m in matches(rule.regex, text, region, valid: valid) {
+                for m in matches(rule.regex, text, region, valid: valid,
+                                 from: rule.startsWithDigit ? firstDigit : region.lowerBound) {
                     let spec = rule.spec
                     let value = TextUnits.string(text, m.range)
                     guard Validators.validate(spec.validator, value) else { continue }
@@ -420,7 +434,8 @@ extension Scanner {
         // Dates (of birth)
         if digits >= 5 {
             for rule in patterns.dates where rule.minimumDigits <= possibleDigits && rule.minimumRun <= possibleRun {
-                for m in matches(rule.regex, text, region, valid: valid) {
+                for m in matches(rule.regex, text, region, valid: valid,
+                                 from: rule.startsWithDigit ? firstDigit : region.lowerBound) {
                     guard let date = dateParts(text, m, rule) else { continue }
                     let dt = configuration.dates
                     guard (dt.minYear...dt.maxYear).contains(date.year) else { continue }

@@ -11,6 +11,10 @@
 /// match either. Only digit atoms next to each other in one sequence, each required at least once,
 /// add up; anything else (an optional part, a group, a lookaround) ends the run, and a group
 /// required at least once contributes the longest run inside it.
+///
+/// `startsWithDigit` reads whether every match begins with a decimal digit (lookarounds before it
+/// aside): such a pattern cannot match before the first digit of a region, so PCRE2 need not try
+/// the positions before it. Anything not understood reads as false (try every position).
 enum PatternDigits {
     static func minimum(_ pattern: String) -> Int {
         var parser = Parser(Array(pattern.unicodeScalars))
@@ -24,10 +28,19 @@ enum PatternDigits {
         return value.run
     }
 
-    /// What a part of a pattern guarantees: digits in all, and digits in a row.
+    static func startsWithDigit(_ pattern: String) -> Bool {
+        var parser = Parser(Array(pattern.unicodeScalars))
+        guard let value = parser.alternation(), parser.atEnd else { return false }
+        return value.startsWithDigit
+    }
+
+    /// What a part of a pattern guarantees: digits in all, and digits in a row; whether every match
+    /// of it starts with a digit, and whether it matches no characters at all (a lookaround).
     struct Reading {
         var digits: Int
         var run: Int
+        var startsWithDigit = false
+        var zeroWidth = false
     }
 
     private struct Parser {
@@ -42,11 +55,12 @@ enum PatternDigits {
 
         /// Alternatives up to `)` or the end: the least of their minimums.
         mutating func alternation() -> Reading? {
-            var best = Reading(digits: Int.max, run: Int.max)
+            var best = Reading(digits: Int.max, run: Int.max, startsWithDigit: true)
             while true {
                 guard let value = sequence() else { return nil }
                 best.digits = min(best.digits, value.digits)
                 best.run = min(best.run, value.run)
+                best.startsWithDigit = best.startsWithDigit && value.startsWithDigit
                 if i < s.count && s[i] == "|" { i += 1; continue }
                 return best
             }
@@ -56,10 +70,21 @@ enum PatternDigits {
         mutating func sequence() -> Reading? {
             var total = 0
             var current = 0, longest = 0
+            // The first atom that takes characters decides whether the sequence starts with a digit
+            // (nil: not decided yet); optional atoms before it must start with a digit too.
+            var starts: Bool?
+            var optionalsStartWithDigit = true
             while i < s.count && s[i] != "|" && s[i] != ")" {
                 let isGroup = s[i] == "("
                 guard let atom = atom() else { return nil }
                 guard let times = quantifier() else { return nil }
+                if starts == nil && !atom.zeroWidth {
+                    if times >= 1 {
+                        starts = optionalsStartWithDigit && atom.startsWithDigit
+                    } else {
+                        optionalsStartWithDigit = optionalsStartWithDigit && atom.startsWithDigit
+                    }
+                }
                 total += atom.digits * times
                 if !isGroup && atom.digits == 1 && times >= 1 {
                     // a single digit (\d, [0-9], a literal digit), required `times` times in a row
@@ -70,7 +95,7 @@ enum PatternDigits {
                     if isGroup && times >= 1 { longest = max(longest, atom.run) }
                 }
             }
-            return Reading(digits: total, run: longest)
+            return Reading(digits: total, run: longest, startsWithDigit: starts ?? false)
         }
 
         /// The least repeat count of the quantifier at `i` (1 when there is none).
@@ -144,16 +169,16 @@ enum PatternDigits {
                 }
                 guard let inner = alternation(), i < s.count, s[i] == ")" else { return nil }
                 i += 1
-                return counts ? inner : Reading(digits: 0, run: 0)
+                return counts ? inner : Reading(digits: 0, run: 0, zeroWidth: true)
             case "[":
-                return characterClass().map { Reading(digits: $0, run: $0) }
+                return characterClass().map { Reading(digits: $0, run: $0, startsWithDigit: $0 == 1) }
             case "\\":
                 guard i + 1 < s.count else { return nil }
                 let e = s[i + 1]
                 i += 2
                 switch e {
                 case "d":
-                    return Reading(digits: 1, run: 1)
+                    return Reading(digits: 1, run: 1, startsWithDigit: true)
                 case "p", "P":
                     // \pL or \p{...}
                     if i < s.count && s[i] == "{" {
@@ -178,7 +203,7 @@ enum PatternDigits {
                 return nil
             default:
                 i += 1
-                return isDigit(c) ? Reading(digits: 1, run: 1) : Reading(digits: 0, run: 0)
+                return isDigit(c) ? Reading(digits: 1, run: 1, startsWithDigit: true) : Reading(digits: 0, run: 0)
             }
         }
 

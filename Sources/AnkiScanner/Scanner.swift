@@ -113,14 +113,20 @@ public final class Scanner: Sendable {
     func scan(bytes source: UnsafeBufferPointer<UInt8>, field: Int, mode: VisibleText.Mode,
               minimumScore: Double, references: inout [String]?) -> [Finding] {
         guard !source.isEmpty else { return [] }
-        func run(_ buffer: UnsafeMutablePointer<UInt8>, _ tokenBuffer: UnsafeMutableBufferPointer<Token>) -> [Finding] {
-            let visible = VisibleText(source, mode: mode, buffer: buffer)
+        // The visible text (never longer than the source), the tokens and the CJK runs live in buffers
+        // this thread reuses from field to field; a huge field gets buffers of its own, freed after it.
+        let scratch = source.count <= ScanScratch.keptBytes ? ScanScratch.current() : ScanScratch(capacity: source.count)
+        // (the text, tokens and runs point into `scratch`: it must outlive their last use)
+        return withExtendedLifetime(scratch) { () -> [Finding] in
+            let visible = VisibleText(source, mode: mode, buffer: scratch.bytes(source.count))
             if references != nil && !visible.mediaReferences.isEmpty {
                 references = visible.mediaReferences.map { TextUnits.string(source, $0) }
             }
             let text = visible.text
             var hits = HitStore()
-            var tokens = tokenize(text, identifier: mode == .identifier, into: tokenBuffer, hits: &hits)
+            var tokens = tokenize(text, identifier: mode == .identifier,
+                                  into: scratch.tokens(TokenizedText.capacity(source.count)),
+                                  runs: scratch.runs(CJKRunBuffer.capacity(source.count)), hits: &hits)
             return hits.cjk.withUnsafeBufferPointer { cjk in
                 hits.terms.withUnsafeBufferPointer { terms in
                     tokens.cjkHits = cjk
@@ -128,18 +134,6 @@ public final class Scanner: Sendable {
                     return candidates(text, tokens, visible: visible, source: source, field: field, mode: mode,
                                       minimumScore: minimumScore)
                 }
-            }
-        }
-        // The visible text (never longer than the source) and the tokens live in buffers this thread
-        // reuses from field to field; a huge field gets buffers of its own, freed after it.
-        let tokenCapacity = TokenizedText.capacity(source.count)
-        if source.count <= ScanScratch.keptBytes {
-            let scratch = ScanScratch.current()
-            return run(scratch.bytes(source.count), scratch.tokens(tokenCapacity))
-        }
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: source.count) { buffer -> [Finding] in
-            withUnsafeTemporaryAllocation(of: Token.self, capacity: tokenCapacity) { tokenBuffer in
-                run(buffer.baseAddress!, tokenBuffer)
             }
         }
     }
@@ -258,9 +252,10 @@ public final class Scanner: Sendable {
 }
 
 
-/// Buffers for the visible text and the tokens of one field, kept per thread so that scanning a
-/// field allocates nothing for them (most fields are short, and allocating and freeing them cost
-/// more than tokenizing). Grown as needed up to `keptBytes` of text; freed when the thread ends.
+/// Buffers for the visible text, the tokens and the CJK runs of one field, kept per thread so that
+/// scanning a field allocates nothing for them (most fields are short, and allocating and freeing
+/// them cost more than tokenizing). Grown as needed up to `keptBytes` of text; freed when the thread
+/// ends. A larger field gets an instance of its own (`init(capacity:)`), freed after it.
 final class ScanScratch {
     /// Fields up to this many bytes use the thread's buffers (larger ones get their own).
     static let keptBytes = 1 << 16
@@ -269,17 +264,26 @@ final class ScanScratch {
     private var byteCapacity: Int
     private var tokenBuffer: UnsafeMutablePointer<Token>
     private var tokenCapacity: Int
+    private var scalarBuffer: UnsafeMutablePointer<UInt32>
+    private var offsetBuffer: UnsafeMutablePointer<Int>
+    private var runCapacity: Int
 
-    private init() {
-        byteCapacity = 4096
+    /// Buffers for a text of `capacity` bytes.
+    init(capacity: Int = 4096) {
+        byteCapacity = capacity
         byteBuffer = .allocate(capacity: byteCapacity)
         tokenCapacity = TokenizedText.capacity(byteCapacity)
         tokenBuffer = .allocate(capacity: tokenCapacity)
+        runCapacity = CJKRunBuffer.capacity(byteCapacity)
+        scalarBuffer = .allocate(capacity: runCapacity)
+        offsetBuffer = .allocate(capacity: runCapacity)
     }
 
     deinit {
         byteBuffer.deallocate()
         tokenBuffer.deallocate()
+        scalarBuffer.deallocate()
+        offsetBuffer.deallocate()
     }
 
     /// Room for `count` bytes (contents undefined).
@@ -302,6 +306,19 @@ final class ScanScratch {
             tokenBuffer = .allocate(capacity: tokenCapacity)
         }
         return UnsafeMutableBufferPointer(start: tokenBuffer, count: count)
+    }
+
+    /// Room for `count` CJK scalars and offsets (uninitialized).
+    @inline(__always)
+    func runs(_ count: Int) -> CJKRunBuffer {
+        if count > runCapacity {
+            scalarBuffer.deallocate()
+            offsetBuffer.deallocate()
+            runCapacity = max(count, runCapacity * 2)
+            scalarBuffer = .allocate(capacity: runCapacity)
+            offsetBuffer = .allocate(capacity: runCapacity)
+        }
+        return CJKRunBuffer(scalars: scalarBuffer, offsets: offsetBuffer)
     }
 
     private static let key: pthread_key_t = {

@@ -135,6 +135,19 @@ enum TextUnits {
         (s &- 0x3400) < 0x6C00 ? .cjk : charClass(s)
     }
 
+    /// `charClass(s) == .cjk`, with the common ideographs and the kana decided inline (the CJK run
+    /// loop asks this for every character).
+    @inline(__always)
+    static func isCJK(_ s: UInt32) -> Bool {
+        if (s &- 0x3400) < 0x6C00 { return true }
+        if (s &- 0x3040) < 0xF0 { return s != 0x30FB }  // hiragana, katakana (not the middle dot)
+        return charClassOutOfLine(s) == .cjk
+    }
+
+    /// `charClass` as a call, so that the small tests before it are inlined without its switch.
+    @inline(never)
+    static func charClassOutOfLine(_ s: UInt32) -> CharClass { charClass(s) }
+
     /// For every scalar below U+0800 (those of one or two UTF-8 bytes): `charClass` in the top byte,
     /// `lower` in the low 24 bits. Allocated once, for the life of the process.
     nonisolated(unsafe) static let twoByteTable: UnsafePointer<UInt32> = {

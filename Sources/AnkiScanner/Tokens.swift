@@ -78,17 +78,21 @@ extension Scanner {
     /// Tokens go to `buffer`, which has room for `TokenizedText.capacity(text.count)` of them; CJK
     /// hits and term hits to `hits` (the result's `cjkHits` and `termHits` are left empty: the caller
     /// points them into `hits`).
+    /// `runs` has room for the scalars of the text's CJK runs (`CJKRunBuffer.capacity(text.count)`).
     func tokenize(_ text: UnsafeBufferPointer<UInt8>, identifier: Bool,
-                  into buffer: UnsafeMutableBufferPointer<Token>, hits: inout HitStore) -> TokenizedText {
+                  into buffer: UnsafeMutableBufferPointer<Token>, runs: CJKRunBuffer, hits: inout HitStore) -> TokenizedText {
         // The lower-cased scalars of the current word: on the stack for the usual limits.
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: configuration.limits.maxTokenScalars + 1) {
-            tokenize(text, key: $0.baseAddress!, identifier: identifier, into: buffer, hits: &hits)
+            tokenize(text, key: $0.baseAddress!, identifier: identifier, into: buffer, runs: runs, hits: &hits)
         }
     }
 
     /// One word read by `readASCIIWord` or `readWord`.
     struct WordScan {
         var end: Int
+        /// Set by `readASCIIWord` when a non-ASCII byte follows: a letter or mark may continue the
+        /// word, and `readWord` goes on from `end` with this state.
+        var continues = false
         /// Scalars (marks excluded); `key` holds the first `min(count, maxScalars)` of them, lower-cased.
         var count = 0
         /// FNV-1a hash of the scalars in `key`.
@@ -97,26 +101,29 @@ extension Scanner {
         var hasDigit = false, hasLetter = false, allHangul = true
     }
 
-    /// The ASCII word at `start` (an ASCII letter or digit), or nil when a non-ASCII byte follows it
-    /// (a letter or a mark may continue the word: `readWord` reads it then). A small function of its
-    /// own, so that the loop keeps everything in registers.
-    @inline(never)
+    /// The ASCII word at `start` (an ASCII letter or digit). When a non-ASCII byte follows it, the
+    /// result `continues` (a letter or a mark may continue the word: `readWord` goes on from there
+    /// without reading the ASCII part again). Inlined: returning the scan through memory and
+    /// unpacking it cost more than the register pressure of the bigger loop.
+    @inline(__always)
     static func readASCIIWord(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ key: UnsafeMutablePointer<UInt32>,
-                              _ maxScalars: Int, _ table: UnsafePointer<UInt8>) -> WordScan? {
+                              _ maxScalars: Int, _ table: UnsafePointer<UInt8>) -> WordScan {
         let p = text.baseAddress!, n = text.count
         var e = start
         var h = TextUnits.hashStart()
         var seen: UInt8 = 0
         let limit = min(n, start + maxScalars)
+        var k = key
         while e < limit {
             let c = p[e]
             let bits = table[Int(c)]
             if bits & AsciiWord.word == 0 { break }
             seen |= bits
-            let lower = UInt32(c | (bits & AsciiWord.upper) << 3)
-            key[e - start] = lower
+            let lower = UInt32(c | (bits & AsciiWord.upper) &<< 3)
+            k.pointee = lower
+            k += 1
             h = TextUnits.hash(h, lower)
-            e += 1
+            e &+= 1
         }
         if e == limit {
             // longer than the key: the rest only counts
@@ -127,8 +134,8 @@ extension Scanner {
                 e += 1
             }
         }
-        if e < n && p[e] >= 0x80 { return nil }
         var scan = WordScan(end: e)
+        scan.continues = e < n && p[e] >= 0x80
         scan.count = e - start
         scan.hash = h
         scan.firstUpper = table[Int(p[start])] & AsciiWord.upper != 0
@@ -139,22 +146,28 @@ extension Scanner {
         return scan
     }
 
-    /// The word at `start` (letters, digits, Hangul, marks), any script.
+    /// The word at `start` (letters, digits, Hangul, marks), any script; or, from `partial` (what
+    /// `readASCIIWord` read up to `partial.end`), the rest of it.
     @inline(never)
     static func readWord(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ key: UnsafeMutablePointer<UInt32>,
-                         _ maxScalars: Int, _ twoByte: UnsafePointer<UInt32>) -> WordScan {
+                         _ maxScalars: Int, _ twoByte: UnsafePointer<UInt32>, _ ascii: UnsafePointer<UInt8>,
+                         continuing partial: WordScan? = nil) -> WordScan {
         let n = text.count
-        var scan = WordScan(end: start)
-        var count = 0
-        var h = TextUnits.hashStart()
-        var j = start
+        var scan = partial ?? WordScan(end: start)
+        scan.continues = false
+        var count = scan.count
+        var h = scan.hash
+        var j = scan.end
         while j < n {
             let bj = text[j]
             var s: UInt32, len: Int, cls: CharClass, lower: UInt32
             if bj < 0x80 {
+                // letters and digits only (other ASCII bytes end the word), from the word table
+                let bits = ascii[Int(bj)]
+                if bits & AsciiWord.word == 0 { break }
                 s = UInt32(bj); len = 1
-                cls = TextUnits.charClassASCII(bj)
-                lower = (s &- 65) < 26 ? s + 32 : s
+                cls = bits & AsciiWord.letter != 0 ? .letter : .digit
+                lower = UInt32(bj | (bits & AsciiWord.upper) << 3)
             } else if bj >= 0xC2 && bj < 0xE0 && j + 1 < n && text[j + 1] & 0xC0 == 0x80 {
                 // two bytes (Latin, Greek, Cyrillic...): class and lower case from a table
                 s = (UInt32(bj) & 0x1F) << 6 | (UInt32(text[j + 1]) & 0x3F)
@@ -190,7 +203,7 @@ extension Scanner {
     }
 
     private func tokenize(_ text: UnsafeBufferPointer<UInt8>, key: UnsafeMutablePointer<UInt32>,
-                          identifier: Bool, into tokens: UnsafeMutableBufferPointer<Token>,
+                          identifier: Bool, into tokens: UnsafeMutableBufferPointer<Token>, runs: CJKRunBuffer,
                           hits: inout HitStore) -> TokenizedText {
         var result = TokenizedText()
         let n = text.count
@@ -249,30 +262,41 @@ extension Scanner {
             case .letter, .digit, .hangul:
                 let start = i
                 // An ASCII word (the usual case) is read by one table lookup a byte.
-                let word = (b < 0x80 ? Self.readASCIIWord(text, start, key, maxScalars, asciiWord) : nil)
-                    ?? Self.readWord(text, start, key, maxScalars, twoByte)
+                var word: WordScan
+                if b < 0x80 {
+                    word = Self.readASCIIWord(text, start, key, maxScalars, asciiWord)
+                    if word.continues { word = Self.readWord(text, start, key, maxScalars, twoByte, asciiWord, continuing: word) }
+                } else {
+                    word = Self.readWord(text, start, key, maxScalars, twoByte, asciiWord)
+                }
                 let j = word.end, count = word.count, h = word.hash
                 let keyCount = min(count, maxScalars)
                 // Prefix stems: looked up only while some stem may start with the word's scalars so
-                // far (its first two scalars must be a stem's, then each longer prefix).
-                // (the pair test comes first: most words stop there, before any hashing)
-                // (stems of one scalar, if any, are looked up whatever the pair)
-                if prefixMask != 0 && (keyCount < 2 || prefixMask & 2 != 0 || prefixPairs.contains(key[0], key[1])) {
-                    var ph = TextUnits.hashStart()
-                    var length = 0
-                    while length < keyCount {
-                        ph = TextUnits.hash(ph, key[length])
-                        length += 1
-                        if length == 2 {
-                            if !prefixPairs.contains(key[0], key[1]) { break }
-                        } else if length > 2 {
-                            if !prefix.mayHavePrefix(ph) { break }
+                // far: stems of one scalar (if any) whatever follows, longer ones only when the first
+                // two scalars are a stem's (the pair test: most words stop there, before any hashing),
+                // then while the prefix bits allow each longer prefix.
+                if prefixMask != 0 && keyCount >= 1 {
+                    var ph = TextUnits.hash(TextUnits.hashStart(), key[0])
+                    if prefixMask & 2 != 0 {
+                        let index = prefix.find(key, 1, hash: ph)
+                        if index >= 0 {
+                            for term in terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
                         }
-                        if length < 64 && prefixMask & (1 << UInt64(length)) != 0 {
-                            let index = prefix.find(key, length, hash: ph)
-                            if index >= 0 {
-                                for term in terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
+                    }
+                    if keyCount >= 2 && prefixPairs.contains(key[0], key[1]) {
+                        ph = TextUnits.hash(ph, key[1])
+                        var length = 2
+                        while true {
+                            if length < 64 && prefixMask & (1 << UInt64(length)) != 0 {
+                                let index = prefix.find(key, length, hash: ph)
+                                if index >= 0 {
+                                    for term in terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
+                                }
                             }
+                            if length >= keyCount { break }
+                            ph = TextUnits.hash(ph, key[length])
+                            length += 1
+                            if !prefix.mayHavePrefix(ph) { break }
                         }
                     }
                 }
@@ -317,15 +341,7 @@ extension Scanner {
                 }
                 i = j
             case .cjk:
-                let start = i
-                var j = i
-                while j < n {
-                    let (s, len) = TextUnits.decode(text, j)
-                    guard TextUnits.charClassFast(s) == .cjk else { break }
-                    j += len
-                }
-                scanCJKRun(text, start..<j, into: &result, cjkHits: &hits.cjk, termHits: &termHits)
-                i = j
+                i = scanCJKRun(text, from: i, runs, into: &result, cjkHits: &hits.cjk, termHits: &termHits)
             default:
                 i += len0
             }
@@ -337,55 +353,63 @@ extension Scanner {
         return result
     }
 
-    /// Finds every lexicon entry inside the CJK run `range` (names, honorifics, context words, terms).
-    private func scanCJKRun(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into result: inout TokenizedText,
-                            cjkHits: inout [CJKHit], termHits: inout [TermHit]) {
-        let table = lexicon.cjk.raw
-        guard !lexicon.cjk.isEmpty else {
-            var j = range.lowerBound
-            while j < range.upperBound { j += TextUnits.decode(text, j).length; result.cjkScalars += 1 }
-            return
+    /// Reads the CJK run at `start` (decoding each scalar once, into `runs`) and finds every lexicon
+    /// entry inside it (names, honorifics, context words, terms). Returns the index after the run.
+    private func scanCJKRun(_ text: UnsafeBufferPointer<UInt8>, from start: Int, _ runs: CJKRunBuffer,
+                            into result: inout TokenizedText, cjkHits: inout [CJKHit], termHits: inout [TermHit]) -> Int {
+        let n = text.count
+        let scalars = runs.scalars, offsets = runs.offsets
+        var count = 0
+        var j = start
+        while j < n {
+            let (s, len) = TextUnits.decode(text, j)
+            guard TextUnits.isCJK(s) else { break }
+            scalars[count] = s
+            offsets[count] = j
+            count += 1
+            j += len
         }
-        // A CJK scalar takes at least two bytes, so range.count / 2 + 1 bounds the count.
-        let capacity = range.count / 2 + 2
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: capacity) { scalars in
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: capacity) { offsets in
-                var count = 0
-                var j = range.lowerBound
-                while j < range.upperBound {
-                    let (s, len) = TextUnits.decode(text, j)
-                    scalars[count] = s
-                    offsets[count] = j
-                    count += 1
-                    j += len
-                }
-                offsets[count] = range.upperBound
-                result.cjkScalars += count
-                let maxLength = min(table.maxLength, configuration.limits.cjkMaxTerm)
-                let mask = table.lengthMask
-                let base = scalars.baseAddress!
-                for p in 0..<count {
-                    guard cjkStarts.contains(base[p]) else { continue }
-                    var h = TextUnits.hashStart()
-                    var length = 0
-                    while length < maxLength && p + length < count {
-                        h = TextUnits.hash(h, base[p + length])
-                        length += 1
-                        // no entry starts with these scalars: none longer either
-                        guard table.mayHavePrefix(h) else { break }
-                        guard mask & (1 << UInt64(length)) != 0 else { continue }
-                        let index = table.find(base + p, length, hash: h)
-                        if index >= 0 {
-                            let info = table.payload(index)
-                            let hit = CJKHit(start: offsets[p], end: offsets[p + length], flags: info.flags, entry: index)
-                            if !info.flags.isEmpty { cjkHits.append(hit) }
-                            for term in lexicon.terms(info.terms) { termHits.append(TermHit(start: hit.start, end: hit.end, term: term)) }
-                        }
+        offsets[count] = j
+        result.cjkScalars += count
+        let table = lexicon.cjk.raw
+        guard !lexicon.cjk.isEmpty else { return j }
+        let maxLength = min(table.maxLength, configuration.limits.cjkMaxTerm)
+        let mask = table.lengthMask
+        let starts = cjkStarts
+        let termBase = lexicon.termIndexBase
+        for p in 0..<count {
+            guard starts.contains(scalars[p]) else { continue }
+            var h = TextUnits.hashStart()
+            var length = 0
+            while length < maxLength && p + length < count {
+                h = TextUnits.hash(h, scalars[p + length])
+                length += 1
+                // no entry starts with these scalars: none longer either
+                guard table.mayHavePrefix(h) else { break }
+                guard mask & (1 << UInt64(length)) != 0 else { continue }
+                let index = table.find(scalars + p, length, hash: h)
+                if index >= 0 {
+                    let info = table.payload(index)
+                    let hit = CJKHit(start: offsets[p], end: offsets[p + length], flags: info.flags, entry: index)
+                    if !info.flags.isEmpty { cjkHits.append(hit) }
+                    for k in 0..<Int(info.terms.count) {
+                        termHits.append(TermHit(start: hit.start, end: hit.end, term: termBase[Int(info.terms.start) + k]))
                     }
                 }
             }
         }
+        return j
     }
+}
+
+/// Room for the scalars of a text's CJK runs and where each starts, so that a run is decoded once.
+/// A CJK character takes at least three bytes in UTF-8, so a text of `n` bytes has at most `n / 3`
+/// of them (and a run of `k` needs `k + 1` offsets).
+struct CJKRunBuffer {
+    var scalars: UnsafeMutablePointer<UInt32>
+    var offsets: UnsafeMutablePointer<Int>
+
+    static func capacity(_ bytes: Int) -> Int { bytes / 3 + 2 }
 }
 
 /// What an ASCII byte is in a word, as bits (0 for other bytes and all bytes from 0x80).
@@ -412,30 +436,36 @@ enum AsciiWord {
 }
 
 /// The first scalars of the CJK lexicon entries, so that most positions are skipped with one test.
-struct ScalarSet: Sendable {
-    private var bits: [UInt64]
-    private var others: Set<UInt32>
+/// The bits for U+3000..U+9FFF are read through a plain pointer (no reference counting or bounds
+/// checks in the run loop); scalars outside that range, rare in text, are in a set.
+struct ScalarSet: @unchecked Sendable {
+    private let store: PinnedBuffer<UInt64>
+    private let bits: UnsafePointer<UInt64>
+    private let others: Set<UInt32>
     private static let base: UInt32 = 0x3000
     private static let limit: UInt32 = 0xA000
 
     init(_ scalars: some Sequence<UInt32>) {
-        bits = [UInt64](repeating: 0, count: Int(Self.limit - Self.base) / 64 + 1)
-        others = []
+        var words = [UInt64](repeating: 0, count: Int(Self.limit - Self.base) / 64 + 1)
+        var others = Set<UInt32>()
         for s in scalars {
             if s >= Self.base && s < Self.limit {
                 let offset = Int(s - Self.base)
-                bits[offset >> 6] |= 1 << UInt64(offset & 63)
+                words[offset >> 6] |= 1 << UInt64(offset & 63)
             } else {
                 others.insert(s)
             }
         }
+        store = PinnedBuffer(words)
+        bits = UnsafePointer(store.base)
+        self.others = others
     }
 
     @inline(__always)
     func contains(_ s: UInt32) -> Bool {
-        if s >= Self.base && s < Self.limit {
-            let offset = Int(s - Self.base)
-            return bits[offset >> 6] & (1 << UInt64(offset & 63)) != 0
+        let offset = s &- Self.base
+        if offset < Self.limit - Self.base {
+            return bits[Int(offset >> 6)] & (1 << UInt64(offset & 63)) != 0
         }
         return !others.isEmpty && others.contains(s)
     }

@@ -237,8 +237,9 @@ struct VisibleText {
             let b = base[i]
             let isSpecial = clozeDepth > 0 ? specialInside : specialOutside
             if !isSpecial[Int(b)] {
-                // a run of ordinary bytes
+                // a run of ordinary bytes: eight at a time while none needs a look, then byte by byte
                 var j = i + 1
+                if !mapping { j = ordinaryRunEnd(base, from: j, count: n, inCloze: clozeDepth > 0) }
                 while j < n && !isSpecial[Int(base[j])] { j += 1 }
                 (o + length).update(from: base + i, count: j - i)
                 if mapping, let f, let t {
@@ -332,6 +333,31 @@ struct VisibleText {
             }
         }
         return length
+    }
+
+    /// Where the next byte that needs a look (`specialPointer`, `specialOutsideClozePointer`) may be:
+    /// eight bytes at a time (one 64-bit word, compared with every such byte at once), stopping at
+    /// the first candidate or at the last full word; the caller's byte loop then decides exactly.
+    /// Most visible text is long runs between tags, and a byte at a time costs twice as much.
+    @inline(__always)
+    private static func ordinaryRunEnd(_ base: UnsafePointer<UInt8>, from start: Int, count n: Int, inCloze: Bool) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        // The high bit of each zero byte of `v` (and possibly of bytes above one): the lowest is exact.
+        @inline(__always) func zeroBytes(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        let raw = UnsafeRawPointer(base)
+        var j = start
+        while j + 8 <= n {
+            let w = raw.loadUnaligned(fromByteOffset: j, as: UInt64.self)
+            // With 0x20 set in every byte, "[" and "{" (and "]" and "}") look alike; the stray bytes
+            // this also flags (0x06, 0x1A, 0x1C) only hand over to the byte loop early.
+            let folded = w | (ones &* 0x20)
+            var found = zeroBytes(w) | zeroBytes(folded ^ (ones &* 0x3C)) | zeroBytes(folded ^ (ones &* 0x26))
+                | zeroBytes(folded ^ (ones &* 0x7B))
+            if inCloze { found |= zeroBytes(folded ^ (ones &* 0x7D)) | zeroBytes(folded ^ (ones &* 0x3A)) }
+            if found != 0 { return j + found.trailingZeroBitCount >> 3 }
+            j += 8
+        }
+        return j
     }
 
     /// The index after the `>` closing the tag at `i`, honouring quoted attribute values; nil when
@@ -513,16 +539,51 @@ struct VisibleText {
             if value == 0 || value > 0x10FFFF || (0xD800...0xDFFF).contains(value) { value = 0xFFFD }
             return (value, j + 1)
         }
-        var name: [UInt8] = []
-        while j < n && name.count < 8 {
+        // The name (at most 8 bytes) packed into one integer, looked up without making a string.
+        var name: UInt64 = 0
+        var length = 0
+        while j < n && length < 8 {
             let c = p[j]
             let alnum = ((c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
             guard alnum else { break }
-            name.append(c)
+            name |= UInt64(c) << UInt64(8 * length)
+            length += 1
             j += 1
         }
-        guard !name.isEmpty, j < n, p[j] == UInt8(ascii: ";"),
-              let scalar = Self.namedEntities[String(decoding: name, as: UTF8.self)] else { return nil }
+        guard length > 0, j < n, p[j] == UInt8(ascii: ";"), let scalar = namedEntity(name) else { return nil }
         return (scalar, j + 1)
+    }
+
+    /// `namedEntities` in a small open-addressing table keyed by the packed name (0 marks a free
+    /// slot). Allocated once, for the life of the process.
+    nonisolated(unsafe) private static let entityTable: UnsafePointer<(name: UInt64, scalar: UInt32)> = {
+        let table = UnsafeMutablePointer<(name: UInt64, scalar: UInt32)>.allocate(capacity: entitySlots)
+        table.initialize(repeating: (0, 0), count: entitySlots)
+        for (name, scalar) in namedEntities.sorted(by: { $0.key < $1.key }) {
+            precondition(name.utf8.count <= 8, "entity names are packed into 8 bytes")
+            var packed: UInt64 = 0
+            for (k, byte) in name.utf8.enumerated() { packed |= UInt64(byte) << UInt64(8 * k) }
+            var slot = entitySlot(packed)
+            while table[slot].name != 0 { slot = (slot + 1) & (entitySlots - 1) }
+            table[slot] = (packed, scalar)
+        }
+        return UnsafePointer(table)
+    }()
+    private static let entitySlots = 512
+
+    @inline(__always)
+    private static func entitySlot(_ name: UInt64) -> Int {
+        Int(truncatingIfNeeded: (name &* 0x9E37_79B9_7F4A_7C15) >> 55)
+    }
+
+    private static func namedEntity(_ name: UInt64) -> UInt32? {
+        let table = entityTable
+        var slot = entitySlot(name)
+        while true {
+            let entry = table[slot]
+            if entry.name == name { return entry.scalar }
+            if entry.name == 0 { return nil }
+            slot = (slot + 1) & (entitySlots - 1)
+        }
     }
 }
