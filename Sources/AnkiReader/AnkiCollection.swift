@@ -148,8 +148,10 @@ public final class AnkiCollection {
 
     /// Starts SQLite's integrity check of the working copy on another thread (`validate()` without
     /// waiting for it): the caller overlaps it with its own work and waits before trusting the result.
-    public func startIntegrityCheck() -> IntegrityCheck {
-        IntegrityCheck.start(databaseURL)
+    /// `checkValueTypes` also refuses text or blobs in the numeric columns a submission copies
+    /// (`IntegrityCheck.numericColumns`): one more pass over the review log, for prepare.
+    public func startIntegrityCheck(checkValueTypes: Bool = false) -> IntegrityCheck {
+        IntegrityCheck.start(databaseURL, checkValueTypes: checkValueTypes)
     }
 
     /// The checks of `validate()` other than the integrity check: id ranges and UTF-8 text.

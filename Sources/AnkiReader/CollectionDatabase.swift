@@ -121,14 +121,22 @@ public final class IntegrityCheck: @unchecked Sendable {
     /// Written once by the checking thread before it signals `finished`; read only after `wait`.
     private var outcome: Result<Void, any Error> = .success(())
 
-    static func start(_ url: URL) -> IntegrityCheck {
+    static func start(_ url: URL, checkValueTypes: Bool = false) -> IntegrityCheck {
         let check = IntegrityCheck()
         DispatchQueue.global(qos: .userInitiated).async {
-            check.outcome = Result { try Self.run(url) }
+            check.outcome = Result { try Self.run(url, checkValueTypes: checkValueTypes) }
             check.finished.signal()
         }
         return check
     }
+
+    /// The numeric columns a submission copies as they are. Anki writes numbers there; text or a blob
+    /// (only in a damaged or hand-made file) would be copied verbatim, so it is refused instead.
+    static let numericColumns: [(table: String, columns: [String])] = [
+        ("notes", ["mid"]),
+        ("cards", ["nid", "did", "ord", "type", "queue", "due", "ivl", "factor", "reps", "lapses", "left", "odue", "odid"]),
+        ("revlog", ["cid", "ease", "ivl", "lastIvl", "factor", "time", "type"]),
+    ]
 
     /// Waits for the check; throws `.damagedDatabase` when it failed. Can be called more than once.
     public func wait() throws {
@@ -137,7 +145,7 @@ public final class IntegrityCheck: @unchecked Sendable {
         try outcome.get()
     }
 
-    private static func run(_ url: URL) throws {
+    private static func run(_ url: URL, checkValueTypes: Bool) throws {
         try CollectionDatabase.mapErrors {
             let queue = try CollectionDatabase.open(at: url)
             defer { try? queue.close() }
@@ -146,6 +154,16 @@ public final class IntegrityCheck: @unchecked Sendable {
                 throw ReaderError(.damagedDatabase,
                                   "The collection database is damaged (its integrity check failed); "
                                   + "export it from Anki again, or use Tools > Check Database in Anki.")
+            }
+            guard checkValueTypes else { return }
+            for (table, columns) in numericColumns {
+                let notNumber = columns.map { "typeof(\($0)) NOT IN ('integer', 'real')" }.joined(separator: " OR ")
+                let bad = try queue.read {
+                    try Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM \(table) WHERE \(notNumber))")
+                }
+                if bad == true {
+                    throw ReaderError.invalidData(.table(table), detail: "text where Anki writes a number")
+                }
             }
         }
     }

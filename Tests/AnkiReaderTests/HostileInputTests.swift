@@ -111,6 +111,19 @@ struct HostileInputTests {
         #expect(work.contents.isEmpty, "no file may be left behind")
     }
 
+    @Test("text in a numeric column: readable for inspect, refused by the value-type check prepare runs")
+    func textInNumber() throws {
+        let file = Paths.hostile.appendingPathComponent("text-in-number.apkg")
+        #expect(try Self.refusal(file) == nil)
+        let collection = try AnkiCollection.open(file)
+        defer { collection.close() }
+        #expect(throws: Never.self) { try collection.startIntegrityCheck().wait() }
+        var caught: ReaderError?
+        do { try collection.startIntegrityCheck(checkValueTypes: true).wait() } catch let error as ReaderError { caught = error }
+        #expect(caught?.code == .invalidCollectionData)
+        #expect(caught.map { !$0.message.contains("sieben") } ?? false, "the message never quotes content")
+    }
+
     @Test("a folder, a missing path")
     func notFiles() throws {
         let scratch = try ScratchDirectory()

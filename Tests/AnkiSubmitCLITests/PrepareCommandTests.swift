@@ -64,7 +64,8 @@ struct PrepareCommandTests {
     }
 
     @Test("damaged collections: the reader's exit code, one line, no output folder, nothing left",
-          arguments: [("corrupt.anki2", Int32(26)), ("bad-utf8.apkg", 28), ("big-id.apkg", 27), ("not-anki.sqlite", 25)])
+          arguments: [("corrupt.anki2", Int32(26)), ("bad-utf8.apkg", 28), ("big-id.apkg", 27), ("not-anki.sqlite", 25),
+                      ("text-in-number.apkg", 29)])
     func damaged(_ name: String, _ code: Int32) throws {
         let cli = try CLI()
         defer { cli.cleanUp() }

@@ -1526,6 +1526,16 @@ def make_hostile(src_dir: Path, out_dir: Path) -> None:
         conn.close()
         bad_db = Path(pth).read_bytes()
     zip_copy(legacy2, out("bad-utf8.apkg"), replace={"collection.anki21": bad_db})
+    # text where Anki writes a number (a card's interval): it would be copied verbatim into a submission
+    with tempfile.TemporaryDirectory() as td:
+        pth = os.path.join(td, "c.db")
+        Path(pth).write_bytes(l2_db)
+        conn = open_sqlite(pth)
+        conn.execute("update cards set ivl = 'sieben Tage bei Anna' where id = (select min(id) from cards)")
+        conn.commit()
+        conn.close()
+        text_db = Path(pth).read_bytes()
+    zip_copy(legacy2, out("text-in-number.apkg"), replace={"collection.anki21": text_db})
     # media map names an entry that is not in the zip
     m2 = dict(l2_media)
     m2["7"] = "lost_voice_memo.mp3"
@@ -1629,6 +1639,8 @@ HOSTILE_TABLE = [
      "cleanly; never silently changed"),
     ("bad-utf8.apkg", "mini Legacy 2", "the first note's first field contains the bytes `C3 28 FF` (invalid UTF-8), stored as TEXT",
      "handled explicitly (clear error naming the note, or a documented lossless/replacement policy); no crash"),
+    ("text-in-number.apkg", "mini Legacy 2", "the first card's `ivl` is the text `sieben Tage bei Anna`",
+     "readable by inspect; refused by prepare (a submission copies that column as it is)"),
     ("media-missing.apkg", "mini Legacy 2", "media map has the entry `\"7\": \"lost_voice_memo.mp3\"` but there is no ZIP entry `7`",
      "the missing file is reported or ignored; the collection is still read"),
     ("empty.apkg", "-", "0 bytes", "refused: empty file / not a ZIP"),
@@ -1666,7 +1678,7 @@ def anki_reaction(path: Path) -> str:
 
 # files that Anki itself imports (they test rules stricter than Anki's, or must be readable)
 ANKI_ACCEPTS = {"zip-slip-dotdot.apkg", "zip-slip-absolute.apkg", "zip-slip-subdir.apkg", "zip-slip-backslash.apkg",
-                "big-id.apkg", "media-missing.apkg", "not-anki.apkg", "not-anki.sqlite"}
+                "big-id.apkg", "media-missing.apkg", "not-anki.apkg", "not-anki.sqlite", "text-in-number.apkg"}
 
 
 def write_hostile_readme(out_dir: Path) -> None:

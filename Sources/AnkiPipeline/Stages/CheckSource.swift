@@ -9,7 +9,7 @@ struct CheckSource: PipelineStage {
         // SQLite's integrity check reads the whole working copy: it runs on the second core while
         // the submission is built, and the write stage waits for it before the audit (a failure
         // there, or any earlier error while it runs, is reported as the damaged collection it is).
-        context.integrityCheck = context.source.startIntegrityCheck()
+        context.integrityCheck = context.source.startIntegrityCheck(checkValueTypes: true)
         try context.source.validateContent()
         try context.source.requireNotes()
         let counts = try context.source.counts()
