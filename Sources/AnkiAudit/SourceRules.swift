@@ -314,12 +314,10 @@ struct SourceRules {
             + collection.noteTypes.map(\.name).filter { $0.count >= 4 }
         let guidSet = Set(guids.filter { $0.count >= 6 })
         let guidLengths = Set(guidSet.map(\.count))
-        let originalNumber = try db.makeStatement(sql: """
-            SELECT EXISTS (SELECT 1 FROM src.notes WHERE id = :n) OR EXISTS (SELECT 1 FROM src.cards WHERE id = :n)
-                OR EXISTS (SELECT 1 FROM src.revlog WHERE id = :n) OR :n = :crt
-            """)
         var otherIDs = Set(collection.decks.map(\.id) + collection.noteTypes.map(\.id) + collection.presets.map(\.id))
         otherIDs = otherIDs.filter { $0 > 1_000_000 }
+        otherIDs.insert(collection.config.creationTime)
+        let originalIDs = try OriginalIDs(db, tables: ["notes", "cards", "revlog"])
 
         enum Scope { case content, numbers, structure }
         let textColumns: [(String, String, Scope)] = switch columns {
@@ -354,8 +352,7 @@ struct SourceRules {
                     findings.add("no-source-strings", "\(table).\(column) holds an original deck or note-type name or guid")
                 }
                 for number in Self.longNumbers(in: bytes) {
-                    let original = try otherIDs.contains(number)
-                        || Bool.fetchOne(originalNumber, arguments: ["n": number, "crt": collection.config.creationTime]) == true
+                    let original = try otherIDs.contains(number) || originalIDs.contains(number, db)
                     if original {
                         findings.add("no-original-ids", "\(table).\(column) contains an original id or timestamp")
                         break
@@ -401,5 +398,38 @@ struct SourceRules {
         }
         if digits >= 9 && digits <= 18 { result.append(value) }
         return result
+    }
+}
+
+/// Whether a number is the id of a row in the source's notes, cards or review log. Each table is
+/// asked only when the number lies between its smallest and largest id (both ends of its rowid
+/// b-tree): shifted times, counts and most other numbers in a submission fall outside every range, so
+/// the million-row review log is rarely searched at all.
+private struct OriginalIDs {
+    private var tables: [(low: Int64, high: Int64, lookup: Statement)] = []
+
+    init(_ db: Database, tables names: [String]) throws {
+        for table in names {
+            let ends = try Row.fetchOne(db, sql: "SELECT (SELECT min(id) FROM src.\(table)), (SELECT max(id) FROM src.\(table))")
+            guard let low: Int64 = ends?[0], let high: Int64 = ends?[1] else { continue }   // empty table
+            tables.append((low, high, try db.makeStatement(sql: "SELECT 1 FROM src.\(table) WHERE id = ?")))
+        }
+    }
+
+    func contains(_ number: Int64, _ db: Database) throws -> Bool {
+        for (low, high, lookup) in tables where number >= low && number <= high {
+            let s = lookup.sqliteStatement
+            sqlite3_reset(s)
+            sqlite3_bind_int64(s, 1, number)
+            switch sqlite3_step(s) {
+            case SQLITE_ROW: sqlite3_reset(s); return true
+            case SQLITE_DONE: continue
+            case let code:
+                sqlite3_reset(s)
+                throw DatabaseError(resultCode: ResultCode(rawValue: code),
+                                    message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+        }
+        return false
     }
 }

@@ -57,7 +57,11 @@ struct AuditTamperTests {
         ("creation time", "UPDATE notes SET created = created + 1 WHERE id = 3", "time-shift", true),
         ("deck name as field name", "UPDATE manifest SET value = 'Japanese::JLPT N5' WHERE key = 'domain'",
          "no-source-strings", true),
-        ("original id in text", "UPDATE notes SET flds = flds || ' ref ' || (SELECT value FROM manifest WHERE key = 'x') WHERE id = 1",
+        // The statements below are completed with a value read from the source (see `tamper`).
+        ("original id in text", "UPDATE notes SET flds = flds || ' ref %@' WHERE id = 1", "no-original-ids", true),
+        ("original card id in text", "UPDATE notes SET tags = tags || ' %@ ' WHERE id = 2", "no-original-ids", true),
+        ("original review id in text", "UPDATE notes SET sfld = 'x%@x' WHERE id = 3", "no-original-ids", true),
+        ("original creation time in text", "UPDATE deck_config SET fsrs_params = '[%@]' WHERE id = 1",
          "no-original-ids", true),
     ]
 
@@ -75,10 +79,19 @@ struct AuditTamperTests {
         let collection = try AnkiCollection.open(Self.source)
         defer { collection.close() }
         var statement = sql
-        if name == "original id in text" {
-            var id: Int64 = 0
-            try collection.forEachNote { if id == 0 { id = $0.id } }
-            statement = "UPDATE notes SET flds = flds || ' ref \(id)' WHERE id = 1"
+        let originals: [String: String] = [
+            "original id in text": "SELECT min(id) FROM notes",
+            "original card id in text": "SELECT max(id) FROM cards",
+            "original review id in text": "SELECT id FROM revlog ORDER BY id LIMIT 1 OFFSET 3",
+            "original creation time in text": "SELECT crt FROM col",
+        ]
+        if let query = originals[name] {
+            var config = Configuration()
+            config.readonly = true
+            let original = try DatabaseQueue(path: collection.databaseURL.path, configuration: config)
+            let value = try original.read { try Int64.fetchOne($0, sql: query) }
+            try original.close()
+            statement = sql.replacingOccurrences(of: "%@", with: String(try #require(value)))
         }
         let queue = try DatabaseQueue(path: prepared.submission.path)
         try queue.writeWithoutTransaction { db in
