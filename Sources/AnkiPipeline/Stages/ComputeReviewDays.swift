@@ -18,9 +18,8 @@ struct ComputeReviewDays: PipelineStage {
             // first three days of reviews: no need to compute a million days twice.
             // The first and last kept reviews are found from each end of the log; the number of
             // reviews is counted by the write stage as it copies them.
-            // A lookup per review looked at (the card map's key is its rowid), not an index of every
-            // kept card built for each query: these queries stop after a few rows.
-            let kept = "FROM src.revlog WHERE EXISTS (SELECT 1 FROM temp.map_cards WHERE old = cid)"
+            // A lookup in the card map per review looked at: these queries stop after a few rows.
+            let kept = "FROM src.revlog WHERE anki_submit_kept_card(cid) IS NOT NULL"
             let firstID = try Int64.fetchOne(db, sql: "SELECT id \(kept) ORDER BY id LIMIT 1")
             let lastID = try Int64.fetchOne(db, sql: "SELECT id \(kept) ORDER BY id DESC LIMIT 1")
             let first = try Int64.fetchOne(db, sql: "SELECT min(anki_submit_day(id)) \(kept) AND id < ?",

@@ -13,7 +13,7 @@ struct RemapIDs: PipelineStage {
     func run(_ context: PipelineContext) throws {
         let source = context.source
         try context.requireOutput().writeWithoutTransaction { db in
-            for table in ["map_note_types", "map_decks", "map_presets", "map_notes", "map_cards"] {
+            for table in ["map_note_types", "map_decks", "map_presets"] {
                 // Looked up by the original id only; `new` is the rank of `old`, unique by construction
                 // (and the audit proves the counters dense), so it needs no index of its own.
                 try db.execute(sql: "CREATE TEMP TABLE \(table) (old INTEGER PRIMARY KEY, new INTEGER NOT NULL)")
@@ -25,33 +25,35 @@ struct RemapIDs: PipelineStage {
             try fill("map_note_types", source.noteTypes.map(\.id))
             try fill("map_decks", source.decks.map(\.id))
             try fill("map_presets", source.presets.map(\.id))
-            try db.execute(sql: """
-                INSERT INTO temp.map_notes (old, new)
-                SELECT n.id, row_number() OVER (ORDER BY n.id) FROM src.notes n
-                WHERE n.mid IN (SELECT old FROM temp.map_note_types)
-                  AND n.id NOT IN (SELECT id FROM temp.excluded_notes)
-                ORDER BY n.id
-                """)
-            try db.execute(sql: """
-                INSERT INTO temp.map_cards (old, new)
-                SELECT c.id, row_number() OVER (ORDER BY c.id) FROM src.cards c
-                WHERE c.nid IN (SELECT old FROM temp.map_notes)
-                ORDER BY c.id
-                """)
-            // Reviews find their card's new id in memory (`anki_submit_card`), which also counts the
-            // reviews of deleted cards as the write stage copies the review log.
-            let cardMap = CardMap(kept: try Int64.fetchAll(db, sql: "SELECT old FROM temp.map_cards ORDER BY old"),
-                                  all: try Int64.fetchAll(db, sql: "SELECT id FROM src.cards ORDER BY id"))
+
+            // Notes and cards are kept or not in one pass over each table's ids in ascending order,
+            // and looked up in memory by the write stage (`anki_submit_note`, `anki_submit_kept_card`,
+            // `anki_submit_card`): tens of thousands of rows, where ranking them with window
+            // functions into temporary tables and joining through those cost a third of a second.
+            let noteTypes = Set(source.noteTypes.map(\.id))
+            let excluded = Set(try Int64.fetchAll(db, sql: "SELECT id FROM temp.excluded_notes"))
+            var keptNotes: [Int64] = []
+            var orphanNotes = 0
+            try Self.forEachPair(db, "SELECT id, mid FROM src.notes ORDER BY id") { id, mid in
+                if !noteTypes.contains(mid) {
+                    orphanNotes += 1
+                } else if !excluded.contains(id) {
+                    keptNotes.append(id)
+                }
+            }
+            let noteMap = IDMap(kept: keptNotes)
+            var keptCards: [Int64] = []
+            var allCards: [Int64] = []
+            try Self.forEachPair(db, "SELECT id, nid FROM src.cards ORDER BY id") { id, nid in
+                allCards.append(id)
+                if noteMap.newID(nid) != nil { keptCards.append(id) }
+            }
+            let cardMap = CardMap(kept: keptCards, all: allCards)
             context.cardMap = cardMap
+            try noteMap.register(in: db, name: "anki_submit_note")
             try cardMap.register(in: db)
-            func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql) ?? 0 }
-            let notes = try count("SELECT count(*) FROM temp.map_notes")
-            let cards = cardMap.keptCount
-            let orphanNotes = try count("""
-                SELECT count(*) FROM src.notes WHERE mid NOT IN (SELECT old FROM temp.map_note_types)
-                """)
-            context.report.count("notes", notes)
-            context.report.count("cards", cards)
+            context.report.count("notes", noteMap.count)
+            context.report.count("cards", cardMap.keptCount)
             context.report.count("decks", source.decks.count)
             context.report.count("note types", source.noteTypes.count)
             context.report.count("presets", source.presets.count)
@@ -60,28 +62,37 @@ struct RemapIDs: PipelineStage {
             }
         }
     }
+
+    /// Steps `sql` (two integer columns) directly: a cursor's bookkeeping per row would cost more.
+    private static func forEachPair(_ db: Database, _ sql: String, _ body: (Int64, Int64) -> Void) throws {
+        let statement = try db.makeStatement(sql: sql)
+        let s = statement.sqliteStatement
+        while true {
+            switch sqlite3_step(s) {
+            case SQLITE_ROW: body(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1))
+            case SQLITE_DONE: return
+            case let code:
+                throw DatabaseError(resultCode: ResultCode(rawValue: code),
+                                    message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+        }
+    }
 }
 
-/// Original card id to dense new id, in memory. Registered as `anki_submit_card(cid)`: the new id, or
-/// NULL for a card that is not kept; reviews of cards missing from the collection are counted. Looked
-/// up once per review (a million times, in time order, so at random card ids): an open-addressing
+/// Original id to dense new id (its rank among the kept ids, from 1), in memory: an open-addressing
 /// table answers in one or two probes where a binary search over the kept ids takes seventeen.
-final class CardMap: @unchecked Sendable {
-    private let kept: [Int64]
-    private let all: [Int64]
+final class IDMap: @unchecked Sendable {
     /// Slots of the table: an original id and its new id, or `empty`.
     private let keys: [Int64]
     private let values: [Int32]
     private let mask: Int
-    private let lock = NSLock()
-    private var deleted = 0
+    /// The kept ids in ascending order, for the rare lookups the table cannot answer.
+    private let kept: [Int64]
     private static let empty = Int64.min
 
-    /// `kept`: the kept cards' original ids in ascending order (so the new id is the position plus
-    /// one); `all`: every card id of the collection, ascending.
-    init(kept: [Int64], all: [Int64]) {
+    /// `kept`: the kept rows' original ids in ascending order (so the new id is the position plus one).
+    init(kept: [Int64]) {
         self.kept = kept
-        self.all = all
         var capacity = 16
         while capacity < kept.count * 2 { capacity <<= 1 }
         var keys = [Int64](repeating: Self.empty, count: capacity)
@@ -98,13 +109,7 @@ final class CardMap: @unchecked Sendable {
         self.mask = mask
     }
 
-    var keptCount: Int { kept.count }
-
-    /// Reviews seen so far whose card is not in the collection.
-    var reviewsOfDeletedCards: Int {
-        lock.lock(); defer { lock.unlock() }
-        return deleted
-    }
+    var count: Int { kept.count }
 
     @inline(__always)
     private static func hash(_ id: Int64) -> Int {
@@ -112,11 +117,12 @@ final class CardMap: @unchecked Sendable {
     }
 
     func newID(_ old: Int64) -> Int64? {
-        // More kept cards than an Int32 holds, or the one id the table cannot store: binary search.
+        // More kept rows than an Int32 holds, or the one id the table cannot store: binary search.
         if kept.count >= Int(Int32.max) || old == Self.empty {
-            if let index = Self.position(of: old, in: kept) { return Int64(index + 1) }
-        } else {
-            let found: Int64? = keys.withUnsafeBufferPointer { keys in
+            return Self.position(of: old, in: kept).map { Int64($0 + 1) }
+        }
+        return keys.withUnsafeBufferPointer { keys in
+            values.withUnsafeBufferPointer { values in
                 var slot = Self.hash(old) & mask
                 while true {
                     let key = keys[slot]
@@ -125,15 +131,10 @@ final class CardMap: @unchecked Sendable {
                     slot = (slot + 1) & mask
                 }
             }
-            if let found { return found }
         }
-        if Self.position(of: old, in: all) == nil {
-            lock.lock(); deleted += 1; lock.unlock()
-        }
-        return nil
     }
 
-    private static func position(of value: Int64, in sorted: [Int64]) -> Int? {
+    static func position(of value: Int64, in sorted: [Int64]) -> Int? {
         sorted.withUnsafeBufferPointer { buffer in
             var low = 0, high = buffer.count
             while low < high {
@@ -144,26 +145,80 @@ final class CardMap: @unchecked Sendable {
         }
     }
 
-    func register(in db: Database) throws {
-        let box = Unmanaged.passRetained(self).toOpaque()
+    /// Registers `name(id)`: the new id, or NULL for an id not kept (or not an integer).
+    func register(in db: Database, name: String) throws {
+        try IDFunction.register(db, name: name, deterministic: true) { [self] in newID($0) }
+    }
+}
+
+/// A one-argument SQL function from an integer id to an integer or NULL, called without a Swift
+/// wrapper per row (a million times for the review log).
+enum IDFunction {
+    private final class Box {
+        let lookup: (Int64) -> Int64?
+        init(_ lookup: @escaping (Int64) -> Int64?) { self.lookup = lookup }
+    }
+
+    static func register(_ db: Database, name: String, deterministic: Bool,
+                         _ lookup: @escaping (Int64) -> Int64?) throws {
+        let box = Unmanaged.passRetained(Box(lookup)).toOpaque()
         let rc = sqlite3_create_function_v2(
-            db.sqliteConnection, "anki_submit_card", 1, SQLITE_UTF8, box,
+            db.sqliteConnection, name, 1, SQLITE_UTF8 | (deterministic ? SQLITE_DETERMINISTIC : 0), box,
             { context, _, argv in
                 guard let value = argv?[0], sqlite3_value_type(value) == SQLITE_INTEGER else {
                     sqlite3_result_null(context)
                     return
                 }
-                let map = Unmanaged<CardMap>.fromOpaque(sqlite3_user_data(context)).takeUnretainedValue()
-                if let id = map.newID(sqlite3_value_int64(value)) {
+                let box = Unmanaged<Box>.fromOpaque(sqlite3_user_data(context)).takeUnretainedValue()
+                if let id = box.lookup(sqlite3_value_int64(value)) {
                     sqlite3_result_int64(context, id)
                 } else {
                     sqlite3_result_null(context)
                 }
             },
             nil, nil,
-            { pointer in if let pointer { Unmanaged<CardMap>.fromOpaque(pointer).release() } })
+            { pointer in if let pointer { Unmanaged<Box>.fromOpaque(pointer).release() } })
         if rc != SQLITE_OK {
-            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: "cannot register anki_submit_card")
+            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: "cannot register \(name)")
         }
+    }
+}
+
+/// Original card id to dense new id. `anki_submit_kept_card(id)` is the lookup alone;
+/// `anki_submit_card(cid)`, used once per review, also counts the reviews of cards missing from the
+/// collection (deleted cards, whose reviews Anki keeps).
+final class CardMap: @unchecked Sendable {
+    private let map: IDMap
+    private let all: [Int64]
+    private let lock = NSLock()
+    private var deleted = 0
+
+    /// `kept`: the kept cards' original ids in ascending order (so the new id is the position plus
+    /// one); `all`: every card id of the collection, ascending.
+    init(kept: [Int64], all: [Int64]) {
+        map = IDMap(kept: kept)
+        self.all = all
+    }
+
+    var keptCount: Int { map.count }
+
+    /// Reviews seen so far whose card is not in the collection.
+    var reviewsOfDeletedCards: Int {
+        lock.lock(); defer { lock.unlock() }
+        return deleted
+    }
+
+    /// The new id of a kept card, nil for a card not kept (counted when not in the collection at all).
+    func newID(_ old: Int64) -> Int64? {
+        if let found = map.newID(old) { return found }
+        if IDMap.position(of: old, in: all) == nil {
+            lock.lock(); deleted += 1; lock.unlock()
+        }
+        return nil
+    }
+
+    func register(in db: Database) throws {
+        try map.register(in: db, name: "anki_submit_kept_card")
+        try IDFunction.register(db, name: "anki_submit_card", deterministic: false) { [self] in newID($0) }
     }
 }

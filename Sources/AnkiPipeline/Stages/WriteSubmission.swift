@@ -68,12 +68,12 @@ struct WriteSubmission: PipelineStage {
                 try db.inTransaction(.deferred) {
                     try db.execute(sql: """
                         WITH kept AS MATERIALIZED (
-                          SELECT mn.new AS id, mt.new AS mid, anki_submit_tags(n.tags) AS tags,
+                          SELECT anki_submit_note(n.id) AS id, mt.new AS mid, anki_submit_tags(n.tags) AS tags,
                                  anki_submit_media(n.flds) AS flds, n.id + :ms AS created, nt.sort_field AS sf
                           FROM src.notes n
-                          CROSS JOIN temp.map_notes mn ON mn.old = n.id
                           CROSS JOIN temp.map_note_types mt ON mt.old = n.mid
                           CROSS JOIN main.note_types nt ON nt.id = mt.new
+                          WHERE anki_submit_note(n.id) IS NOT NULL
                           ORDER BY n.id)
                         INSERT INTO notes (id, mid, tags, flds, sfld, created)
                         SELECT id, mid, tags, flds, anki_submit_sort_field(flds, sf), created FROM kept
@@ -82,7 +82,8 @@ struct WriteSubmission: PipelineStage {
                     try db.execute(sql: """
                         INSERT INTO cards (id, nid, did, ord, type, queue, due, ivl, factor, reps, lapses, left,
                                            odue, odid, data, created)
-                        SELECT mc.new, mn.new, coalesce(md.new, :defaultDeck), c.ord, c.type, c.queue,
+                        SELECT anki_submit_kept_card(c.id), anki_submit_note(c.nid), coalesce(md.new, :defaultDeck),
+                               c.ord, c.type, c.queue,
                                CASE WHEN \(Self.dueIsTimestamp) THEN c.due + :s ELSE c.due END,
                                c.ivl, c.factor, c.reps, c.lapses, c.left,
                                CASE WHEN \(Self.odueIsTimestamp) THEN c.odue + :s ELSE c.odue END,
@@ -90,16 +91,15 @@ struct WriteSubmission: PipelineStage {
                                coalesce(anki_submit_card_data(c.data, :s), \(dataExpression)),
                                c.id + :ms
                         FROM src.cards c
-                        CROSS JOIN temp.map_cards mc ON mc.old = c.id
-                        CROSS JOIN temp.map_notes mn ON mn.old = c.nid
                         LEFT JOIN temp.map_decks md ON md.old = c.did
                         LEFT JOIN temp.map_decks mo ON mo.old = c.odid
+                        WHERE anki_submit_kept_card(c.id) IS NOT NULL
                         ORDER BY c.id
                         """, arguments: arguments)
                     lap("cards")
                     counts["cards without a deck (moved to the default deck)"] = try Int.fetchOne(db, sql: """
-                        SELECT count(*) FROM src.cards c JOIN temp.map_cards mc ON mc.old = c.id
-                        WHERE c.did NOT IN (SELECT old FROM temp.map_decks)
+                        SELECT count(*) FROM src.cards c
+                        WHERE anki_submit_kept_card(c.id) IS NOT NULL AND c.did NOT IN (SELECT old FROM temp.map_decks)
                         """) ?? 0
                     try db.execute(sql: """
                         INSERT INTO col (id, crt, ver, sched_ver, rollover, utc_offset_hours)
