@@ -80,36 +80,44 @@ struct RemapIDs: PipelineStage {
 }
 
 /// Original id to dense new id (its rank among the kept ids, from 1), in memory: an open-addressing
-/// table answers in one or two probes where a binary search over the kept ids takes seventeen.
+/// table answers in one or two probes where a binary search over the kept ids takes seventeen. Each
+/// slot holds the id and its new id side by side, so a lookup at a random card id (a million of them,
+/// one per review) costs one cache miss, not two.
 final class IDMap: @unchecked Sendable {
-    /// Slots of the table: an original id and its new id, or `empty`.
-    private let keys: [Int64]
-    private let values: [Int32]
+    private struct Slot {
+        var key: Int64
+        var value: Int64
+    }
+
+    private let slots: UnsafeMutablePointer<Slot>
     private let mask: Int
-    /// The kept ids in ascending order, for the rare lookups the table cannot answer.
-    private let kept: [Int64]
+    /// The new id of the one id the table uses as its empty marker, if that id is kept.
+    private let emptyKeyValue: Int64?
+    let count: Int
     private static let empty = Int64.min
 
     /// `kept`: the kept rows' original ids in ascending order (so the new id is the position plus one).
     init(kept: [Int64]) {
-        self.kept = kept
+        count = kept.count
         var capacity = 16
-        while capacity < kept.count * 2 { capacity <<= 1 }
-        var keys = [Int64](repeating: Self.empty, count: capacity)
-        var values = [Int32](repeating: 0, count: capacity)
-        let mask = capacity - 1
-        for (index, id) in kept.enumerated() where id != Self.empty {
+        while capacity * 7 < kept.count * 10 { capacity <<= 1 }   // at most 70 % full
+        slots = .allocate(capacity: capacity)
+        slots.initialize(repeating: Slot(key: Self.empty, value: 0), count: capacity)
+        mask = capacity - 1
+        var emptyKeyValue: Int64?
+        for (index, id) in kept.enumerated() {
+            guard id != Self.empty else {
+                emptyKeyValue = Int64(index + 1)
+                continue
+            }
             var slot = Self.hash(id) & mask
-            while keys[slot] != Self.empty { slot = (slot + 1) & mask }
-            keys[slot] = id
-            values[slot] = Int32(truncatingIfNeeded: index + 1)
+            while slots[slot].key != Self.empty { slot = (slot + 1) & mask }
+            slots[slot] = Slot(key: id, value: Int64(index + 1))
         }
-        self.keys = keys
-        self.values = values
-        self.mask = mask
+        self.emptyKeyValue = emptyKeyValue
     }
 
-    var count: Int { kept.count }
+    deinit { slots.deallocate() }
 
     @inline(__always)
     private static func hash(_ id: Int64) -> Int {
@@ -117,20 +125,13 @@ final class IDMap: @unchecked Sendable {
     }
 
     func newID(_ old: Int64) -> Int64? {
-        // More kept rows than an Int32 holds, or the one id the table cannot store: binary search.
-        if kept.count >= Int(Int32.max) || old == Self.empty {
-            return Self.position(of: old, in: kept).map { Int64($0 + 1) }
-        }
-        return keys.withUnsafeBufferPointer { keys in
-            values.withUnsafeBufferPointer { values in
-                var slot = Self.hash(old) & mask
-                while true {
-                    let key = keys[slot]
-                    if key == old { return Int64(values[slot]) }
-                    if key == Self.empty { return nil }
-                    slot = (slot + 1) & mask
-                }
-            }
+        if old == Self.empty { return emptyKeyValue }
+        var slot = Self.hash(old) & mask
+        while true {
+            let key = slots[slot].key
+            if key == old { return slots[slot].value }
+            if key == Self.empty { return nil }
+            slot = (slot + 1) & mask
         }
     }
 
@@ -147,31 +148,37 @@ final class IDMap: @unchecked Sendable {
 
     /// Registers `name(id)`: the new id, or NULL for an id not kept (or not an integer).
     func register(in db: Database, name: String) throws {
-        try IDFunction.register(db, name: name, deterministic: true) { [self] in newID($0) }
+        try IDFunction.register(db, name: name, map: self)
     }
 }
 
-/// A one-argument SQL function from an integer id to an integer or NULL, called without a Swift
-/// wrapper per row (a million times for the review log).
+/// A one-argument SQL function from an integer id to its new id or NULL, called straight from
+/// SQLite (a million times for the review log): no closure or wrapper per row.
 enum IDFunction {
     private final class Box {
-        let lookup: (Int64) -> Int64?
-        init(_ lookup: @escaping (Int64) -> Int64?) { self.lookup = lookup }
+        let map: IDMap
+        /// Set for `anki_submit_card`, which also counts reviews of cards missing from the collection.
+        let cards: CardMap?
+        init(map: IDMap, cards: CardMap?) {
+            self.map = map
+            self.cards = cards
+        }
     }
 
-    static func register(_ db: Database, name: String, deterministic: Bool,
-                         _ lookup: @escaping (Int64) -> Int64?) throws {
-        let box = Unmanaged.passRetained(Box(lookup)).toOpaque()
+    static func register(_ db: Database, name: String, map: IDMap, countingMissesIn cards: CardMap? = nil) throws {
+        let box = Unmanaged.passRetained(Box(map: map, cards: cards)).toOpaque()
         let rc = sqlite3_create_function_v2(
-            db.sqliteConnection, name, 1, SQLITE_UTF8 | (deterministic ? SQLITE_DETERMINISTIC : 0), box,
+            db.sqliteConnection, name, 1, SQLITE_UTF8 | (cards == nil ? SQLITE_DETERMINISTIC : 0), box,
             { context, _, argv in
                 guard let value = argv?[0], sqlite3_value_type(value) == SQLITE_INTEGER else {
                     sqlite3_result_null(context)
                     return
                 }
                 let box = Unmanaged<Box>.fromOpaque(sqlite3_user_data(context)).takeUnretainedValue()
-                if let id = box.lookup(sqlite3_value_int64(value)) {
-                    sqlite3_result_int64(context, id)
+                let old = sqlite3_value_int64(value)
+                let found = if let cards = box.cards { cards.newID(old) } else { box.map.newID(old) }
+                if let found {
+                    sqlite3_result_int64(context, found)
                 } else {
                     sqlite3_result_null(context)
                 }
@@ -219,6 +226,6 @@ final class CardMap: @unchecked Sendable {
 
     func register(in db: Database) throws {
         try map.register(in: db, name: "anki_submit_kept_card")
-        try IDFunction.register(db, name: "anki_submit_card", deterministic: false) { [self] in newID($0) }
+        try IDFunction.register(db, name: "anki_submit_card", map: map, countingMissesIn: self)
     }
 }
