@@ -24,6 +24,8 @@ struct SourceRules {
         /// consistent).
         var firstDay: Int64?
         var offset: Int64?
+        /// Stored reviews the pass looked at.
+        var stored = 0
     }
 
     /// Reviews with `from <= id < to` (stored ids; nil: unbounded).
@@ -76,6 +78,7 @@ struct SourceRules {
             let id = sqlite3_column_int64(o, 0)
             let day = sqlite3_column_int64(o, 1)
             let target = id &- shift   // wraps for a hostile id, which then matches nothing
+            pass.stored += 1
             if pass.firstDay == nil { pass.firstDay = day }
             while haveOriginal && sqlite3_column_int64(s, 0) < target { haveOriginal = try step(s, db) }
             if haveOriginal && sqlite3_column_int64(s, 0) == target {
@@ -128,11 +131,20 @@ struct SourceRules {
         try reviewLogChecks(db, shift: shift, span: span, &findings)
     }
 
-    /// The stored review id at the middle of the log, where it is split for two threads.
-    static func middleReviewID(_ db: Database) throws -> Int64? {
-        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM main.revlog") ?? 0
+    /// The stored review id at the middle of the log from `from` on (nil: the whole log), where the
+    /// rest of it is split for two threads.
+    static func middleReviewID(_ db: Database, from: Int64? = nil) throws -> Int64? {
+        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM main.revlog WHERE id >= ?",
+                                     arguments: [from ?? .min]) ?? 0
         guard count >= 2 else { return nil }
-        return try Int64.fetchOne(db, sql: "SELECT id FROM main.revlog ORDER BY id LIMIT 1 OFFSET ?", arguments: [count / 2])
+        return try Int64.fetchOne(db, sql: "SELECT id FROM main.revlog WHERE id >= ? ORDER BY id LIMIT 1 OFFSET ?",
+                                  arguments: [from ?? .min, count / 2])
+    }
+
+    /// Stored reviews in `span` now.
+    static func storedReviews(_ db: Database, in span: ReviewSpan) throws -> Int {
+        let condition = span.condition(minus: 0)
+        return try Int.fetchOne(db, sql: "SELECT count(*) FROM main.revlog \(condition.isEmpty ? "" : "WHERE \(condition)")") ?? 0
     }
 
     /// Findings from the passes over consecutive spans of the log, in order.

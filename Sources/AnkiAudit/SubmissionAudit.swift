@@ -46,7 +46,14 @@ public struct SubmissionAudit: Sendable {
     ///
     /// `contentThreads` 2 runs the source comparison and the file's own checks side by side; 1 runs
     /// them one after the other, leaving a core for the caller.
-    public func start(submission url: URL, source: Source?, contentThreads: Int) throws -> PendingAudit {
+    ///
+    /// With `followingReviewLog`, the source comparison of the review log also starts before the log
+    /// is complete: the writer reports with `PendingAudit.reviewsCommitted(below:)` how far it has
+    /// committed the log, and each committed span is compared on the content thread once its other
+    /// checks are done; `finish` compares what is left and proves that no span it already compared
+    /// changed afterwards.
+    public func start(submission url: URL, source: Source?, contentThreads: Int,
+                      followingReviewLog: Bool = false) throws -> PendingAudit {
         let pending = PendingAudit(policy: policy, source: source.map(UncheckedSource.init))
         pending.queue = try Self.open(url)
         do {
@@ -68,7 +75,9 @@ public struct SubmissionAudit: Sendable {
                 try queue.inDatabase { db in try rules.attachSource(db) }
             }
         }
-        pending.run(threads: contentThreads, [{ $0.checkSourceContent() }, { $0.checkFileContent() }])
+        var jobs: [@Sendable (PendingAudit) -> Void] = [{ $0.checkSourceContent() }, { $0.checkFileContent() }]
+        if followingReviewLog && source != nil && contentThreads <= 1 { jobs.append { $0.followReviewLog() } }
+        pending.run(threads: contentThreads, jobs)
         return pending
     }
 
@@ -142,6 +151,16 @@ public final class PendingAudit: @unchecked Sendable {
     var secondHalf: SourceRules.ReviewPass?
     private var running: [DispatchSemaphore] = []
     private var finished = false
+    /// How far the writer has committed the review log (stored ids below it are final), and whether
+    /// it has finished; guarded by `progress`.
+    private let progress = NSCondition()
+    private var committedBelow: Int64?
+    private var writingDone = false
+    /// Spans of the review log compared while it was written, in order, each with its pass (nil when
+    /// the log was still empty) and the stored reviews it then held; `followedTo` is where the next
+    /// span starts (nil: at the beginning). Written by the content thread, read after `join`.
+    private var followed: [(span: SourceRules.ReviewSpan, pass: SourceRules.ReviewPass?, stored: Int)] = []
+    private var followedTo: Int64?
 
     init(policy: Policy, source: UncheckedSource?) {
         self.policy = policy
@@ -169,15 +188,29 @@ public final class PendingAudit: @unchecked Sendable {
     /// Waits for the checks started so far, then checks the review log and the manifest (the source
     /// comparison on a second thread) and returns every finding. Call it once the file is complete.
     public func finish() throws -> [AuditFinding] {
+        progress.lock()
+        writingDone = true
+        progress.broadcast()
+        progress.unlock()
         join()
         defer { close() }
         if schemaFailed || finished { return fileFindings.items }
-        // The two halves of the review log are compared with the source on two threads, the file's
-        // own review-log and manifest checks before the second half.
+        // What the content thread has not compared yet is split in two halves, compared with the
+        // source on two threads, the file's own review-log and manifest checks before the second half.
+        let rest = followedTo
         var middle: Int64?
-        if source != nil { read(queue, into: \.fileFindings) { db, _ in middle = try SourceRules.middleReviewID(db) } }
+        if source != nil {
+            read(queue, into: \.fileFindings) { db, findings in
+                middle = try SourceRules.middleReviewID(db, from: rest)
+                // A span compared earlier must hold exactly the reviews it held then.
+                for (span, _, stored) in self.followed where try SourceRules.storedReviews(db, in: span) != stored {
+                    findings.add("review-log", "the review log changed after part of it was checked")
+                    break
+                }
+            }
+        }
         let split = middle
-        run(threads: 1, [{ $0.checkSourceReviewLog(.init(from: nil, to: split)) }])
+        run(threads: 1, [{ $0.checkSourceReviewLog(.init(from: rest, to: split)) }])
         read(queue, into: \.fileFindings) { db, findings in
             try SubmissionAudit.reviewLogFileRules(db, &findings)
         }
@@ -192,7 +225,9 @@ public final class PendingAudit: @unchecked Sendable {
             }
         }
         join()
-        if source != nil { SourceRules.report([firstHalf, secondHalf].compactMap { $0 }, &sourceFindings) }
+        if source != nil {
+            SourceRules.report((followed.map(\.pass) + [firstHalf, secondHalf]).compactMap { $0 }, &sourceFindings)
+        }
         var findings = fileFindings
         findings.merge(sourceFindings)
         return findings.items
@@ -201,8 +236,56 @@ public final class PendingAudit: @unchecked Sendable {
     /// Waits for the checks under way and closes the connections, without checking more: for a
     /// caller that failed while the audit was running.
     public func abandon() {
+        progress.lock()
+        writingDone = true
+        progress.broadcast()
+        progress.unlock()
         join()
         close()
+    }
+
+    /// The writer has committed every review whose stored id is below `storedID` (see `start`).
+    public func reviewsCommitted(below storedID: Int64) {
+        progress.lock()
+        if committedBelow.map({ storedID > $0 }) ?? true {
+            committedBelow = storedID
+            progress.broadcast()
+        }
+        progress.unlock()
+    }
+
+    /// Compares each span of the review log the writer reports committed, until it reports the end.
+    func followReviewLog() {
+        guard let source else { return }
+        while true {
+            progress.lock()
+            while !writingDone && (committedBelow == nil || committedBelow == followedTo) { progress.wait() }
+            let bound = writingDone ? nil : committedBelow
+            let from = followedTo
+            progress.unlock()
+            guard let bound else { return }
+            let span = SourceRules.ReviewSpan(from: from, to: bound)
+            var pass: SourceRules.ReviewPass?
+            var stored = 0
+            read(sourceQueue, into: \.sourceFindings) { db, findings in
+                pass = try SourceRules(policy: self.policy, source: source.source)
+                    .checkReviewLog(db, shift: self.shift, span: span, &findings)
+                stored = try pass?.stored ?? SourceRules.storedReviews(db, in: span)
+            }
+            progress.lock()
+            followed.append((span, pass, stored))
+            followedTo = bound
+            progress.broadcast()
+            progress.unlock()
+        }
+    }
+
+    /// Waits until `count` spans of the review log have been compared while it was written, or the
+    /// writer has finished (for tests that change the log behind the audit's back).
+    func waitForFollowedSpans(_ count: Int) {
+        progress.lock()
+        while followed.count < count && !writingDone { progress.wait() }
+        progress.unlock()
     }
 
     private func close() {

@@ -1,4 +1,4 @@
-import AnkiAudit
+@testable import AnkiAudit
 import AnkiPipeline
 import AnkiReader
 import AnkiSubmission
@@ -103,6 +103,47 @@ struct AuditTamperTests {
             submission: prepared.submission,
             source: withSource ? .init(collection: collection, timeZone: TimeZone(identifier: "Europe/Berlin")!) : nil)
         #expect(findings.contains { $0.rule == rule }, "\(name): \(findings)")
+    }
+
+    /// Compares the review log span by span as if prepare were still writing it, changing it in
+    /// between with `sql` (nil: not at all); returns what `finish` found.
+    func followedAudit(changingAfterFirstSpan sql: String?) throws -> [AuditFinding] {
+        let scratch = try Scratch()
+        let prepared = try prepare(Self.source, zone: "Europe/Berlin", out: scratch.sub("out"))
+        let collection = try AnkiCollection.open(Self.source)
+        defer { collection.close() }
+        let queue = try DatabaseQueue(path: prepared.submission.path)
+        let bounds = try queue.read { db in
+            try Int64.fetchAll(db, sql: "SELECT id FROM revlog WHERE rowid % 7 = 0 ORDER BY id")
+        }
+        try #require(bounds.count >= 3)
+        let pending = try SubmissionAudit().start(
+            submission: prepared.submission,
+            source: .init(collection: collection, timeZone: TimeZone(identifier: "Europe/Berlin")!),
+            contentThreads: 1, followingReviewLog: true)
+        for (index, bound) in bounds.prefix(3).enumerated() {
+            pending.reviewsCommitted(below: bound)
+            pending.waitForFollowedSpans(index + 1)
+            if index == 0, let sql {
+                try queue.writeWithoutTransaction { db in try db.execute(sql: sql) }
+            }
+        }
+        try queue.close()
+        return try pending.finish()
+    }
+
+    @Test("the review log compared span by span while written: clean stays clean")
+    func followedClean() throws {
+        #expect(try followedAudit(changingAfterFirstSpan: nil).isEmpty)
+    }
+
+    @Test("a review removed from a span the audit already compared is found", arguments: [
+        "DELETE FROM revlog WHERE id = (SELECT min(id) FROM revlog)",
+        "INSERT INTO revlog SELECT min(id) - 1, cid, ease, ivl, lastIvl, factor, time, type, day FROM revlog",
+    ])
+    func followedChanged(_ sql: String) throws {
+        let findings = try followedAudit(changingAfterFirstSpan: sql)
+        #expect(findings.contains { $0.rule == "review-log" }, "\(findings)")
     }
 
     /// `cards.data` values and whether the card-data rule must report them. The rule recognises the

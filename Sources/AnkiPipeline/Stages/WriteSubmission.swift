@@ -109,6 +109,10 @@ struct WriteSubmission: PipelineStage {
                                          policy.storeUTCOffsetHours
                                             ? Int((Double(context.options.timeZone.secondsFromGMT()) / 3600).rounded())
                                             : nil])
+                    // The rollover hour goes in now (the rest of the manifest last): the audit needs
+                    // it to compare review days while the review log is still being written.
+                    try db.execute(sql: "INSERT INTO manifest (key, value) VALUES ('rollover_hour', ?)",
+                                   arguments: [String(context.rolloverHour)])
                     return .commit
                 }
             }
@@ -116,21 +120,31 @@ struct WriteSubmission: PipelineStage {
         let audit = try SubmissionAudit(policy: policy).start(
             submission: partial,
             source: SubmissionAudit.Source(collection: source, timeZone: context.options.timeZone),
-            contentThreads: 1)
+            contentThreads: 1, followingReviewLog: true)
         let findings: [AuditFinding]
         do {
             try diskFull {
                 try output.writeWithoutTransaction { db in
-                    try db.inTransaction(.deferred) {
-                        try db.execute(sql: """
-                            INSERT INTO revlog (id, cid, ease, ivl, lastIvl, factor, time, type, day)
-                            SELECT id, cid, ease, ivl, lastIvl, factor, time, type, day FROM (
-                              SELECT r.id + :ms AS id, anki_submit_card(r.cid) AS cid, r.ease, r.ivl, r.lastIvl,
-                                     r.factor, r.time, r.type, anki_submit_day(r.id) - :first AS day
-                              FROM src.revlog r ORDER BY r.id LIMIT -1)
-                            WHERE cid IS NOT NULL
-                            """, arguments: arguments)
-                        return .commit
+                    // In spans of the original review times, each committed on its own, so that the
+                    // audit compares each span with the source while the next one is written.
+                    let insert = try db.makeStatement(sql: """
+                        INSERT INTO revlog (id, cid, ease, ivl, lastIvl, factor, time, type, day)
+                        SELECT id, cid, ease, ivl, lastIvl, factor, time, type, day FROM (
+                          SELECT r.id + :ms AS id, anki_submit_card(r.cid) AS cid, r.ease, r.ivl, r.lastIvl,
+                                 r.factor, r.time, r.type, anki_submit_day(r.id) - :first AS day
+                          FROM src.revlog r WHERE r.id >= :from AND r.id <= :through ORDER BY r.id LIMIT -1)
+                        WHERE cid IS NOT NULL
+                        """)
+                    for (from, through) in try Self.reviewSpans(db, count: Self.reviewSpanCount) {
+                        var spanArguments = arguments
+                        spanArguments += ["from": from, "through": through]
+                        try db.inTransaction(.deferred) {
+                            try insert.execute(arguments: spanArguments)
+                            return .commit
+                        }
+                        // Reviews after this span are stored with ids above its end moved by the shift.
+                        let (end, overflow) = through.addingReportingOverflow(shift.milliseconds)
+                        if !overflow && end < .max { audit.reviewsCommitted(below: end + 1) }
                     }
                     lap("revlog")
                     for table in ["notes", "cards", "revlog", "decks", "note_types", "deck_config"] {
@@ -183,6 +197,28 @@ struct WriteSubmission: PipelineStage {
         try finish(context, partial: partial)
     }
 
+    /// Spans of the review log the write stage commits one by one.
+    static let reviewSpanCount = 8
+
+    /// The source review log's id range cut in `count` spans of equal length (inclusive bounds, in
+    /// order, covering every id from the smallest to the largest); none for an empty log.
+    static func reviewSpans(_ db: Database, count: Int) throws -> [(Int64, Int64)] {
+        guard let row = try Row.fetchOne(db, sql: "SELECT (SELECT min(id) FROM src.revlog), (SELECT max(id) FROM src.revlog)"),
+              let low: Int64 = row[0], let high: Int64 = row[1] else { return [] }
+        // The id range of a hostile file may not fit an Int64: then one span.
+        let (width, overflow) = high.subtractingReportingOverflow(low)
+        guard !overflow, width >= Int64(count) else { return [(low, high)] }
+        let step = width / Int64(count)
+        var spans: [(Int64, Int64)] = []
+        var from = low
+        for index in 0..<count {
+            let through = index == count - 1 ? high : from + step - 1
+            spans.append((from, through))
+            from = through + 1
+        }
+        return spans
+    }
+
     private func writeManifest(_ context: PipelineContext, output: DatabaseQueue, counts: [String: Int]) throws {
         let decisions = context.decisions
         let languages = String(decoding: try JSONSerialization.data(withJSONObject: decisions.languages), as: UTF8.self)
@@ -196,7 +232,6 @@ struct WriteSubmission: PipelineStage {
             ("consent_public", decisions.consentPublic == true ? "yes" : "no"),
             ("languages", languages),
             ("domain", decisions.domain),
-            ("rollover_hour", String(context.rolloverHour)),
             ("excluded_notes", String(decisions.excludedNotes.count)),
             ("removed_tags", String(decisions.removedTags.count)),
             ("special_category_confirmed", decisions.specialCategoryConfirmed ? "yes" : "no"),
