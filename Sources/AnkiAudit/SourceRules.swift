@@ -19,6 +19,10 @@ struct SourceRules {
     struct ReviewPass: Sendable {
         var unmatched = 0
         var wrongCard = 0
+        /// Stored reviews whose answer (ease) is not the original's.
+        var wrongAnswer = 0
+        /// Source reviews of a stored card that the submission does not hold.
+        var missing = 0
         var daysConsistent = true
         /// The stored day of the first review compared, and `day - learner's day` (one constant when
         /// consistent).
@@ -45,23 +49,40 @@ struct SourceRules {
         }
     }
 
-    /// Walks the submission's and the source's review logs side by side, both in id (time) order: every
-    /// stored review must be a source review moved by `shift`, on the card that review was on, and
-    /// `day - learner's day` must be one constant with the first stored day 0. Two sequential scans
-    /// instead of a million random lookups into the source, and each day computed once.
-    static func reviewPass(_ db: Database, shift: Int64, calendar: ReviewDayCalendar, span: ReviewSpan = .all) throws -> ReviewPass {
-        var pass = ReviewPass()
-        // Card counters are dense from 1, so each card's creation time sits in an array at its id.
-        var cardCreated: [Int64] = [Int64.min]
-        let cards = try db.makeStatement(sql: "SELECT id, created FROM main.cards ORDER BY id")
-        let c = cards.sqliteStatement
-        while try step(c, db) {
-            guard sqlite3_column_int64(c, 0) == Int64(cardCreated.count) else {   // not dense: DenseIDRule reports it
-                cardCreated = []
-                break
+    /// The stored cards' creation times by card counter, and the original ids they were shifted from.
+    final class StoredCards: @unchecked Sendable {
+        /// Creation time of card `i` at index `i` (counters are dense from 1); empty when they are not
+        /// dense (DenseIDRule reports that).
+        let created: [Int64]
+        /// The original card ids behind the stored cards (`created - shift`).
+        let originals: Set<Int64>
+
+        init(_ db: Database, shift: Int64) throws {
+            var created: [Int64] = [Int64.min]
+            let cards = try db.makeStatement(sql: "SELECT id, created FROM main.cards ORDER BY id")
+            let c = cards.sqliteStatement
+            while try SourceRules.step(c, db) {
+                guard sqlite3_column_int64(c, 0) == Int64(created.count) else {
+                    created = []
+                    break
+                }
+                created.append(sqlite3_column_int64(c, 1))
             }
-            cardCreated.append(sqlite3_column_int64(c, 1))
+            self.created = created
+            originals = Set(created.dropFirst().map { $0 &- shift })
         }
+    }
+
+    /// Walks the submission's and the source's review logs side by side, both in id (time) order: every
+    /// stored review must be a source review moved by `shift`, on the card that review was on, with
+    /// its answer, and `day - learner's day` must be one constant with the first stored day 0; every
+    /// source review of a stored card must be stored. Two sequential scans instead of a million random
+    /// lookups into the source, and each day computed once.
+    static func reviewPass(_ db: Database, shift: Int64, calendar: ReviewDayCalendar, span: ReviewSpan = .all,
+                           cards: StoredCards? = nil) throws -> ReviewPass {
+        var pass = ReviewPass()
+        let cards = try cards ?? StoredCards(db, shift: shift)
+        let cardCreated = cards.created
         // Both logs are read front to back once, stepped directly: 2.4 million rows, where a cursor's
         // bookkeeping per row would cost more than the comparison. (Memory-mapping them would spare a
         // copy per page but counts the whole source against the participant's memory: 210 MB, not 60.)
@@ -69,8 +90,8 @@ struct SourceRules {
             let condition = span.condition(minus: shift)
             return condition.isEmpty ? "" : "WHERE \(condition)"
         }
-        let stored = try db.makeStatement(sql: "SELECT id, day, cid FROM main.revlog \(filter(0)) ORDER BY id")
-        let original = try db.makeStatement(sql: "SELECT id, cid FROM src.revlog \(filter(shift)) ORDER BY id")
+        let stored = try db.makeStatement(sql: "SELECT id, day, cid, ease FROM main.revlog \(filter(0)) ORDER BY id")
+        let original = try db.makeStatement(sql: "SELECT id, cid, ease FROM src.revlog \(filter(shift)) ORDER BY id")
         let o = stored.sqliteStatement, s = original.sqliteStatement
         var haveOriginal = try step(s, db)
         var offset: Int64?
@@ -80,11 +101,18 @@ struct SourceRules {
             let target = id &- shift   // wraps for a hostile id, which then matches nothing
             pass.stored += 1
             if pass.firstDay == nil { pass.firstDay = day }
-            while haveOriginal && sqlite3_column_int64(s, 0) < target { haveOriginal = try step(s, db) }
+            // Source reviews passed over are not in the submission: only reviews of cards it left out
+            // (deleted, or of excluded notes) may be.
+            while haveOriginal && sqlite3_column_int64(s, 0) < target {
+                if cards.originals.contains(sqlite3_column_int64(s, 1)) { pass.missing += 1 }
+                haveOriginal = try step(s, db)
+            }
             if haveOriginal && sqlite3_column_int64(s, 0) == target {
                 let card = sqlite3_column_int64(o, 2)
                 let known = card > 0 && card < Int64(cardCreated.count)
                 if !known || cardCreated[Int(card)] &- shift != sqlite3_column_int64(s, 1) { pass.wrongCard += 1 }
+                if sqlite3_column_int64(o, 3) != sqlite3_column_int64(s, 2) { pass.wrongAnswer += 1 }
+                haveOriginal = try step(s, db)
             } else {
                 pass.unmatched += 1
             }
@@ -92,12 +120,16 @@ struct SourceRules {
             if let offset, offset != difference { pass.daysConsistent = false }
             offset = offset ?? difference
         }
+        while haveOriginal {
+            if cards.originals.contains(sqlite3_column_int64(s, 1)) { pass.missing += 1 }
+            haveOriginal = try step(s, db)
+        }
         pass.offset = offset
         return pass
     }
 
     /// One `sqlite3_step`: true for a row, false when done; an error as GRDB reports it.
-    private static func step(_ statement: OpaquePointer, _ db: Database) throws -> Bool {
+    static func step(_ statement: OpaquePointer, _ db: Database) throws -> Bool {
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
@@ -127,8 +159,9 @@ struct SourceRules {
 
     /// The review log against the source's, with the shift `checkContent` found, over `span` of it;
     /// nil when there is nothing to compare (`report` turns the passes of all spans into findings).
-    func checkReviewLog(_ db: Database, shift: Int64?, span: ReviewSpan, _ findings: inout Findings) throws -> ReviewPass? {
-        try reviewLogChecks(db, shift: shift, span: span, &findings)
+    func checkReviewLog(_ db: Database, shift: Int64?, span: ReviewSpan, cards: StoredCards? = nil,
+                        _ findings: inout Findings) throws -> ReviewPass? {
+        try reviewLogChecks(db, shift: shift, span: span, cards: cards, &findings)
     }
 
     /// The stored review id at the middle of the log from `from` on (nil: the whole log), where the
@@ -151,11 +184,15 @@ struct SourceRules {
     static func report(_ passes: [ReviewPass], _ findings: inout Findings) {
         let unmatched = passes.map(\.unmatched).reduce(0, +)
         let wrongCard = passes.map(\.wrongCard).reduce(0, +)
+        let wrongAnswer = passes.map(\.wrongAnswer).reduce(0, +)
+        let missing = passes.map(\.missing).reduce(0, +)
         let offsets = Set(passes.compactMap(\.offset))
         let firstDay = passes.lazy.compactMap(\.firstDay).first
         let consistent = passes.allSatisfy(\.daysConsistent) && offsets.count <= 1 && (firstDay ?? 0) == 0
         if unmatched > 0 { findings.add("time-shift", "\(unmatched) review time(s) are not shifted originals") }
         if wrongCard > 0 { findings.add("references", "\(wrongCard) review(s) are attached to the wrong card") }
+        if wrongAnswer > 0 { findings.add("reviews", "\(wrongAnswer) review(s) hold a different answer than the learner gave") }
+        if missing > 0 { findings.add("reviews", "\(missing) review(s) of cards in the submission are missing from it") }
         if !consistent { findings.add("review-days", "review days differ from the learner's own (or do not start at day 0)") }
     }
 
@@ -256,7 +293,7 @@ struct SourceRules {
         return shift
     }
 
-    private func reviewLogChecks(_ db: Database, shift: Int64?, span: ReviewSpan,
+    private func reviewLogChecks(_ db: Database, shift: Int64?, span: ReviewSpan, cards: StoredCards?,
                                  _ findings: inout Findings) throws -> ReviewPass? {
         guard try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT 1 FROM main.revlog LIMIT 1)") == 1 else { return nil }
         guard let shift else {
@@ -274,7 +311,7 @@ struct SourceRules {
             return nil
         }
         let calendar = ReviewDayCalendar(timeZone: source.timeZone, rolloverHour: rollover)
-        let pass = try Self.reviewPass(db, shift: shift, calendar: calendar, span: span)
+        let pass = try Self.reviewPass(db, shift: shift, calendar: calendar, span: span, cards: cards)
         // The cache inside the calendar is cross-checked against the plain calendar on a sample.
         let independent = ReviewDayCalendar(timeZone: source.timeZone, rolloverHour: rollover)
         let sample = span.condition(minus: 0)

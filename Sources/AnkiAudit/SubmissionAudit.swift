@@ -161,6 +161,8 @@ public final class PendingAudit: @unchecked Sendable {
     /// span starts (nil: at the beginning). Written by the content thread, read after `join`.
     private var followed: [(span: SourceRules.ReviewSpan, pass: SourceRules.ReviewPass?, stored: Int)] = []
     private var followedTo: Int64?
+    /// The stored cards as the review-log passes need them, read once (after the shift is known).
+    private var storedCards: SourceRules.StoredCards?
 
     init(policy: Policy, source: UncheckedSource?) {
         self.policy = policy
@@ -210,6 +212,9 @@ public final class PendingAudit: @unchecked Sendable {
             }
         }
         let split = middle
+        if source != nil, storedCards == nil, let shift {
+            read(queue, into: \.fileFindings) { db, _ in self.storedCards = try SourceRules.StoredCards(db, shift: shift) }
+        }
         run(threads: 1, [{ $0.checkSourceReviewLog(.init(from: rest, to: split)) }])
         read(queue, into: \.fileFindings) { db, findings in
             try SubmissionAudit.reviewLogFileRules(db, &findings)
@@ -220,7 +225,8 @@ public final class PendingAudit: @unchecked Sendable {
                 try rules.checkStringsAgainstSource(db, .manifest, &findings)
                 if let split {
                     let span = SourceRules.ReviewSpan(from: split, to: nil)
-                    self.secondHalf = try rules.checkReviewLog(db, shift: self.shift, span: span, &findings)
+                    self.secondHalf = try rules.checkReviewLog(db, shift: self.shift, span: span,
+                                                               cards: self.storedCards, &findings)
                 }
             }
         }
@@ -268,8 +274,11 @@ public final class PendingAudit: @unchecked Sendable {
             var pass: SourceRules.ReviewPass?
             var stored = 0
             read(sourceQueue, into: \.sourceFindings) { db, findings in
+                if self.storedCards == nil, let shift = self.shift {
+                    self.storedCards = try SourceRules.StoredCards(db, shift: shift)
+                }
                 pass = try SourceRules(policy: self.policy, source: source.source)
-                    .checkReviewLog(db, shift: self.shift, span: span, &findings)
+                    .checkReviewLog(db, shift: self.shift, span: span, cards: self.storedCards, &findings)
                 stored = try pass?.stored ?? SourceRules.storedReviews(db, in: span)
             }
             progress.lock()
@@ -317,7 +326,7 @@ public final class PendingAudit: @unchecked Sendable {
         guard let source else { return }
         read(sourceQueue, into: \.sourceFindings) { db, findings in
             self.firstHalf = try SourceRules(policy: self.policy, source: source.source)
-                .checkReviewLog(db, shift: self.shift, span: span, &findings)
+                .checkReviewLog(db, shift: self.shift, span: span, cards: self.storedCards, &findings)
         }
     }
 
