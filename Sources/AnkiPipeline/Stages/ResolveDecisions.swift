@@ -19,6 +19,13 @@ struct ResolveDecisions: PipelineStage {
         var tagsInUse = Set<String>()
         var notesWithRemovedTags = 0
         let removed = Set(decisions.removedTags.map { $0.lowercased() })
+        // Nothing to exclude and no tag to remove: nothing to look up in every note.
+        if decisions.excludedNotes.isEmpty && removed.isEmpty {
+            context.report.count("excluded notes", 0)
+            context.report.count("removed tags", 0)
+            context.report.count("notes losing a tag", 0)
+            return
+        }
         try context.source.database.read { db in
             let rows = try Row.fetchCursor(db, sql: "SELECT id, tags FROM notes")
             while let row = try rows.next() {
