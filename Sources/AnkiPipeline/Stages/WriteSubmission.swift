@@ -188,6 +188,7 @@ struct WriteSubmission: PipelineStage {
         }
         try output.close()
         context.output = nil
+        lap("checkpoint")
         if !findings.isEmpty {
             throw PrepareError(.auditFailed,
                                "The submission failed its own policy audit (\(findings.count) finding(s): "
@@ -195,6 +196,7 @@ struct WriteSubmission: PipelineStage {
                                + "); nothing was written. Please report this.")
         }
         try finish(context, partial: partial)
+        lap("sync-and-rename")
     }
 
     /// Spans of the review log the write stage commits one by one.
