@@ -140,4 +140,38 @@ struct TextFunctionTests {
         }
         #expect(map.reviewsOfDeletedCards == missing)
     }
+
+    @Test("review log spans: in order, adjacent, from the first id to the last, one span when the range does not fit",
+          arguments: [
+            [Int64(5)], [1, 2, 3], [1_600_000_000_000, 1_600_000_000_001, 1_650_000_000_000, 1_700_000_000_123],
+            [Int64.min, -1, 0, 1, Int64.max], [-50, -10, 7, 1_000_003],
+          ])
+    func reviewSpans(_ ids: [Int64]) throws {
+        let queue = try DatabaseQueue()
+        let spans = try queue.inDatabase { db in
+            try db.execute(sql: "ATTACH DATABASE ':memory:' AS src")
+            try db.execute(sql: "CREATE TABLE src.revlog (id INTEGER PRIMARY KEY)")
+            for id in ids { try db.execute(sql: "INSERT INTO src.revlog (id) VALUES (?)", arguments: [id]) }
+            return try WriteSubmission.reviewSpans(db, count: 8)
+        }
+        try #require(!spans.isEmpty)
+        #expect(spans.first!.0 == ids.min()!)
+        #expect(spans.last!.1 == ids.max()!)
+        #expect(spans.count <= 8)
+        for (a, b) in zip(spans, spans.dropFirst()) { #expect(a.1 &+ 1 == b.0) }
+        for span in spans { #expect(span.0 <= span.1) }
+        // Every id falls in exactly one span.
+        for id in ids { #expect(spans.filter { $0.0 <= id && id <= $0.1 }.count == 1) }
+    }
+
+    @Test("review log spans: none for an empty log")
+    func reviewSpansEmpty() throws {
+        let queue = try DatabaseQueue()
+        let spans = try queue.inDatabase { db in
+            try db.execute(sql: "ATTACH DATABASE ':memory:' AS src")
+            try db.execute(sql: "CREATE TABLE src.revlog (id INTEGER PRIMARY KEY)")
+            return try WriteSubmission.reviewSpans(db, count: 8)
+        }
+        #expect(spans.isEmpty)
+    }
 }
