@@ -9,7 +9,10 @@ mkdir -p "$work"
 # Schema 18 keeps decks in their own table (its name column is COLLATE unicase, which the shell does
 # not know, so the table is declared rather than copied with CREATE TABLE AS); Legacy keeps them in col.
 decks_create=""; decks_insert=""
-if unzip -Z1 "$package" | grep -qx collection.anki21b; then
+# The listing is read whole first: `grep -q` stopping early would leave unzip with a broken pipe,
+# which pipefail turns into a failed test (a race that made this script fail now and then).
+listing=$(unzip -Z1 "$package")
+if grep -qx collection.anki21b <<< "$listing"; then
   decks_create="CREATE TABLE decks (id INTEGER PRIMARY KEY, name TEXT, mtime_secs INTEGER, usn INTEGER, common BLOB, kind BLOB);"
   decks_insert="INSERT INTO decks SELECT * FROM src.decks;"
   unzip -p "$package" collection.anki21b | zstd -q -d -o "$work/collection.db"
