@@ -123,7 +123,13 @@ public final class Scanner: Sendable {
                 references = visible.mediaReferences.map { TextUnits.string(source, $0) }
             }
             let text = visible.text
+            // The hit arrays keep their capacity from field to field (no allocation for most fields).
             var hits = HitStore()
+            swap(&hits, &scratch.hits)
+            defer {
+                hits.clear()
+                swap(&hits, &scratch.hits)
+            }
             var tokens = tokenize(text, identifier: mode == .identifier,
                                   into: scratch.tokens(TokenizedText.capacity(source.count)),
                                   runs: scratch.runs(CJKRunBuffer.capacity(source.count)), hits: &hits)
@@ -267,6 +273,9 @@ final class ScanScratch {
     private var scalarBuffer: UnsafeMutablePointer<UInt32>
     private var offsetBuffer: UnsafeMutablePointer<Int>
     private var runCapacity: Int
+    /// The lexicon hits of the field being scanned, empty between fields (the scan takes them out
+    /// and puts them back). Only this thread's scans touch them, so access is not checked.
+    @exclusivity(unchecked) var hits = HitStore()
 
     /// Buffers for a text of `capacity` bytes.
     init(capacity: Int = 4096) {

@@ -43,6 +43,12 @@ struct TermHit {
 struct HitStore {
     var cjk: [CJKHit] = []
     var terms: [TermHit] = []
+
+    /// Empties both lists, keeping their capacity unless a huge field made them big.
+    mutating func clear() {
+        if !cjk.isEmpty { if cjk.count > 1 << 12 { cjk = [] } else { cjk.removeAll(keepingCapacity: true) } }
+        if !terms.isEmpty { if terms.count > 1 << 12 { terms = [] } else { terms.removeAll(keepingCapacity: true) } }
+    }
 }
 
 /// The tokens of a text and what was found on the way. Only pointers and numbers (into buffers the
