@@ -37,7 +37,7 @@ extension Scanner {
     func nameCandidates(_ text: UnsafeBufferPointer<UInt8>, tokens tokenized: TokenizedText, claimed: [Candidate],
                         identifier: Bool) -> [Candidate] {
         // No word on a name list, no Hangul word, no CJK entry: no name.
-        if tokenized.flags.isDisjoint(with: .name) && !tokenized.hasHangul && tokenized.cjkHits.isEmpty { return [] }
+        guard tokenized.mayHaveNames else { return [] }
         let s = configuration.names
         let tokens = tokenized.tokens
         var out: [Candidate] = []

@@ -42,6 +42,7 @@ public final class Scanner: Sendable {
         return copy.withUTF8 { scan(bytes: $0, field: index, mode: .html, minimumScore: minimumScore ?? self.minimumScore) }
     }
 
+
     /// Findings in raw field bytes that may not be valid UTF-8 (invalid bytes are read as spaces,
     /// so offsets still point into `bytes`).
     public func scan(fieldBytes bytes: [UInt8], index: Int, minimumScore: Double? = nil) -> [Finding] {
@@ -147,8 +148,10 @@ public final class Scanner: Sendable {
     private func candidates(_ text: UnsafeBufferPointer<UInt8>, _ tokens: TokenizedText, visible: VisibleText,
                             source: UnsafeBufferPointer<UInt8>, field: Int, mode: VisibleText.Mode,
                             minimumScore: Double) -> [Finding] {
+        // Most fields give no detector anything to start from: skip making their empty lists.
+        guard tokens.mayHavePatterns || tokens.mayHaveNames || tokens.mayHaveTerms else { return [] }
         var pii = patternCandidates(text, tokens: tokens)
-        pii = resolveOverlaps(pii)
+        if pii.count > 1 { pii = resolveOverlaps(pii) }
         let names = nameCandidates(text, tokens: tokens, claimed: pii, identifier: mode == .identifier)
         // (pii is already free of overlaps: resolving it again would change nothing)
         if !names.isEmpty { pii = resolveOverlaps(pii + names) }

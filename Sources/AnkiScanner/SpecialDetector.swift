@@ -4,7 +4,7 @@
 /// ("die Kirche" alone says nothing about the learner).
 extension Scanner {
     func specialCandidates(_ text: UnsafeBufferPointer<UInt8>, tokens tokenized: TokenizedText) -> [Candidate] {
-        guard !tokenized.termHits.isEmpty else { return [] }
+        guard tokenized.mayHaveTerms else { return [] }
         let sp = configuration.special
         let tokens = tokenized.tokens
         var raw: [(range: Range<Int>, category: SpecialTerm.Category, weight: Double)] = []

@@ -45,6 +45,7 @@ struct HitStore {
     var terms: [TermHit] = []
 
     /// Empties both lists, keeping their capacity unless a huge field made them big.
+    @inline(__always)
     mutating func clear() {
         if !cjk.isEmpty { if cjk.count > 1 << 12 { cjk = [] } else { cjk.removeAll(keepingCapacity: true) } }
         if !terms.isEmpty { if terms.count > 1 << 12 { terms = [] } else { terms.removeAll(keepingCapacity: true) } }
@@ -75,6 +76,16 @@ struct TokenizedText {
     /// The most tokens a text of `bytes` bytes can have: tokens are at least one byte long, and
     /// something that is no token (a space, a CJK run...) stands between two tokens.
     static func capacity(_ bytes: Int) -> Int { bytes / 2 + 1 }
+
+    // What each detector starts from: without it, the detector finds nothing (it tests the same
+    // first), and a field with none of them has no findings.
+
+    /// Some pattern may match (`Scanner.patternCandidates`).
+    var mayHavePatterns: Bool { mayHaveSeeds }
+    /// Some word is on a name list, or is Hangul, or a CJK entry was found (`Scanner.nameCandidates`).
+    var mayHaveNames: Bool { !flags.isDisjoint(with: .name) || hasHangul || !cjkHits.isEmpty }
+    /// Some special-category term was found (`Scanner.specialCandidates`).
+    var mayHaveTerms: Bool { !termHits.isEmpty }
 }
 
 extension Scanner {
