@@ -38,10 +38,17 @@ public final class Scanner: Sendable {
 
     /// Findings in one note field (HTML with cloze markup); offsets are into `field`'s UTF-8.
     public func scan(field: String, index: Int, minimumScore: Double? = nil) -> [Finding] {
+        let threshold = minimumScore ?? self.minimumScore
+        // A native string's bytes are read where they are (no copy, no reference counting); another
+        // string is made contiguous first.
+        if let findings = field.utf8.withContiguousStorageIfAvailable({
+            scan(bytes: $0, field: index, mode: .html, minimumScore: threshold)
+        }) {
+            return findings
+        }
         var copy = field
-        return copy.withUTF8 { scan(bytes: $0, field: index, mode: .html, minimumScore: minimumScore ?? self.minimumScore) }
+        return copy.withUTF8 { scan(bytes: $0, field: index, mode: .html, minimumScore: threshold) }
     }
-
 
     /// Findings in raw field bytes that may not be valid UTF-8 (invalid bytes are read as spaces,
     /// so offsets still point into `bytes`).
