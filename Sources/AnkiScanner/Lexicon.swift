@@ -383,7 +383,7 @@ struct Lexicon: @unchecked Sendable {
         tokenizerStore = PinnedBuffer([TokenizerTables(
             words: words.raw, common: common.raw, prefix: prefixStems.raw, suffix: suffixStems.raw,
             prefixPairs: prefixPairs.raw, suffixPairs: suffixPairs.raw, termBase: termIndexBase,
-            asciiWord: AsciiWord.table, twoByte: TextUnits.twoByteTable)])
+            asciiWord: AsciiWord.table, asciiLower: AsciiWord.lower, twoByte: TextUnits.twoByteTable)])
         tokenizerTables = UnsafePointer(tokenizerStore.base)
     }
 

@@ -124,7 +124,7 @@ extension Scanner {
     /// unpacking it cost more than the register pressure of the bigger loop.
     @inline(__always)
     static func readASCIIWord(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ key: UnsafeMutablePointer<UInt32>,
-                              _ maxScalars: Int, _ table: UnsafePointer<UInt8>) -> WordScan {
+                              _ maxScalars: Int, _ table: UnsafePointer<UInt8>, _ lowerTable: UnsafePointer<UInt8>) -> WordScan {
         let p = text.baseAddress!, n = text.count
         var e = start
         var h = TextUnits.hashStart()
@@ -136,7 +136,7 @@ extension Scanner {
             let bits = table[Int(c)]
             if bits & AsciiWord.word == 0 { break }
             seen |= bits
-            let lower = UInt32(c | (bits & AsciiWord.upper) &<< 3)
+            let lower = UInt32(lowerTable[Int(c)])
             k.pointee = lower
             k += 1
             h = TextUnits.hash(h, lower)
@@ -274,7 +274,7 @@ extension Scanner {
                 // An ASCII word (the usual case) is read by one table lookup a byte.
                 var word: WordScan
                 if b < 0x80 {
-                    word = Self.readASCIIWord(text, start, key, maxScalars, asciiWord)
+                    word = Self.readASCIIWord(text, start, key, maxScalars, asciiWord, tables.pointee.asciiLower)
                     if word.continues {
                         word = Self.readWord(text, start, key, maxScalars, tables.pointee.twoByte, asciiWord, continuing: word)
                     }
@@ -397,7 +397,16 @@ extension Scanner {
         var count = 0
         var j = start
         while j < n {
-            let (s, len) = TextUnits.decode(text, j)
+            // Ideographs and kana (U+3000..U+9FFF: lead bytes E3..E9, never a surrogate or an overlong
+            // form) are decoded here; anything else by `decode`.
+            var s: UInt32, len: Int
+            let b0 = text[j]
+            if b0 &- 0xE3 < 7 && j + 2 < n && text[j + 1] & 0xC0 == 0x80 && text[j + 2] & 0xC0 == 0x80 {
+                s = (UInt32(b0) & 0x0F) << 12 | (UInt32(text[j + 1]) & 0x3F) << 6 | UInt32(text[j + 2]) & 0x3F
+                len = 3
+            } else {
+                (s, len) = TextUnits.decode(text, j)
+            }
             guard TextUnits.isCJK(s) else { break }
             scalars[count] = s
             offsets[count] = j
@@ -462,6 +471,8 @@ struct TokenizerTables {
     var termBase: UnsafePointer<Int32>
     /// `AsciiWord.table`.
     var asciiWord: UnsafePointer<UInt8>
+    /// `AsciiWord.lower`.
+    var asciiLower: UnsafePointer<UInt8>
     /// `TextUnits.twoByteTable`.
     var twoByte: UnsafePointer<UInt32>
 
@@ -491,6 +502,14 @@ enum AsciiWord {
         for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = letter | upper }
         for c in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(c)] = digit }
         for c in "@:.".utf8 { t[Int(c)] = seed }
+        return UnsafePointer(t)
+    }()
+
+    /// Each ASCII byte lower-cased (A-Z to a-z, others as they are): one load a byte in the word loop.
+    nonisolated(unsafe) static let lower: UnsafePointer<UInt8> = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        for c in 0..<256 { t[c] = UInt8(c) }
+        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = c | 0x20 }
         return UnsafePointer(t)
     }()
 }
