@@ -299,7 +299,7 @@ extension Scanner {
                 }
                 guard position < text.count else { break }
                 let (scalar, len) = TextUnits.decode(text, position)
-                guard TextUnits.charClass(scalar) == .cjk, scalar >= 0x3400 else { break }  // kanji only, not kana
+                guard TextUnits.isCJK(scalar), scalar >= 0x3400 else { break }  // kanji only, not kana
                 position += len
             }
             if let best {
