@@ -315,6 +315,9 @@ struct Lexicon: @unchecked Sendable {
     let termIndexBase: UnsafePointer<Int32>
     /// Lower-cased month names for written dates.
     let months: [String: Int]
+    /// The tables the tokenizer reads for every word, behind one pointer (see `TokenizerTables`).
+    private let tokenizerStore: PinnedBuffer<TokenizerTables>
+    let tokenizerTables: UnsafePointer<TokenizerTables>
 
     /// Suffix stems shorter than this are not looked up.
     static let minimumSuffix = 3
@@ -377,6 +380,11 @@ struct Lexicon: @unchecked Sendable {
         termIndexStore = PinnedBuffer(termIndex)
         termIndexBase = UnsafePointer(termIndexStore.base)
         self.months = months
+        tokenizerStore = PinnedBuffer([TokenizerTables(
+            words: words.raw, common: common.raw, prefix: prefixStems.raw, suffix: suffixStems.raw,
+            prefixPairs: prefixPairs.raw, suffixPairs: suffixPairs.raw, termBase: termIndexBase,
+            asciiWord: AsciiWord.table, asciiLower: AsciiWord.lower, twoByte: TextUnits.twoByteTable)])
+        tokenizerTables = UnsafePointer(tokenizerStore.base)
     }
 
     struct BuilderInfo {

@@ -12,10 +12,32 @@ extension Scanner {
         var isStop: Bool
     }
 
+    /// The members of a chain of name tokens, as far as scoring needs them.
+    private struct ChainSummary {
+        var count = 1
+        /// The highest base score of the members.
+        var bestBase: Double
+        var allStop: Bool
+        var lastIsStop: Bool
+
+        init(_ first: NameToken) {
+            bestBase = first.base
+            allStop = first.isStop
+            lastIsStop = first.isStop
+        }
+
+        mutating func add(_ member: NameToken) {
+            count += 1
+            if member.base > bestBase { bestBase = member.base }  // as `max()` of the list: the first of equals
+            allStop = allStop && member.isStop
+            lastIsStop = member.isStop
+        }
+    }
+
     func nameCandidates(_ text: UnsafeBufferPointer<UInt8>, tokens tokenized: TokenizedText, claimed: [Candidate],
                         identifier: Bool) -> [Candidate] {
         // No word on a name list, no Hangul word, no CJK entry: no name.
-        if tokenized.flags.isDisjoint(with: .name) && !tokenized.hasHangul && tokenized.cjkHits.isEmpty { return [] }
+        guard tokenized.mayHaveNames else { return [] }
         let s = configuration.names
         let tokens = tokenized.tokens
         var out: [Candidate] = []
@@ -69,13 +91,14 @@ extension Scanner {
         while k < tokens.count {
             guard let first = nameToken(k) else { k += 1; continue }
             // Grow a chain: names joined by a space or hyphen, with particles ("de", "van") and
-            // initials ("L.") allowed between two names.
-            var members = [first]
+            // initials ("L.") allowed between two names. Only what the score needs is kept of the
+            // members (no array per chain).
+            var members = ChainSummary(first)
             var last = k
             var scan = k + 1
             while scan < tokens.count && !identifier {
                 if adjacent(tokens[last], tokens[scan]), let next = nameToken(scan) {
-                    members.append(next)
+                    members.add(next)
                     last = scan
                     scan += 1
                     continue
@@ -90,7 +113,7 @@ extension Scanner {
                     let after = scan + 1
                     let gapOK = isInitial ? tokens[after].start - t.end == 2 : adjacent(t, tokens[after])
                     if gapOK, let next = nameToken(after) {
-                        members.append(next)
+                        members.add(next)
                         last = after
                         scan = after + 1
                         continue
@@ -101,7 +124,7 @@ extension Scanner {
             // A given name followed by an unknown capitalized word: most likely its surname
             // ("Jens Kreutzmann"), which no list can hold them all.
             var extended = false
-            if !identifier, let lastMember = members.last, !lastMember.isStop, tokens[last].flags.contains(.given),
+            if !identifier, !members.lastIsStop, tokens[last].flags.contains(.given),
                last + 1 < tokens.count {
                 let next = tokens[last + 1]
                 if adjacent(tokens[last], next), next.letterCase == .capitalized, next.hasLetter, !next.hasDigit,
@@ -111,7 +134,7 @@ extension Scanner {
                 }
             }
             let start = tokens[k].start, end = tokens[last].end
-            var score = members.map(\.base).max() ?? 0
+            var score = members.bestBase
             var detector = "names.single"
             if members.count >= 2 {
                 score += s.chainBonus
@@ -134,7 +157,7 @@ extension Scanner {
                 }
                 if possessive(text, end) { score += s.possessiveBonus }
                 // Title Case around it ("Síndrome Coronario Agudo", "Secretly Love"): a heading, not a name.
-                if members.allSatisfy(\.isStop), titleCaseNeighbour(text, tokens, before: k, after: last) {
+                if members.allStop, titleCaseNeighbour(text, tokens, before: k, after: last) {
                     score -= s.titleCasePenalty
                 }
                 if last + 1 < tokens.count, tokens[last + 1].flags.contains(.honorific), tokens[last + 1].start - end <= 2 {
@@ -276,7 +299,7 @@ extension Scanner {
                 }
                 guard position < text.count else { break }
                 let (scalar, len) = TextUnits.decode(text, position)
-                guard TextUnits.charClass(scalar) == .cjk, scalar >= 0x3400 else { break }  // kanji only, not kana
+                guard TextUnits.isCJK(scalar), scalar >= 0x3400 else { break }  // kanji only, not kana
                 position += len
             }
             if let best {

@@ -186,7 +186,7 @@ extension Scanner {
     }()
 
     func patternCandidates(_ text: UnsafeBufferPointer<UInt8>, tokens: TokenizedText) -> [Candidate] {
-        guard tokens.mayHaveSeeds else { return [] }
+        guard tokens.mayHavePatterns else { return [] }
         var emailSeeds: [Range<Int>] = []
         var urlSeeds: [Range<Int>] = []
         var digitSeeds: [(range: Range<Int>, digits: Int)] = []

@@ -38,8 +38,16 @@ public final class Scanner: Sendable {
 
     /// Findings in one note field (HTML with cloze markup); offsets are into `field`'s UTF-8.
     public func scan(field: String, index: Int, minimumScore: Double? = nil) -> [Finding] {
+        let threshold = minimumScore ?? self.minimumScore
+        // A native string's bytes are read where they are (no copy, no reference counting); another
+        // string is made contiguous first.
+        if let findings = field.utf8.withContiguousStorageIfAvailable({
+            scan(bytes: $0, field: index, mode: .html, minimumScore: threshold)
+        }) {
+            return findings
+        }
         var copy = field
-        return copy.withUTF8 { scan(bytes: $0, field: index, mode: .html, minimumScore: minimumScore ?? self.minimumScore) }
+        return copy.withUTF8 { scan(bytes: $0, field: index, mode: .html, minimumScore: threshold) }
     }
 
     /// Findings in raw field bytes that may not be valid UTF-8 (invalid bytes are read as spaces,
@@ -123,7 +131,13 @@ public final class Scanner: Sendable {
                 references = visible.mediaReferences.map { TextUnits.string(source, $0) }
             }
             let text = visible.text
+            // The hit arrays keep their capacity from field to field (no allocation for most fields).
             var hits = HitStore()
+            swap(&hits, &scratch.hits)
+            defer {
+                hits.clear()
+                swap(&hits, &scratch.hits)
+            }
             var tokens = tokenize(text, identifier: mode == .identifier,
                                   into: scratch.tokens(TokenizedText.capacity(source.count)),
                                   runs: scratch.runs(CJKRunBuffer.capacity(source.count)), hits: &hits)
@@ -141,8 +155,10 @@ public final class Scanner: Sendable {
     private func candidates(_ text: UnsafeBufferPointer<UInt8>, _ tokens: TokenizedText, visible: VisibleText,
                             source: UnsafeBufferPointer<UInt8>, field: Int, mode: VisibleText.Mode,
                             minimumScore: Double) -> [Finding] {
+        // Most fields give no detector anything to start from: skip making their empty lists.
+        guard tokens.mayHavePatterns || tokens.mayHaveNames || tokens.mayHaveTerms else { return [] }
         var pii = patternCandidates(text, tokens: tokens)
-        pii = resolveOverlaps(pii)
+        if pii.count > 1 { pii = resolveOverlaps(pii) }
         let names = nameCandidates(text, tokens: tokens, claimed: pii, identifier: mode == .identifier)
         // (pii is already free of overlaps: resolving it again would change nothing)
         if !names.isEmpty { pii = resolveOverlaps(pii + names) }
@@ -267,6 +283,9 @@ final class ScanScratch {
     private var scalarBuffer: UnsafeMutablePointer<UInt32>
     private var offsetBuffer: UnsafeMutablePointer<Int>
     private var runCapacity: Int
+    /// The lexicon hits of the field being scanned, empty between fields (the scan takes them out
+    /// and puts them back). Only this thread's scans touch them, so access is not checked.
+    @exclusivity(unchecked) var hits = HitStore()
 
     /// Buffers for a text of `capacity` bytes.
     init(capacity: Int = 4096) {

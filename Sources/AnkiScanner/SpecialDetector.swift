@@ -4,10 +4,11 @@
 /// ("die Kirche" alone says nothing about the learner).
 extension Scanner {
     func specialCandidates(_ text: UnsafeBufferPointer<UInt8>, tokens tokenized: TokenizedText) -> [Candidate] {
-        guard !tokenized.termHits.isEmpty else { return [] }
+        guard tokenized.mayHaveTerms else { return [] }
         let sp = configuration.special
         let tokens = tokenized.tokens
         var raw: [(range: Range<Int>, category: SpecialTerm.Category, weight: Double)] = []
+        raw.reserveCapacity(tokenized.termHits.count)  // one allocation, not one per doubling
 
         func tokenIndex(startingAt start: Int) -> Int? {
             var lo = 0, hi = tokens.count
@@ -69,6 +70,7 @@ extension Scanner {
         // One finding per place and category: the longest range, the highest weight.
         raw.sort { ($0.range.lowerBound, -$0.range.count) < ($1.range.lowerBound, -$1.range.count) }
         var merged: [(range: Range<Int>, category: SpecialTerm.Category, weight: Double)] = []
+        merged.reserveCapacity(raw.count)
         var lastOfCategory = (-1, -1, -1)
         for item in raw {
             // Sorted by start: only the latest entry of the category can overlap.
@@ -103,6 +105,7 @@ extension Scanner {
             distinctPlaces += 1
         }
         var out: [Candidate] = []
+        out.reserveCapacity(merged.count)
         for item in merged {
             var score = item.weight
             if firstPersonNearby(text, tokenized, item.range) {

@@ -43,6 +43,13 @@ struct TermHit {
 struct HitStore {
     var cjk: [CJKHit] = []
     var terms: [TermHit] = []
+
+    /// Empties both lists, keeping their capacity unless a huge field made them big.
+    @inline(__always)
+    mutating func clear() {
+        if !cjk.isEmpty { if cjk.count > 1 << 12 { cjk = [] } else { cjk.removeAll(keepingCapacity: true) } }
+        if !terms.isEmpty { if terms.count > 1 << 12 { terms = [] } else { terms.removeAll(keepingCapacity: true) } }
+    }
 }
 
 /// The tokens of a text and what was found on the way. Only pointers and numbers (into buffers the
@@ -69,6 +76,16 @@ struct TokenizedText {
     /// The most tokens a text of `bytes` bytes can have: tokens are at least one byte long, and
     /// something that is no token (a space, a CJK run...) stands between two tokens.
     static func capacity(_ bytes: Int) -> Int { bytes / 2 + 1 }
+
+    // What each detector starts from: without it, the detector finds nothing (it tests the same
+    // first), and a field with none of them has no findings.
+
+    /// Some pattern may match (`Scanner.patternCandidates`).
+    var mayHavePatterns: Bool { mayHaveSeeds }
+    /// Some word is on a name list, or is Hangul, or a CJK entry was found (`Scanner.nameCandidates`).
+    var mayHaveNames: Bool { !flags.isDisjoint(with: .name) || hasHangul || !cjkHits.isEmpty }
+    /// Some special-category term was found (`Scanner.specialCandidates`).
+    var mayHaveTerms: Bool { !termHits.isEmpty }
 }
 
 extension Scanner {
@@ -107,7 +124,7 @@ extension Scanner {
     /// unpacking it cost more than the register pressure of the bigger loop.
     @inline(__always)
     static func readASCIIWord(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ key: UnsafeMutablePointer<UInt32>,
-                              _ maxScalars: Int, _ table: UnsafePointer<UInt8>) -> WordScan {
+                              _ maxScalars: Int, _ table: UnsafePointer<UInt8>, _ lowerTable: UnsafePointer<UInt8>) -> WordScan {
         let p = text.baseAddress!, n = text.count
         var e = start
         var h = TextUnits.hashStart()
@@ -119,7 +136,7 @@ extension Scanner {
             let bits = table[Int(c)]
             if bits & AsciiWord.word == 0 { break }
             seen |= bits
-            let lower = UInt32(c | (bits & AsciiWord.upper) &<< 3)
+            let lower = UInt32(lowerTable[Int(c)])
             k.pointee = lower
             k += 1
             h = TextUnits.hash(h, lower)
@@ -209,22 +226,15 @@ extension Scanner {
         let n = text.count
         var tokenCount = 0
         let maxScalars = configuration.limits.maxTokenScalars
-        // Plain pointers into the lexicon: no reference counting in the loop.
-        let words = lexicon.words.raw, common = lexicon.common.raw
-        let prefix = lexicon.prefixStems.raw, suffix = lexicon.suffixStems.raw
-        let prefixMask = prefix.lengthMask, suffixMask = suffix.lengthMask
-        let prefixPairs = lexicon.prefixPairs.raw, suffixPairs = lexicon.suffixPairs.raw
-        let termBase = lexicon.termIndexBase
-        @inline(__always) func terms(_ range: TermRange) -> UnsafeBufferPointer<Int32> {
-            UnsafeBufferPointer(start: termBase + Int(range.start), count: Int(range.count))
-        }
+        // The lexicon's tables, read through one pointer where they are needed (copying them all
+        // into the frame cost more than tokenizing a short field).
+        let tables = lexicon.tokenizerTables
         var termHits: [TermHit] = []
         swap(&termHits, &hits.terms)
         defer { swap(&termHits, &hits.terms) }
         var allFlags: WordFlags = []
         var mayHaveSeeds = false, hasHangul = false
-        let asciiWord = AsciiWord.table
-        let twoByte = TextUnits.twoByteTable
+        let asciiWord = tables.pointee.asciiWord
         var i = 0
         while i < n {
             let b = text[i]
@@ -251,7 +261,7 @@ extension Scanner {
                 class0 = bits & AsciiWord.letter != 0 ? .letter : .digit
             } else {
                 let (s0, l0) = TextUnits.decode(text, i)
-                class0 = l0 == 2 ? CharClass(rawValue: UInt8(truncatingIfNeeded: twoByte[Int(s0)] >> 24))!
+                class0 = l0 == 2 ? CharClass(rawValue: UInt8(truncatingIfNeeded: tables.pointee.twoByte[Int(s0)] >> 24))!
                     : TextUnits.charClassFast(s0)
                 len0 = l0
                 // A word or CJK run ends at an invalid byte (read as U+FFFD of one byte), and the next
@@ -264,40 +274,23 @@ extension Scanner {
                 // An ASCII word (the usual case) is read by one table lookup a byte.
                 var word: WordScan
                 if b < 0x80 {
-                    word = Self.readASCIIWord(text, start, key, maxScalars, asciiWord)
-                    if word.continues { word = Self.readWord(text, start, key, maxScalars, twoByte, asciiWord, continuing: word) }
+                    word = Self.readASCIIWord(text, start, key, maxScalars, asciiWord, tables.pointee.asciiLower)
+                    if word.continues {
+                        word = Self.readWord(text, start, key, maxScalars, tables.pointee.twoByte, asciiWord, continuing: word)
+                    }
                 } else {
-                    word = Self.readWord(text, start, key, maxScalars, twoByte, asciiWord)
+                    word = Self.readWord(text, start, key, maxScalars, tables.pointee.twoByte, asciiWord)
                 }
                 let j = word.end, count = word.count, h = word.hash
                 let keyCount = min(count, maxScalars)
-                // Prefix stems: looked up only while some stem may start with the word's scalars so
-                // far: stems of one scalar (if any) whatever follows, longer ones only when the first
-                // two scalars are a stem's (the pair test: most words stop there, before any hashing),
-                // then while the prefix bits allow each longer prefix.
+                // Prefix stems: searched only when some stem may start with the word's first scalars
+                // (stems of one or two scalars, if any, whatever follows; longer ones only when some
+                // stem starts with the first three: most words stop at this test).
+                let prefixMask = tables.pointee.prefix.lengthMask
                 if prefixMask != 0 && keyCount >= 1 {
-                    var ph = TextUnits.hash(TextUnits.hashStart(), key[0])
-                    if prefixMask & 2 != 0 {
-                        let index = prefix.find(key, 1, hash: ph)
-                        if index >= 0 {
-                            for term in terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
-                        }
-                    }
-                    if keyCount >= 2 && prefixPairs.contains(key[0], key[1]) {
-                        ph = TextUnits.hash(ph, key[1])
-                        var length = 2
-                        while true {
-                            if length < 64 && prefixMask & (1 << UInt64(length)) != 0 {
-                                let index = prefix.find(key, length, hash: ph)
-                                if index >= 0 {
-                                    for term in terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
-                                }
-                            }
-                            if length >= keyCount { break }
-                            ph = TextUnits.hash(ph, key[length])
-                            length += 1
-                            if !prefix.mayHavePrefix(ph) { break }
-                        }
+                    if prefixMask & 0b110 != 0 || keyCount >= 3 && tables.pointee.prefix.mayHavePrefix(
+                        TextUnits.hash(TextUnits.hash(TextUnits.hash(TextUnits.hashStart(), key[0]), key[1]), key[2])) {
+                        Self.prefixStemHits(key, keyCount, start: start, end: j, tables, into: &termHits)
                     }
                 }
                 var token = Token(start: start, end: j, scalarCount: count,
@@ -306,31 +299,19 @@ extension Scanner {
                                   isHangul: word.allHangul && word.hasLetter, entry: -1, flags: [])
                 if count <= maxScalars {
                     let full = identifier || token.letterCase != .lower
-                    let index = full ? words.find(key, count, hash: h) : common.find(key, count, hash: h)
+                    let index = full ? tables.pointee.words.find(key, count, hash: h) : tables.pointee.common.find(key, count, hash: h)
                     if index >= 0 {
                         token.entry = index
-                        let info = full ? words.payload(index) : common.payload(index)
+                        let info = full ? tables.pointee.words.payload(index) : tables.pointee.common.payload(index)
                         token.flags = info.flags
                         allFlags.formUnion(info.flags)
-                        for term in terms(info.terms) { termHits.append(TermHit(start: start, end: j, term: term)) }
+                        for term in tables.pointee.terms(info.terms) { termHits.append(TermHit(start: start, end: j, term: term)) }
                     }
                     // Suffix stems (of at least `minimumSuffix` scalars, shorter than the word) only when
                     // the word ends in the last two scalars of one.
-                    if suffixMask != 0 && word.hasLetter && count > Lexicon.minimumSuffix
-                        && suffixPairs.contains(key[count - 2], key[count - 1]) {
-                        var length = Lexicon.minimumSuffix
-                        while length < count && length < 64 {
-                            if suffixMask & (1 << UInt64(length)) != 0 {
-                                let tail = key + (count - length)
-                                var th = TextUnits.hashStart()
-                                for q in 0..<length { th = TextUnits.hash(th, tail[q]) }
-                                let index = suffix.find(tail, length, hash: th)
-                                if index >= 0 {
-                                    for term in terms(suffix.payload(index)) { termHits.append(TermHit(start: start, end: j, term: term)) }
-                                }
-                            }
-                            length += 1
-                        }
+                    if tables.pointee.suffix.lengthMask != 0 && word.hasLetter && count > Lexicon.minimumSuffix
+                        && tables.pointee.suffixPairs.contains(key[count - 2], key[count - 1]) {
+                        Self.suffixStemHits(key, count, start: start, end: j, tables, into: &termHits)
                     }
                 }
                 if word.hasDigit { mayHaveSeeds = true }
@@ -353,6 +334,60 @@ extension Scanner {
         return result
     }
 
+    /// The terms of every prefix stem the word (its `keyCount` lower-cased scalars at `key`) starts
+    /// with, shortest first. Longer stems are looked up only while the prefix bits allow each longer
+    /// prefix, and stems of two or more scalars only when the first two scalars are a stem's.
+    @inline(never)
+    static func prefixStemHits(_ key: UnsafeMutablePointer<UInt32>, _ keyCount: Int, start: Int, end: Int,
+                               _ tables: UnsafePointer<TokenizerTables>, into termHits: inout [TermHit]) {
+        let prefix = tables.pointee.prefix
+        let prefixMask = prefix.lengthMask
+        var ph = TextUnits.hash(TextUnits.hashStart(), key[0])
+        if prefixMask & 2 != 0 {
+            let index = prefix.find(key, 1, hash: ph)
+            if index >= 0 {
+                for term in tables.pointee.terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: end, term: term)) }
+            }
+        }
+        guard keyCount >= 2 && tables.pointee.prefixPairs.contains(key[0], key[1]) else { return }
+        ph = TextUnits.hash(ph, key[1])
+        var length = 2
+        while true {
+            if length < 64 && prefixMask & (1 << UInt64(length)) != 0 {
+                let index = prefix.find(key, length, hash: ph)
+                if index >= 0 {
+                    for term in tables.pointee.terms(prefix.payload(index)) { termHits.append(TermHit(start: start, end: end, term: term)) }
+                }
+            }
+            if length >= keyCount { break }
+            ph = TextUnits.hash(ph, key[length])
+            length += 1
+            if !prefix.mayHavePrefix(ph) { break }
+        }
+    }
+
+    /// The terms of every suffix stem (of at least `Lexicon.minimumSuffix` scalars, shorter than the
+    /// word) the word (its `count` lower-cased scalars at `key`) ends with, shortest first.
+    @inline(never)
+    static func suffixStemHits(_ key: UnsafeMutablePointer<UInt32>, _ count: Int, start: Int, end: Int,
+                               _ tables: UnsafePointer<TokenizerTables>, into termHits: inout [TermHit]) {
+        let suffix = tables.pointee.suffix
+        let suffixMask = suffix.lengthMask
+        var length = Lexicon.minimumSuffix
+        while length < count && length < 64 {
+            if suffixMask & (1 << UInt64(length)) != 0 {
+                let tail = key + (count - length)
+                var th = TextUnits.hashStart()
+                for q in 0..<length { th = TextUnits.hash(th, tail[q]) }
+                let index = suffix.find(tail, length, hash: th)
+                if index >= 0 {
+                    for term in tables.pointee.terms(suffix.payload(index)) { termHits.append(TermHit(start: start, end: end, term: term)) }
+                }
+            }
+            length += 1
+        }
+    }
+
     /// Reads the CJK run at `start` (decoding each scalar once, into `runs`) and finds every lexicon
     /// entry inside it (names, honorifics, context words, terms). Returns the index after the run.
     private func scanCJKRun(_ text: UnsafeBufferPointer<UInt8>, from start: Int, _ runs: CJKRunBuffer,
@@ -362,7 +397,16 @@ extension Scanner {
         var count = 0
         var j = start
         while j < n {
-            let (s, len) = TextUnits.decode(text, j)
+            // Ideographs and kana (U+3000..U+9FFF: lead bytes E3..E9, never a surrogate or an overlong
+            // form) are decoded here; anything else by `decode`.
+            var s: UInt32, len: Int
+            let b0 = text[j]
+            if b0 &- 0xE3 < 7 && j + 2 < n && text[j + 1] & 0xC0 == 0x80 && text[j + 2] & 0xC0 == 0x80 {
+                s = (UInt32(b0) & 0x0F) << 12 | (UInt32(text[j + 1]) & 0x3F) << 6 | UInt32(text[j + 2]) & 0x3F
+                len = 3
+            } else {
+                (s, len) = TextUnits.decode(text, j)
+            }
             guard TextUnits.isCJK(s) else { break }
             scalars[count] = s
             offsets[count] = j
@@ -412,6 +456,33 @@ struct CJKRunBuffer {
     static func capacity(_ bytes: Int) -> Int { bytes / 3 + 2 }
 }
 
+/// What the tokenizer reads for every word: the lexicon's tables as plain pointers and numbers, and
+/// the byte tables. Built once with the lexicon (`Lexicon.tokenizerTables`) and read through one
+/// pointer, so that a field costs no copying of table descriptions, no reference counting and no
+/// lazy-initialisation checks before its first word.
+struct TokenizerTables {
+    var words: RawScalarTable<WordInfo>
+    var common: RawScalarTable<WordInfo>
+    var prefix: RawScalarTable<TermRange>
+    var suffix: RawScalarTable<TermRange>
+    var prefixPairs: RawPairGate
+    var suffixPairs: RawPairGate
+    /// `Lexicon.termIndexBase`.
+    var termBase: UnsafePointer<Int32>
+    /// `AsciiWord.table`.
+    var asciiWord: UnsafePointer<UInt8>
+    /// `AsciiWord.lower`.
+    var asciiLower: UnsafePointer<UInt8>
+    /// `TextUnits.twoByteTable`.
+    var twoByte: UnsafePointer<UInt32>
+
+    /// The term numbers of `range`.
+    @inline(__always)
+    func terms(_ range: TermRange) -> UnsafeBufferPointer<Int32> {
+        UnsafeBufferPointer(start: termBase + Int(range.start), count: Int(range.count))
+    }
+}
+
 /// What an ASCII byte is in a word, as bits (0 for other bytes and all bytes from 0x80).
 enum AsciiWord {
     static let letter: UInt8 = 1
@@ -431,6 +502,14 @@ enum AsciiWord {
         for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = letter | upper }
         for c in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(c)] = digit }
         for c in "@:.".utf8 { t[Int(c)] = seed }
+        return UnsafePointer(t)
+    }()
+
+    /// Each ASCII byte lower-cased (A-Z to a-z, others as they are): one load a byte in the word loop.
+    nonisolated(unsafe) static let lower: UnsafePointer<UInt8> = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        for c in 0..<256 { t[c] = UInt8(c) }
+        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = c | 0x20 }
         return UnsafePointer(t)
     }()
 }
