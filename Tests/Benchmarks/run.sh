@@ -15,6 +15,8 @@
 # BENCH_REPS (default 5) and BENCH_INSPECT_REPS (default 10) set the rounds; BENCH_ONLY=inspect|prepare
 # runs one table; BENCH_TIMEOUT (default 600 s) stops a run that takes longer (it is then not repeated
 # and reported as a lower bound). When a target is missed and `perf` works, one more run is profiled. Raw samples go to BENCH_DIR/results.json.
+# BENCH_NICE (default 10) is the niceness of every command; use 0 on an idle machine for figures to
+# record: niced, prepare (two threads) loses a core to any other process, the references hardly.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bench_dir="${1:-bench-data}"
