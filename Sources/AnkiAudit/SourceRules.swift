@@ -30,6 +30,12 @@ struct SourceRules {
         var offset: Int64?
         /// Stored reviews the pass looked at.
         var stored = 0
+        /// Stored reviews whose `cid` is not an integer card counter of the submission, and whose `day`
+        /// is negative: `ReferenceRule.checkReviewLog` in the same pass (meaningful only when the card
+        /// counters are dense, `cardsDense`).
+        var danglingCard = 0
+        var negativeDay = 0
+        var cardsDense = true
     }
 
     /// Reviews with `from <= id < to` (stored ids; nil: unbounded).
@@ -95,12 +101,21 @@ struct SourceRules {
         let o = stored.sqliteStatement, s = original.sqliteStatement
         var haveOriginal = try step(s, db)
         var offset: Int64?
+        pass.cardsDense = !cardCreated.isEmpty
         while try step(o, db) {
             let id = sqlite3_column_int64(o, 0)
             let day = sqlite3_column_int64(o, 1)
+            let card = sqlite3_column_int64(o, 2)
             let target = id &- shift   // wraps for a hostile id, which then matches nothing
             pass.stored += 1
             if pass.firstDay == nil { pass.firstDay = day }
+            let known = card > 0 && card < Int64(cardCreated.count) && sqlite3_column_type(o, 2) == SQLITE_INTEGER
+            if !known { pass.danglingCard += 1 }
+            switch sqlite3_column_type(o, 1) {
+            case SQLITE_INTEGER where day < 0: pass.negativeDay += 1
+            case SQLITE_FLOAT where sqlite3_column_double(o, 1) < 0: pass.negativeDay += 1
+            default: break
+            }
             // Source reviews passed over are not in the submission: only reviews of cards it left out
             // (deleted, or of excluded notes) may be.
             while haveOriginal && sqlite3_column_int64(s, 0) < target {
@@ -108,8 +123,6 @@ struct SourceRules {
                 haveOriginal = try step(s, db)
             }
             if haveOriginal && sqlite3_column_int64(s, 0) == target {
-                let card = sqlite3_column_int64(o, 2)
-                let known = card > 0 && card < Int64(cardCreated.count)
                 if !known || cardCreated[Int(card)] &- shift != sqlite3_column_int64(s, 1) { pass.wrongCard += 1 }
                 if sqlite3_column_int64(o, 3) != sqlite3_column_int64(s, 2) { pass.wrongAnswer += 1 }
                 haveOriginal = try step(s, db)

@@ -139,8 +139,14 @@ enum ReferenceRule {
             dangling = reviews[0]
             negative = reviews[1]
         }
-        if dangling > 0 { findings.add("references", "\(dangling) row(s) with a dangling or invalid revlog.cid") }
-        if negative > 0 { findings.add("references", "\(negative) row(s) with a dangling or invalid revlog.day") }
+        report(danglingCards: dangling, negativeDays: negative, &findings)
+    }
+
+    /// The review log's findings from the counts of `checkReviewLog`, or of the audit's passes over the
+    /// log that compare it with the source (which count the same rows on the way).
+    static func report(danglingCards: Int, negativeDays: Int, _ findings: inout Findings) {
+        if danglingCards > 0 { findings.add("references", "\(danglingCards) row(s) with a dangling or invalid revlog.cid") }
+        if negativeDays > 0 { findings.add("references", "\(negativeDays) row(s) with a dangling or invalid revlog.day") }
     }
 }
 

@@ -198,26 +198,27 @@ public final class PendingAudit: @unchecked Sendable {
         defer { close() }
         if schemaFailed || finished { return fileFindings.items }
         // What the content thread has not compared yet is split in two halves, compared with the
-        // source on two threads, the file's own review-log and manifest checks before the second half.
+        // source on two threads: the first, then the proof that the spans compared earlier did not
+        // change, on one; the file's own manifest checks, then the second half, on the other.
         let rest = followedTo
         var middle: Int64?
         if source != nil {
-            read(queue, into: \.fileFindings) { db, findings in
-                middle = try SourceRules.middleReviewID(db, from: rest)
-                // A span compared earlier must hold exactly the reviews it held then.
-                for (span, _, stored) in self.followed where try SourceRules.storedReviews(db, in: span) != stored {
-                    findings.add("review-log", "the review log changed after part of it was checked")
-                    break
-                }
-            }
+            read(queue, into: \.fileFindings) { db, _ in middle = try SourceRules.middleReviewID(db, from: rest) }
         }
         let split = middle
         if source != nil, storedCards == nil, let shift {
             read(queue, into: \.fileFindings) { db, _ in self.storedCards = try SourceRules.StoredCards(db, shift: shift) }
         }
-        run(threads: 1, [{ $0.checkSourceReviewLog(.init(from: rest, to: split)) }])
+        run(threads: 1, [{ audit in
+            audit.checkSourceReviewLog(.init(from: rest, to: split))
+            audit.checkFollowedSpansUnchanged()
+        }])
+        // The review log's references are counted by the passes that compare it with the source, when
+        // they saw every stored review of dense card counters; otherwise in one more pass below.
+        var storedReviews = 0
         read(queue, into: \.fileFindings) { db, findings in
-            try SubmissionAudit.reviewLogFileRules(db, &findings)
+            try ManifestRule.check(db, &findings)
+            storedReviews = try Int.fetchOne(db, sql: "SELECT count(*) FROM revlog") ?? 0
         }
         if let source {
             read(queue, into: \.fileFindings) { db, findings in
@@ -231,8 +232,13 @@ public final class PendingAudit: @unchecked Sendable {
             }
         }
         join()
-        if source != nil {
-            SourceRules.report((followed.map(\.pass) + [firstHalf, secondHalf]).compactMap { $0 }, &sourceFindings)
+        let passes = (followed.map(\.pass) + [firstHalf, secondHalf]).compactMap { $0 }
+        if source != nil { SourceRules.report(passes, &sourceFindings) }
+        if !passes.isEmpty && passes.allSatisfy(\.cardsDense) && passes.map(\.stored).reduce(0, +) == storedReviews {
+            ReferenceRule.report(danglingCards: passes.map(\.danglingCard).reduce(0, +),
+                                 negativeDays: passes.map(\.negativeDay).reduce(0, +), &fileFindings)
+        } else {
+            read(queue, into: \.fileFindings) { db, findings in try ReferenceRule.checkReviewLog(db, &findings) }
         }
         var findings = fileFindings
         findings.merge(sourceFindings)
@@ -319,6 +325,17 @@ public final class PendingAudit: @unchecked Sendable {
         guard let source else { return }
         read(queue, into: \.fileFindings) { db, findings in
             try SourceRules(policy: self.policy, source: source.source).checkStringsAgainstSource(db, .content, &findings)
+        }
+    }
+
+    /// Each span compared while the log was written must hold exactly the reviews it held then.
+    func checkFollowedSpansUnchanged() {
+        guard !followed.isEmpty else { return }
+        read(sourceQueue, into: \.sourceFindings) { db, findings in
+            for (span, _, stored) in self.followed where try SourceRules.storedReviews(db, in: span) != stored {
+                findings.add("review-log", "the review log changed after part of it was checked")
+                break
+            }
         }
     }
 

@@ -127,13 +127,18 @@ struct WriteSubmission: PipelineStage {
                 try output.writeWithoutTransaction { db in
                     // In spans of the original review times, each committed on its own, so that the
                     // audit compares each span with the source while the next one is written.
+                    //
+                    // Reviews of cards not kept (excluded notes, deleted cards) get a NULL card, which
+                    // `OR IGNORE` skips (`cid` is NOT NULL): a fifth faster than filtering them in a
+                    // sub-query first. Nothing else can be skipped: every other value is a number (the
+                    // integrity thread refuses NULL, text and blobs there before the audit trusts the
+                    // copy), ids are unique, and the audit proves that every review of a stored card
+                    // is stored.
                     let insert = try db.makeStatement(sql: """
-                        INSERT INTO revlog (id, cid, ease, ivl, lastIvl, factor, time, type, day)
-                        SELECT id, cid, ease, ivl, lastIvl, factor, time, type, day FROM (
-                          SELECT r.id + :ms AS id, anki_submit_card(r.cid) AS cid, r.ease, r.ivl, r.lastIvl,
-                                 r.factor, r.time, r.type, anki_submit_day(r.id) - :first AS day
-                          FROM src.revlog r WHERE r.id >= :from AND r.id <= :through ORDER BY r.id LIMIT -1)
-                        WHERE cid IS NOT NULL
+                        INSERT OR IGNORE INTO revlog (id, cid, ease, ivl, lastIvl, factor, time, type, day)
+                        SELECT r.id + :ms, anki_submit_card(r.cid), r.ease, r.ivl, r.lastIvl,
+                               r.factor, r.time, r.type, anki_submit_day(r.id) - :first
+                        FROM src.revlog r WHERE r.id >= :from AND r.id <= :through ORDER BY r.id
                         """)
                     for (from, through) in try Self.reviewSpans(db, count: Self.reviewSpanCount) {
                         var spanArguments = arguments
