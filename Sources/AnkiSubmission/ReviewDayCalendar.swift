@@ -51,8 +51,10 @@ public final class ReviewDayCalendar: @unchecked Sendable {
                     sqlite3_result_null(context)
                     return
                 }
-                let calendar = Unmanaged<ReviewDayCalendar>.fromOpaque(sqlite3_user_data(context)).takeUnretainedValue()
-                sqlite3_result_int64(context, calendar.day(ofMilliseconds: sqlite3_value_int64(value)))
+                // Borrowed, not retained (a retain and release per review would cost more than the day).
+                let day = Unmanaged<ReviewDayCalendar>.fromOpaque(sqlite3_user_data(context)!)
+                    ._withUnsafeGuaranteedRef { $0.day(ofMilliseconds: sqlite3_value_int64(value)) }
+                sqlite3_result_int64(context, day)
             },
             nil, nil,
             { pointer in if let pointer { Unmanaged<ReviewDayCalendar>.fromOpaque(pointer).release() } })

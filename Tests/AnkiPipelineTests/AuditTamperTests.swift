@@ -68,6 +68,17 @@ struct AuditTamperTests {
          "time-shift", true),
         ("learning due not shifted", "UPDATE cards SET due = due + 7 WHERE queue = 1", "time-shift", true),
         ("creation time", "UPDATE notes SET created = created + 1 WHERE id = 3", "time-shift", true),
+        ("card creation time", "UPDATE cards SET created = created + 1000003 WHERE id = (SELECT max(id) FROM cards)",
+         "time-shift: card creation time", true),
+        // Counters swapped with their originals: every card still has one, but out of order.
+        ("note counters out of order", """
+            UPDATE notes SET created = CASE id WHEN 1 THEN (SELECT created FROM notes WHERE id = 2)
+                                              ELSE (SELECT created FROM notes WHERE id = 1) END WHERE id IN (1, 2)
+            """, "dense-ids: note counters", true),
+        ("card counters out of order", """
+            UPDATE cards SET created = CASE id WHEN 1 THEN (SELECT created FROM cards WHERE id = 2)
+                                              ELSE (SELECT created FROM cards WHERE id = 1) END WHERE id IN (1, 2)
+            """, "dense-ids: card counters", true),
         ("deck name as field name", "UPDATE manifest SET value = 'Japanese::JLPT N5' WHERE key = 'domain'",
          "no-source-strings", true),
         // The statements below are completed with a value read from the source (see `tamper`).

@@ -120,11 +120,14 @@ struct TextFunctionTests {
         #expect(map.reviewsOfDeletedCards == 2)
     }
 
-    @Test("card map: the hash table gives the position in the sorted ids, for every id and near misses")
-    func cardMapTable() {
+    /// With extremes, the ids are too far apart for one word per slot (and `Int64.min` is the wide
+    /// table's empty marker); without, they are packed.
+    @Test("card map: the hash table gives the position in the sorted ids, for every id and near misses",
+          arguments: [true, false])
+    func cardMapTable(extremes: Bool) {
         var generator = SystemRandomNumberGenerator()
-        // Millisecond timestamps close together (as Anki's are), extremes, and the table's empty marker.
-        var all = Set<Int64>([Int64.min, Int64.max, -1, 0, 1])
+        // Millisecond timestamps close together (as Anki's are), and maybe extremes.
+        var all = Set<Int64>(extremes ? [Int64.min, Int64.max, -1, 0, 1] : [])
         while all.count < 20_000 { all.insert(1_600_000_000_000 + Int64.random(in: 0..<50_000_000, using: &generator)) }
         let sorted = all.sorted()
         let kept = sorted.enumerated().filter { $0.offset % 3 != 1 }.map(\.element)
@@ -139,6 +142,12 @@ struct TextFunctionTests {
             missing += 1
         }
         #expect(map.reviewsOfDeletedCards == missing)
+        // Below the smallest id, above the largest, and beyond what a packed slot can hold.
+        guard !extremes else { return }
+        for id in [sorted.first! - 1, sorted.last! + 1, sorted.first! + (1 << 40), sorted.first! + (1 << 40) - 1] {
+            #expect(map.newID(id) == nil)
+        }
+        #expect(map.reviewsOfDeletedCards == missing + 4)
     }
 
     @Test("review log spans: in order, adjacent, from the first id to the last, one span when the range does not fit",

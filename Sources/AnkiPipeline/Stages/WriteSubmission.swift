@@ -66,17 +66,18 @@ struct WriteSubmission: PipelineStage {
                 // Deferred: an immediate transaction would also lock the attached collection (see
                 // NeutralizeDecks), which the scan may still be reading.
                 try db.inTransaction(.deferred) {
+                    // `LIMIT -1` keeps SQLite from flattening the sub-query, so the media function runs
+                    // once per note and feeds both `flds` and the sort field, with no temporary table.
                     try db.execute(sql: """
-                        WITH kept AS MATERIALIZED (
+                        INSERT INTO notes (id, mid, tags, flds, sfld, created)
+                        SELECT id, mid, tags, flds, anki_submit_sort_field(flds, sf), created FROM (
                           SELECT anki_submit_note(n.id) AS id, mt.new AS mid, anki_submit_tags(n.tags) AS tags,
                                  anki_submit_media(n.flds) AS flds, n.id + :ms AS created, nt.sort_field AS sf
                           FROM src.notes n
                           CROSS JOIN temp.map_note_types mt ON mt.old = n.mid
                           CROSS JOIN main.note_types nt ON nt.id = mt.new
                           WHERE anki_submit_note(n.id) IS NOT NULL
-                          ORDER BY n.id)
-                        INSERT INTO notes (id, mid, tags, flds, sfld, created)
-                        SELECT id, mid, tags, flds, anki_submit_sort_field(flds, sf), created FROM kept
+                          ORDER BY n.id LIMIT -1)
                         """, arguments: arguments)
                     lap("notes")
                     try db.execute(sql: """
