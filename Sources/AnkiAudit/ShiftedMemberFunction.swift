@@ -42,25 +42,11 @@ enum ShiftedMemberFunction {
         let flat = FlatNumericJSON.walk(bytes) { member in
             guard key.elementsEqual(UnsafeRawBufferPointer(rebasing: bytes[member.key])) else { return true }
             guard found == .absent, member.isInteger else { return false }
-            guard let value = integer(UnsafeRawBufferPointer(rebasing: bytes[member.value])) else { return false }
+            guard let value = FlatNumericJSON.integer(UnsafeRawBufferPointer(rebasing: bytes[member.value])) else { return false }
             found = .integer(value)
             return true
         }
         return flat ? found : .undecided
-    }
-
-    /// A JSON integer of at most 18 digits (no overflow possible), optionally negative.
-    static func integer(_ bytes: UnsafeRawBufferPointer) -> Int64? {
-        var digits = bytes[...]
-        let negative = digits.first == 0x2D
-        if negative { digits = digits.dropFirst() }
-        guard !digits.isEmpty, digits.count <= 18 else { return nil }
-        var value: Int64 = 0
-        for byte in digits {
-            guard byte >= 0x30, byte <= 0x39 else { return nil }
-            value = value * 10 + Int64(byte - 0x30)
-        }
-        return negative ? -value : value
     }
 
     /// 1, 0 or nil (undecided) for one card, as described above.

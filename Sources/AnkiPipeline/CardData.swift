@@ -18,31 +18,35 @@ struct CardDataReducer {
         guard !bytes.isEmpty else { return [] }
         let raw = UnsafeRawBufferPointer(bytes)
         var out: [UInt8] = [0x7B]
-        out.reserveCapacity(bytes.count)
-        var seen: [Range<Int>] = []
+        out.reserveCapacity(bytes.count + 8)
         func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: raw[range]) }
         func isOne(of list: [[UInt8]], _ range: Range<Int>) -> Bool {
             list.contains { $0.elementsEqual(slice(range)) }
         }
-        let simple = FlatNumericJSON.walk(raw) { member in
-            guard !seen.contains(where: { slice($0).elementsEqual(slice(member.key)) }) else { return false }
-            seen.append(member.key)
-            guard isOne(of: keep, member.key) else { return true }
-            if out.count > 1 { out.append(0x2C) }
-            out.append(0x22)
-            out.append(contentsOf: slice(member.key))
-            out.append(contentsOf: [0x22, 0x3A])
-            if isOne(of: timeKeys, member.key) {
-                guard member.isInteger, let seconds = Int64(String(decoding: slice(member.value), as: UTF8.self)) else {
-                    return false
+        // Keys seen so far, on the stack (a card's data has five): more than sixteen members is not
+        // the usual shape, and the SQL decides.
+        let simple = withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: 16) { seen in
+            var seenCount = 0
+            return FlatNumericJSON.walk(raw) { member in
+                guard seenCount < seen.count,
+                      !seen[..<seenCount].contains(where: { slice($0).elementsEqual(slice(member.key)) }) else { return false }
+                seen[seenCount] = member.key
+                seenCount += 1
+                guard isOne(of: keep, member.key) else { return true }
+                if out.count > 1 { out.append(0x2C) }
+                out.append(0x22)
+                out.append(contentsOf: slice(member.key))
+                out.append(contentsOf: [0x22, 0x3A])
+                if isOne(of: timeKeys, member.key) {
+                    guard member.isInteger, let seconds = FlatNumericJSON.integer(slice(member.value)) else { return false }
+                    let (shifted, overflow) = seconds.addingReportingOverflow(shiftSeconds)
+                    guard !overflow else { return false }
+                    FlatNumericJSON.appendDecimal(shifted, to: &out)
+                } else {
+                    out.append(contentsOf: slice(member.value))
                 }
-                let (shifted, overflow) = seconds.addingReportingOverflow(shiftSeconds)
-                guard !overflow else { return false }
-                out.append(contentsOf: String(shifted).utf8)
-            } else {
-                out.append(contentsOf: slice(member.value))
+                return true
             }
-            return true
         }
         guard simple else { return nil }
         out.append(0x7D)

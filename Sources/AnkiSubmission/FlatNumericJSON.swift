@@ -11,6 +11,36 @@ public enum FlatNumericJSON {
         public let isInteger: Bool
     }
 
+    /// A JSON integer of at most 18 digits (no overflow possible), optionally negative.
+    public static func integer(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        var digits = bytes[...]
+        let negative = digits.first == 0x2D
+        if negative { digits = digits.dropFirst() }
+        guard !digits.isEmpty, digits.count <= 18 else { return nil }
+        var value: Int64 = 0
+        for byte in digits {
+            guard byte >= 0x30, byte <= 0x39 else { return nil }
+            value = value * 10 + Int64(byte - 0x30)
+        }
+        return negative ? -value : value
+    }
+
+    /// Appends `value` in decimal, as JSON writes an integer (no String in between).
+    public static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(0x2D) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 20 digits at most, last first
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            for index in stride(from: count - 1, through: 0, by: -1) { out.append(buffer[index]) }
+        }
+    }
+
     /// Calls `member` for each member in order; false when `bytes` is not of the shape (a member
     /// handler returning false stops the walk with false too).
     public static func walk(_ bytes: UnsafeRawBufferPointer, _ member: (Member) -> Bool) -> Bool {

@@ -63,6 +63,26 @@ struct PrepareTests {
         #expect(!haystack.contains("collection.anki2"))
     }
 
+    @Test("a card whose deck no longer exists goes to the default deck, and the report counts it")
+    func cardWithoutDeck() throws {
+        let scratch = try Scratch()
+        let bare = scratch.url.appendingPathComponent("collection.anki2")
+        let original = try AnkiCollection.open(Fixtures.generated.appendingPathComponent("berlin-latest.colpkg"))
+        try FileManager.default.copyItem(at: original.databaseURL, to: bare)
+        let defaultDeck = original.decks.map(\.id).sorted().firstIndex(of: 1).map { Int64($0 + 1) }
+        original.close()
+        let queue = try DatabaseQueue(path: bare.path)
+        try queue.write { db in
+            try db.execute(sql: "UPDATE cards SET did = 987654321 WHERE id = (SELECT min(id) FROM cards)")
+        }
+        try queue.close()
+        let prepared = try prepare(bare, zone: "Europe/Berlin", out: scratch.sub("out"))
+        #expect(prepared.report.value("remap-ids", "cards without a deck (moved to the default deck)") == 1)
+        let did = try openReadOnly(prepared.submission).read { try Int64.fetchOne($0, sql: "SELECT did FROM cards WHERE id = 1") }
+        #expect(did == (try #require(defaultDeck)))
+        #expect(try SubmissionAudit().audit(submission: prepared.submission).isEmpty)
+    }
+
     @Test("time shift: at least a year, not whole days, never stored")
     func timeShift() throws {
         let file = Fixtures.generated.appendingPathComponent("berlin-legacy2.colpkg")

@@ -56,6 +56,16 @@ struct TextFunctionTests {
                 == #"{"s":580.7313,"d":6.256,"dr":0.9,"decay":0.154,"lrt":1785882616}"#)
         #expect(Self.reduce(#"{"pos":3,"cd":"x"}"#) == nil)   // a string value: the SQL decides
         #expect(Self.reduce("") == "")
+        // Times moved across zero and to every length; a key written twice, and more members than
+        // the reducer keeps track of, are left to the SQL.
+        for (lrt, shift) in [(Int64(5), Int64(-7)), (0, 0), (9, 1), (1_785_883_616, -1_785_883_616),
+                             (-3, -999_999_999_997), (999_999_999_999_999_999, 0)] {
+            #expect(Self.reduce(#"{"lrt":\#(lrt)}"#, shift: shift) == #"{"lrt":\#(lrt + shift)}"#)
+        }
+        #expect(Self.reduce(#"{"s":1,"s":2}"#) == nil)
+        let many = (0..<17).map { #""k\#($0)":\#($0)"# }.joined(separator: ",")
+        #expect(Self.reduce("{\(many)}") == nil)
+        #expect(Self.reduce("{\(many.split(separator: ",").prefix(16).joined(separator: ","))}") == "{}")
     }
 
     @Test("every other shape is left to the SQL path")

@@ -34,19 +34,25 @@ struct RemapIDs: PipelineStage {
             let excluded = Set(try Int64.fetchAll(db, sql: "SELECT id FROM temp.excluded_notes"))
             var keptNotes: [Int64] = []
             var orphanNotes = 0
-            try Self.forEachPair(db, "SELECT id, mid FROM src.notes ORDER BY id") { id, mid in
-                if !noteTypes.contains(mid) {
+            try Self.forEachRow(db, "SELECT id, mid FROM src.notes ORDER BY id") { s in
+                let id = sqlite3_column_int64(s, 0)
+                if !noteTypes.contains(sqlite3_column_int64(s, 1)) {
                     orphanNotes += 1
                 } else if !excluded.contains(id) {
                     keptNotes.append(id)
                 }
             }
             let noteMap = IDMap(kept: keptNotes)
+            let decks = Set(source.decks.map(\.id))
             var keptCards: [Int64] = []
             var allCards: [Int64] = []
-            try Self.forEachPair(db, "SELECT id, nid FROM src.cards ORDER BY id") { id, nid in
+            var withoutDeck = 0
+            try Self.forEachRow(db, "SELECT id, nid, did FROM src.cards ORDER BY id") { s in
+                let id = sqlite3_column_int64(s, 0)
                 allCards.append(id)
-                if noteMap.newID(nid) != nil { keptCards.append(id) }
+                guard noteMap.newID(sqlite3_column_int64(s, 1)) != nil else { return }
+                keptCards.append(id)
+                if !decks.contains(sqlite3_column_int64(s, 2)) { withoutDeck += 1 }
             }
             let cardMap = CardMap(kept: keptCards, all: allCards)
             context.cardMap = cardMap
@@ -60,16 +66,21 @@ struct RemapIDs: PipelineStage {
             if orphanNotes > 0 {
                 context.report.count("notes of a missing note type (left out)", orphanNotes)
             }
+            // The write stage gives them the default deck.
+            if withoutDeck > 0 {
+                context.report.count("cards without a deck (moved to the default deck)", withoutDeck)
+            }
         }
     }
 
-    /// Steps `sql` (two integer columns) directly: a cursor's bookkeeping per row would cost more.
-    private static func forEachPair(_ db: Database, _ sql: String, _ body: (Int64, Int64) -> Void) throws {
+    /// Steps `sql` directly, handing each row's statement to `body`: a cursor's bookkeeping per row
+    /// would cost more.
+    private static func forEachRow(_ db: Database, _ sql: String, _ body: (OpaquePointer) -> Void) throws {
         let statement = try db.makeStatement(sql: sql)
         let s = statement.sqliteStatement
         while true {
             switch sqlite3_step(s) {
-            case SQLITE_ROW: body(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1))
+            case SQLITE_ROW: body(s)
             case SQLITE_DONE: return
             case let code:
                 throw DatabaseError(resultCode: ResultCode(rawValue: code),

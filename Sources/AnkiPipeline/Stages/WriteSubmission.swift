@@ -98,10 +98,6 @@ struct WriteSubmission: PipelineStage {
                         ORDER BY c.id
                         """, arguments: arguments)
                     lap("cards")
-                    counts["cards without a deck (moved to the default deck)"] = try Int.fetchOne(db, sql: """
-                        SELECT count(*) FROM src.cards c
-                        WHERE anki_submit_kept_card(c.id) IS NOT NULL AND c.did NOT IN (SELECT old FROM temp.map_decks)
-                        """) ?? 0
                     try db.execute(sql: """
                         INSERT INTO col (id, crt, ver, sched_ver, rollover, utc_offset_hours)
                         VALUES (1, ?, ?, ?, ?, ?)
@@ -169,9 +165,6 @@ struct WriteSubmission: PipelineStage {
             context.report.count("reviews", counts["revlog"] ?? 0, stage: ComputeReviewDays.name)
             if let deleted = context.cardMap?.reviewsOfDeletedCards, deleted > 0 {
                 context.report.count("reviews of deleted cards (left out)", deleted, stage: RemapIDs.name)
-            }
-            if let moved = counts["cards without a deck (moved to the default deck)"], moved > 0 {
-                context.report.count("cards without a deck (moved to the default deck)", moved)
             }
             context.report.count("media references neutralized", context.mediaNeutralizer?.replacements ?? 0)
             try diskFull { try writeManifest(context, output: output, counts: counts) }
