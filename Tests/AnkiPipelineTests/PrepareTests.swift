@@ -83,6 +83,38 @@ struct PrepareTests {
         #expect(try SubmissionAudit().audit(submission: prepared.submission).isEmpty)
     }
 
+    /// The review log is written with `INSERT OR IGNORE` (a review of a card not kept has a NULL card
+    /// and is skipped): any other value that would be skipped or copied as text must still refuse the
+    /// collection, with the reader's error, and leave nothing behind.
+    @Test("text, a blob or NULL in the review log's numbers: refused as invalid collection data, nothing left",
+          arguments: ["ease = 'drei'", "cid = 'Karte sieben'", "time = x'00'", "ivl = NULL"])
+    func reviewLogValues(_ change: String) throws {
+        let scratch = try Scratch()
+        let bare = scratch.url.appendingPathComponent("collection.anki2")
+        let original = try AnkiCollection.open(Fixtures.generated.appendingPathComponent("berlin-latest.colpkg"))
+        try FileManager.default.copyItem(at: original.databaseURL, to: bare)
+        original.close()
+        // The schema says NOT NULL (which the integrity check reads as damage); a hand-made file may not.
+        let queue = try DatabaseQueue(path: bare.path)
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA writable_schema = ON")
+            try db.execute(sql: "UPDATE sqlite_schema SET sql = replace(replace(sql, 'NOT NULL', ''), 'not null', '') WHERE name = 'revlog'")
+        }
+        try queue.close()
+        let reopened = try DatabaseQueue(path: bare.path)
+        try reopened.write { db in
+            try db.execute(sql: "UPDATE revlog SET \(change) WHERE id = (SELECT id FROM revlog ORDER BY id LIMIT 1 OFFSET 3)")
+        }
+        try reopened.close()
+        do {
+            try prepare(bare, zone: "Europe/Berlin", out: scratch.sub("out"))
+            Issue.record("\(change): prepared")
+        } catch let error as ReaderError {
+            #expect(error.code == .invalidCollectionData, "\(change): \(error)")
+        }
+        #expect(scratch.list(scratch.sub("out")).isEmpty)
+    }
+
     @Test("time shift: at least a year, not whole days, never stored")
     func timeShift() throws {
         let file = Fixtures.generated.appendingPathComponent("berlin-legacy2.colpkg")
