@@ -302,11 +302,10 @@ extension Scanner {
                 let keyCount = min(count, maxScalars)
                 // Prefix stems: searched only when some stem may start with the word's first scalars
                 // (stems of one or two scalars, if any, whatever follows; longer ones only when some
-                // stem starts with the first three: most words stop at this test).
+                // stem starts with the first three or four: most words stop at this test).
                 let prefixMask = tables.pointee.prefix.lengthMask
                 if prefixMask != 0 && keyCount >= 1 {
-                    if prefixMask & 0b110 != 0 || keyCount >= 3 && tables.pointee.prefix.mayHavePrefix(
-                        TextUnits.hash(TextUnits.hash(TextUnits.hash(TextUnits.hashStart(), key[0]), key[1]), key[2])) {
+                    if prefixMask & 0b110 != 0 || keyCount >= 3 && tables.pointee.prefix.mayStartThreeOrMore(key, keyCount) {
                         Self.prefixStemHits(key, keyCount, start: start, end: j, tables, into: &termHits)
                     }
                 }
