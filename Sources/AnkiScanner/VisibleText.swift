@@ -89,8 +89,10 @@ struct VisibleText {
         }
     }
 
-    /// The map from visible to original offsets (`source` is the text this was made from).
-    func originMap(_ source: UnsafeBufferPointer<UInt8>) -> OriginMap {
+    /// The map from visible to original offsets (`source` is the text this was made from) for the
+    /// visible bytes before `end` at least: rendering stops there (most findings are near the start
+    /// of their field, and rendering the rest again was most of the cost of a long field's map).
+    func originMap(_ source: UnsafeBufferPointer<UInt8>, upTo end: Int) -> OriginMap {
         // Identifier mode replaces bytes one for one: offsets are unchanged.
         guard rendered else { return OriginMap() }
         let n = source.count
@@ -101,7 +103,7 @@ struct VisibleText {
         var ends: [Int32] = []
         let starts = [Int32](unsafeUninitializedCapacity: n) { from, fromCount in
             ends = [Int32](unsafeUninitializedCapacity: n) { to, toCount in
-                length = Self.render(source, out, from.baseAddress, to.baseAddress, &references)
+                length = Self.render(source, out, from.baseAddress, to.baseAddress, &references, upTo: end)
                 toCount = length
             }
             fromCount = length
@@ -201,10 +203,11 @@ struct VisibleText {
     }
 
     /// Writes the visible bytes of `p` to `o` and, when `f` and `t` are given, the original range of
-    /// each (start to `f`, end to `t`). Returns the number of visible bytes.
+    /// each (start to `f`, end to `t`). Returns the number of visible bytes. With `limit`, stops
+    /// once that many visible bytes (or a few more) are written.
     private static func render(_ p: UnsafeBufferPointer<UInt8>, _ o: UnsafeMutablePointer<UInt8>,
                                _ f: UnsafeMutablePointer<Int32>?, _ t: UnsafeMutablePointer<Int32>?,
-                               _ references: inout [Range<Int>]) -> Int {
+                               _ references: inout [Range<Int>], upTo limit: Int = .max) -> Int {
         let n = p.count
         var length = 0
         // Open clozes, and for each whether its hint ("::") has begun: a bit stack for the first 64
@@ -233,7 +236,7 @@ struct VisibleText {
 
         guard let base = p.baseAddress else { return 0 }
         var i = 0
-        while i < n {
+        while i < n && length < limit {
             let b = base[i]
             let isSpecial = clozeDepth > 0 ? specialInside : specialOutside
             if !isSpecial[Int(b)] {
