@@ -200,9 +200,7 @@ extension Scanner {
                 cls = UInt8(truncatingIfNeeded: entry >> 24)
                 lower = entry & 0xFF_FFFF
             } else {
-                (s, len) = TextUnits.decode(text, j)
-                cls = TextUnits.charClass(s).rawValue
-                lower = TextUnits.lower(s)
+                (s, len, cls, lower) = Self.readScalar(text, j)
             }
             let bit: UInt32 = 1 << UInt32(cls & 31)
             guard bit & Self.wordClasses != 0 else { break }
@@ -228,6 +226,14 @@ extension Scanner {
         scan.count = count
         scan.hash = h
         return scan
+    }
+
+    /// The scalar at `j`, its length, class (raw value) and lower case: for the scalars of three and
+    /// four bytes, rare in words, out of line so that `readWord`'s loop keeps its values in registers.
+    @inline(never)
+    static func readScalar(_ text: UnsafeBufferPointer<UInt8>, _ j: Int) -> (UInt32, Int, UInt8, UInt32) {
+        let (s, len) = TextUnits.decode(text, j)
+        return (s, len, TextUnits.charClass(s).rawValue, TextUnits.lower(s))
     }
 
     /// The classes a word is made of (letters, digits, Hangul, marks), as bits `1 << rawValue`.
