@@ -178,8 +178,9 @@ struct VisibleText {
         Int(truncatingIfNeeded: ((name.low ^ name.high &* 31) &* 0x9E37_79B9_7F4A_7C15) >> 57)
     }
 
-    private static func tagKind(_ name: PackedName) -> TagKind {
-        let table = tagTable
+    /// `table` is `tagTable`, read once per field by the caller (reaching the lazily made static
+    /// costs a `swift_once` check every time).
+    private static func tagKind(_ name: PackedName, in table: UnsafePointer<(name: PackedName, kind: TagKind)>) -> TagKind {
         var slot = tagSlot(name)
         while true {
             let entry = table[slot]
@@ -217,6 +218,7 @@ struct VisibleText {
         var deepHints: [Bool] = []
         let mapping = f != nil
         let specialInside = specialPointer, specialOutside = specialOutsideClozePointer
+        let tags = tagTable
 
         @inline(__always) func emit(_ b: UInt8, _ s: Int, _ e: Int) {
             o[length] = b
@@ -258,7 +260,7 @@ struct VisibleText {
             switch b {
             case UInt8(ascii: "<"):
                 if let end = tagEnd(p, i) {
-                    let kind = tagKind(tagName(p, i))
+                    let kind = tagKind(tagName(p, i), in: tags)
                     if kind.contains(.comment) {
                         // a comment: tagEnd already found "-->"
                     } else if kind.contains(.hidden) {
