@@ -218,7 +218,7 @@ struct VisibleText {
         var deepHints: [Bool] = []
         let mapping = f != nil
         let specialInside = specialPointer, specialOutside = specialOutsideClozePointer
-        let tags = tagTable
+        let tags = tagTable, nameBytes = tagNameBytes
 
         @inline(__always) func emit(_ b: UInt8, _ s: Int, _ e: Int) {
             o[length] = b
@@ -260,7 +260,7 @@ struct VisibleText {
             switch b {
             case UInt8(ascii: "<"):
                 if let end = tagEnd(p, i) {
-                    let kind = tagKind(tagName(p, i), in: tags)
+                    let kind = tagKind(tagName(p, i, nameBytes), in: tags)
                     if kind.contains(.comment) {
                         // a comment: tagEnd already found "-->"
                     } else if kind.contains(.hidden) {
@@ -403,25 +403,33 @@ struct VisibleText {
     }
 
     /// The lower-case tag name ("br", "div"; at most 12 bytes), packed; comments ("<!") get the
-    /// name "!--".
-    private static func tagName(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> PackedName {
+    /// name "!--". `nameBytes` is `tagNameBytes`, read once per field by the caller.
+    private static func tagName(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ nameBytes: UnsafePointer<UInt8>) -> PackedName {
         var j = i + 1
         if j < p.count && p[j] == UInt8(ascii: "!") { return commentName }
         if j < p.count && p[j] == UInt8(ascii: "/") { j += 1 }
         var name = PackedName()
         var count = 0
         while j < p.count && count < 12 {
-            let c = p[j] | 0x20
-            if (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (p[j] >= UInt8(ascii: "0") && p[j] <= UInt8(ascii: "9")) {
-                name.append(p[j] >= UInt8(ascii: "0") && p[j] <= UInt8(ascii: "9") ? p[j] : c, at: count)
-                count += 1
-                j += 1
-            } else {
-                break
-            }
+            let byte = nameBytes[Int(p[j])]
+            if byte == 0 { break }
+            name.append(byte, at: count)
+            count += 1
+            j += 1
         }
         return name
     }
+
+    /// What each byte adds to a tag name: letters lower-cased, digits as they are, 0 for the bytes
+    /// that end it (one load a byte instead of two range tests). Allocated once, for the life of the
+    /// process.
+    nonisolated(unsafe) private static let tagNameBytes: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        table.initialize(repeating: 0, count: 256)
+        for c in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(c)] = c; table[Int(c - 0x20)] = c }
+        for c in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(c)] = c }
+        return UnsafePointer(table)
+    }()
 
     private static let commentName = PackedName("!--")
 
