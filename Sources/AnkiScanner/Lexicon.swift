@@ -52,6 +52,7 @@ struct ScalarTable<Payload: Sendable>: @unchecked Sendable {
     private let arenaStore: PinnedBuffer<UInt32>
     private let bloomStore: PinnedBuffer<UInt64>
     private let prefixStore: PinnedBuffer<UInt64>
+    private let startStore: PinnedBuffer<UInt64>
     /// The table as plain pointers and numbers: copied into a hot loop without reference counting.
     /// Valid as long as this table (the scanner's lexicon) lives.
     let raw: RawScalarTable<Payload>
@@ -78,6 +79,7 @@ struct ScalarTable<Payload: Sendable>: @unchecked Sendable {
         let bloomShift = UInt64(64 - bloomWords.trailingZeroBitCount)
         var firstScalars: [UInt32] = []
         var prefixBits = [UInt64](repeating: 0, count: withPrefixes ? Int(RawScalarTable<Payload>.prefixBitCount / 64) : 0)
+        var startBits = prefixBits
         // Sorted so that tables (and so scans) are identical from run to run.
         for (key, payload) in dictionary.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             let h = TextUnits.hash(key)
@@ -89,10 +91,11 @@ struct ScalarTable<Payload: Sendable>: @unchecked Sendable {
             if let first = key.first { firstScalars.append(first) }
             if withPrefixes {
                 var ph = TextUnits.hashStart()
-                for scalar in key {
+                for (k, scalar) in key.enumerated() {
                     ph = TextUnits.hash(ph, scalar)
                     let bit = RawScalarTable<Payload>.mix(ph) >> 48
                     prefixBits[Int(bit >> 6)] |= 1 << (bit & 63)
+                    if k + 1 == min(key.count, RawScalarTable<Payload>.startLength) { startBits[Int(bit >> 6)] |= 1 << (bit & 63) }
                 }
             }
             if key.count < 64 { mask |= 1 << UInt64(key.count) }
@@ -103,8 +106,10 @@ struct ScalarTable<Payload: Sendable>: @unchecked Sendable {
         arenaStore = PinnedBuffer(arena)
         bloomStore = PinnedBuffer(bloom)
         prefixStore = PinnedBuffer(prefixBits)
+        startStore = PinnedBuffer(startBits)
         raw = RawScalarTable(slotBase: UnsafePointer(slotStore.base), arenaBase: UnsafePointer(arenaStore.base),
                              bloomBase: UnsafePointer(bloomStore.base), prefixBase: UnsafePointer(prefixStore.base),
+                             startBase: UnsafePointer(startStore.base),
                              mask: capacity - 1, bloomShift: bloomShift, lengthMask: mask, maxLength: maxLength)
         self.count = dictionary.count
         self.firstScalars = firstScalars
@@ -144,12 +149,18 @@ struct RawScalarTable<Payload: Sendable>: @unchecked Sendable {
     /// Bits for the hashes of every prefix of every key (when built `withPrefixes`), so that a search
     /// growing a candidate one scalar at a time stops as soon as no key can start with it.
     let prefixBase: UnsafePointer<UInt64>
+    /// Bits for the hash of each key's first `startLength` scalars (all of a shorter key's), when
+    /// built `withPrefixes`: a sharper test than `prefixBase` for whether a word starts with some
+    /// key, since many more words share their first three scalars with some key than their first
+    /// four.
+    let startBase: UnsafePointer<UInt64>
     let mask: Int
     let bloomShift: UInt64
     let lengthMask: UInt64
     let maxLength: Int
 
     static var prefixBitCount: UInt64 { 1 << 16 }
+    static var startLength: Int { 4 }
 
     /// The hash's bits spread over the word (FNV-1a's low bits depend only on the scalars' low bits).
     @inline(__always)
@@ -159,6 +170,23 @@ struct RawScalarTable<Payload: Sendable>: @unchecked Sendable {
     func mayHavePrefix(_ hash: UInt64) -> Bool {
         let bit = Self.mix(hash) >> 48
         return prefixBase[Int(bit >> 6)] & (1 << (bit & 63)) != 0
+    }
+
+    /// False when no key of at least three scalars is a prefix of the `count` scalars at `key`
+    /// (`count` >= 3; true may be a false positive). Only for tables built `withPrefixes`.
+    /// Most words fail the first test (no key starts with their first three scalars); of the rest,
+    /// most fail the second (no key of four or more starts with their first four, nor is a key of
+    /// three their first three).
+    @inline(__always)
+    func mayStartThreeOrMore(_ key: UnsafePointer<UInt32>, _ count: Int) -> Bool {
+        let h3 = TextUnits.hash(TextUnits.hash(TextUnits.hash(TextUnits.hashStart(), key[0]), key[1]), key[2])
+        let bit3 = Self.mix(h3) >> 48
+        guard prefixBase[Int(bit3 >> 6)] & (1 << (bit3 & 63)) != 0 else { return false }
+        if count >= 4 {
+            let bit4 = Self.mix(TextUnits.hash(h3, key[3])) >> 48
+            if startBase[Int(bit4 >> 6)] & (1 << (bit4 & 63)) != 0 { return true }
+        }
+        return lengthMask & (1 << 3) != 0 && startBase[Int(bit3 >> 6)] & (1 << (bit3 & 63)) != 0
     }
 
     @inline(__always)

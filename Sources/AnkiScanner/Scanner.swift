@@ -168,7 +168,11 @@ public final class Scanner: Sendable {
         var map: VisibleText.OriginMap?
         func report(_ candidate: Candidate) {
             guard candidate.score >= minimumScore && candidate.score > 0 else { return }
-            if map == nil { map = visible.originMap(source) }
+            if map == nil {
+                // (only as far as the last candidate reaches)
+                let end = max(pii.map(\.range.upperBound).max() ?? 0, special.map(\.range.upperBound).max() ?? 0)
+                map = visible.originMap(source, upTo: end)
+            }
             let original = map!.originalRange(candidate.range)
             findings.append(Finding(kind: candidate.kind, category: candidate.category,
                                     text: TextUnits.string(text, candidate.range), field: field,

@@ -175,48 +175,71 @@ extension Scanner {
         var count = scan.count
         var h = scan.hash
         var j = scan.end
+        // The classes of the counted scalars as bits, and whether a letter was its own lower case:
+        // the word's flags are read from them after the loop, so the loop keeps few values live.
+        var classes: UInt32 = 0
+        var caselessLetter = false
+        // (classes as raw values: making `CharClass` values from table bytes costs a jump table)
+        let letter = CharClass.letter.rawValue, digit = CharClass.digit.rawValue
+        let hangul = CharClass.hangul.rawValue, mark = CharClass.mark.rawValue
         while j < n {
             let bj = text[j]
-            var s: UInt32, len: Int, cls: CharClass, lower: UInt32
+            var s: UInt32, len: Int, cls: UInt8, lower: UInt32
             if bj < 0x80 {
                 // letters and digits only (other ASCII bytes end the word), from the word table
                 let bits = ascii[Int(bj)]
                 if bits & AsciiWord.word == 0 { break }
                 s = UInt32(bj); len = 1
-                cls = bits & AsciiWord.letter != 0 ? .letter : .digit
+                cls = bits & AsciiWord.letter != 0 ? letter : digit
                 lower = UInt32(bj | (bits & AsciiWord.upper) << 3)
             } else if bj >= 0xC2 && bj < 0xE0 && j + 1 < n && text[j + 1] & 0xC0 == 0x80 {
                 // two bytes (Latin, Greek, Cyrillic...): class and lower case from a table
                 s = (UInt32(bj) & 0x1F) << 6 | (UInt32(text[j + 1]) & 0x3F)
                 len = 2
                 let entry = twoByte[Int(s)]
-                cls = CharClass(rawValue: UInt8(truncatingIfNeeded: entry >> 24))!
+                cls = UInt8(truncatingIfNeeded: entry >> 24)
                 lower = entry & 0xFF_FFFF
             } else {
-                (s, len) = TextUnits.decode(text, j)
-                cls = TextUnits.charClass(s)
-                lower = TextUnits.lower(s)
+                (s, len, cls, lower) = Self.readScalar(text, j)
             }
-            guard cls == .letter || cls == .digit || cls == .hangul || cls == .mark else { break }
-            if cls == .mark { j += len; continue }
-            if cls == .digit { scan.hasDigit = true } else { scan.hasLetter = true }
-            if cls != .hangul { scan.allHangul = false }
+            let bit: UInt32 = 1 << UInt32(cls & 31)
+            guard bit & Self.wordClasses != 0 else { break }
+            j &+= len
+            if cls == mark { continue }
+            classes |= bit
             if lower != s {
                 if count == 0 { scan.firstUpper = true }
-            } else if cls == .letter {
-                scan.allUpper = false
+            } else if cls == letter {
+                caselessLetter = true
             }
             if count < maxScalars {
                 key[count] = lower
                 h = TextUnits.hash(h, lower)
             }
-            count += 1
-            j += len
+            count &+= 1
         }
+        if classes & 1 << UInt32(digit) != 0 { scan.hasDigit = true }
+        if classes & (1 << UInt32(letter) | 1 << UInt32(hangul)) != 0 { scan.hasLetter = true }
+        if classes & (1 << UInt32(letter) | 1 << UInt32(digit)) != 0 { scan.allHangul = false }
+        if caselessLetter { scan.allUpper = false }
         scan.end = j
         scan.count = count
         scan.hash = h
         return scan
+    }
+
+    /// The scalar at `j`, its length, class (raw value) and lower case: for the scalars of three and
+    /// four bytes, rare in words, out of line so that `readWord`'s loop keeps its values in registers.
+    @inline(never)
+    static func readScalar(_ text: UnsafeBufferPointer<UInt8>, _ j: Int) -> (UInt32, Int, UInt8, UInt32) {
+        let (s, len) = TextUnits.decode(text, j)
+        return (s, len, TextUnits.charClass(s).rawValue, TextUnits.lower(s))
+    }
+
+    /// The classes a word is made of (letters, digits, Hangul, marks), as bits `1 << rawValue`.
+    static var wordClasses: UInt32 {
+        1 << UInt32(CharClass.letter.rawValue) | 1 << UInt32(CharClass.digit.rawValue) | 1 << UInt32(CharClass.hangul.rawValue)
+            | 1 << UInt32(CharClass.mark.rawValue)
     }
 
     private func tokenize(_ text: UnsafeBufferPointer<UInt8>, key: UnsafeMutablePointer<UInt32>,
@@ -285,11 +308,10 @@ extension Scanner {
                 let keyCount = min(count, maxScalars)
                 // Prefix stems: searched only when some stem may start with the word's first scalars
                 // (stems of one or two scalars, if any, whatever follows; longer ones only when some
-                // stem starts with the first three: most words stop at this test).
+                // stem starts with the first three or four: most words stop at this test).
                 let prefixMask = tables.pointee.prefix.lengthMask
                 if prefixMask != 0 && keyCount >= 1 {
-                    if prefixMask & 0b110 != 0 || keyCount >= 3 && tables.pointee.prefix.mayHavePrefix(
-                        TextUnits.hash(TextUnits.hash(TextUnits.hash(TextUnits.hashStart(), key[0]), key[1]), key[2])) {
+                    if prefixMask & 0b110 != 0 || keyCount >= 3 && tables.pointee.prefix.mayStartThreeOrMore(key, keyCount) {
                         Self.prefixStemHits(key, keyCount, start: start, end: j, tables, into: &termHits)
                     }
                 }

@@ -89,8 +89,10 @@ struct VisibleText {
         }
     }
 
-    /// The map from visible to original offsets (`source` is the text this was made from).
-    func originMap(_ source: UnsafeBufferPointer<UInt8>) -> OriginMap {
+    /// The map from visible to original offsets (`source` is the text this was made from) for the
+    /// visible bytes before `end` at least: rendering stops there (most findings are near the start
+    /// of their field, and rendering the rest again was most of the cost of a long field's map).
+    func originMap(_ source: UnsafeBufferPointer<UInt8>, upTo end: Int) -> OriginMap {
         // Identifier mode replaces bytes one for one: offsets are unchanged.
         guard rendered else { return OriginMap() }
         let n = source.count
@@ -101,7 +103,7 @@ struct VisibleText {
         var ends: [Int32] = []
         let starts = [Int32](unsafeUninitializedCapacity: n) { from, fromCount in
             ends = [Int32](unsafeUninitializedCapacity: n) { to, toCount in
-                length = Self.render(source, out, from.baseAddress, to.baseAddress, &references)
+                length = Self.render(source, out, from.baseAddress, to.baseAddress, &references, upTo: end)
                 toCount = length
             }
             fromCount = length
@@ -176,8 +178,9 @@ struct VisibleText {
         Int(truncatingIfNeeded: ((name.low ^ name.high &* 31) &* 0x9E37_79B9_7F4A_7C15) >> 57)
     }
 
-    private static func tagKind(_ name: PackedName) -> TagKind {
-        let table = tagTable
+    /// `table` is `tagTable`, read once per field by the caller (reaching the lazily made static
+    /// costs a `swift_once` check every time).
+    private static func tagKind(_ name: PackedName, in table: UnsafePointer<(name: PackedName, kind: TagKind)>) -> TagKind {
         var slot = tagSlot(name)
         while true {
             let entry = table[slot]
@@ -201,10 +204,11 @@ struct VisibleText {
     }
 
     /// Writes the visible bytes of `p` to `o` and, when `f` and `t` are given, the original range of
-    /// each (start to `f`, end to `t`). Returns the number of visible bytes.
+    /// each (start to `f`, end to `t`). Returns the number of visible bytes. With `limit`, stops
+    /// once that many visible bytes (or a few more) are written.
     private static func render(_ p: UnsafeBufferPointer<UInt8>, _ o: UnsafeMutablePointer<UInt8>,
                                _ f: UnsafeMutablePointer<Int32>?, _ t: UnsafeMutablePointer<Int32>?,
-                               _ references: inout [Range<Int>]) -> Int {
+                               _ references: inout [Range<Int>], upTo limit: Int = .max) -> Int {
         let n = p.count
         var length = 0
         // Open clozes, and for each whether its hint ("::") has begun: a bit stack for the first 64
@@ -214,6 +218,7 @@ struct VisibleText {
         var deepHints: [Bool] = []
         let mapping = f != nil
         let specialInside = specialPointer, specialOutside = specialOutsideClozePointer
+        let tags = tagTable, nameBytes = tagNameBytes
 
         @inline(__always) func emit(_ b: UInt8, _ s: Int, _ e: Int) {
             o[length] = b
@@ -233,7 +238,7 @@ struct VisibleText {
 
         guard let base = p.baseAddress else { return 0 }
         var i = 0
-        while i < n {
+        while i < n && length < limit {
             let b = base[i]
             let isSpecial = clozeDepth > 0 ? specialInside : specialOutside
             if !isSpecial[Int(b)] {
@@ -255,7 +260,7 @@ struct VisibleText {
             switch b {
             case UInt8(ascii: "<"):
                 if let end = tagEnd(p, i) {
-                    let kind = tagKind(tagName(p, i))
+                    let kind = tagKind(tagName(p, i, nameBytes), in: tags)
                     if kind.contains(.comment) {
                         // a comment: tagEnd already found "-->"
                     } else if kind.contains(.hidden) {
@@ -398,25 +403,33 @@ struct VisibleText {
     }
 
     /// The lower-case tag name ("br", "div"; at most 12 bytes), packed; comments ("<!") get the
-    /// name "!--".
-    private static func tagName(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> PackedName {
+    /// name "!--". `nameBytes` is `tagNameBytes`, read once per field by the caller.
+    private static func tagName(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ nameBytes: UnsafePointer<UInt8>) -> PackedName {
         var j = i + 1
         if j < p.count && p[j] == UInt8(ascii: "!") { return commentName }
         if j < p.count && p[j] == UInt8(ascii: "/") { j += 1 }
         var name = PackedName()
         var count = 0
         while j < p.count && count < 12 {
-            let c = p[j] | 0x20
-            if (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (p[j] >= UInt8(ascii: "0") && p[j] <= UInt8(ascii: "9")) {
-                name.append(p[j] >= UInt8(ascii: "0") && p[j] <= UInt8(ascii: "9") ? p[j] : c, at: count)
-                count += 1
-                j += 1
-            } else {
-                break
-            }
+            let byte = nameBytes[Int(p[j])]
+            if byte == 0 { break }
+            name.append(byte, at: count)
+            count += 1
+            j += 1
         }
         return name
     }
+
+    /// What each byte adds to a tag name: letters lower-cased, digits as they are, 0 for the bytes
+    /// that end it (one load a byte instead of two range tests). Allocated once, for the life of the
+    /// process.
+    nonisolated(unsafe) private static let tagNameBytes: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        table.initialize(repeating: 0, count: 256)
+        for c in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(c)] = c; table[Int(c - 0x20)] = c }
+        for c in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(c)] = c }
+        return UnsafePointer(table)
+    }()
 
     private static let commentName = PackedName("!--")
 

@@ -1,0 +1,92 @@
+@testable import AnkiScanner
+import Foundation
+import Testing
+
+/// Shortcuts the scanner takes for speed must not change what it finds: each is compared here with
+/// the plain way on varied input.
+@Suite struct ShortcutTests {
+    /// A small deterministic generator (the same inputs on every run).
+    struct Generator {
+        var state: UInt64
+        mutating func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(truncatingIfNeeded: (state >> 33) % UInt64(bound))
+        }
+    }
+
+    /// True when some key of three or more scalars is a prefix of `word` (the plain search).
+    private func plainStarts(_ keys: [[UInt32]], _ word: [UInt32]) -> Bool {
+        keys.contains { $0.count >= 3 && $0.count <= word.count && Array(word.prefix($0.count)) == $0 }
+    }
+
+    private func gate(_ table: RawScalarTable<TermRange>, _ word: [UInt32]) -> Bool {
+        word.withUnsafeBufferPointer { table.mayStartThreeOrMore($0.baseAddress!, word.count) }
+    }
+
+    /// `mayStartThreeOrMore` (the tokenizer's test before it searches prefix stems) never turns away
+    /// a word that starts with a key, on keys and words from a small alphabet (so that many share
+    /// their first scalars), in Latin, Greek and CJK scalars.
+    @Test func prefixGateAgreesWithAPlainSearch() {
+        var random = Generator(state: 42)
+        let alphabet: [UInt32] = [0x61, 0x62, 0x63, 0xE9, 0x3B1, 0x4E00]
+        func randomWord(_ lengths: ClosedRange<Int>) -> [UInt32] {
+            (0..<(lengths.lowerBound + random.next(lengths.count))).map { _ in alphabet[random.next(alphabet.count)] }
+        }
+        var keys: [[UInt32]: TermRange] = [:]
+        for _ in 0..<150 { keys[randomWord(3...8)] = TermRange() }
+        let table = ScalarTable(keys, withPrefixes: true)
+        let keyList = Array(keys.keys)
+        var starting = 0, turnedAway = 0
+        for _ in 0..<20_000 {
+            let word = randomWord(3...10)
+            if plainStarts(keyList, word) {
+                starting += 1
+                #expect(gate(table.raw, word), "\(word) starts with a key")
+            } else if !gate(table.raw, word) {
+                turnedAway += 1
+            }
+        }
+        #expect(starting > 1_000 && turnedAway > 1_000)
+    }
+
+    /// Every prefix stem of the word lists passes the test on its own and with any ending.
+    @Test func everyPrefixStemOfTheWordListsPassesTheGate() {
+        let table = sharedScanner.lexicon.prefixStems.raw
+        var stems = 0
+        for slot in 0...table.mask where table.slotBase[slot].length >= 3 {
+            let entry = table.slotBase[slot]
+            let stem = Array(UnsafeBufferPointer(start: table.arenaBase + Int(entry.start), count: Int(entry.length)))
+            for ending in [[], [0x61], [0x78, 0x79], [0x43F, 0x430], [0x4E00]] as [[UInt32]] {
+                #expect(gate(table, stem + ending), "stem \(stem) + \(ending)")
+            }
+            stems += 1
+        }
+        #expect(stems > 500)
+    }
+
+    /// The origin map made only as far as the last finding reaches gives the same original ranges
+    /// as the whole map, on fields of markup, entities, clozes and several scripts.
+    @Test func partialOriginMapAgreesWithTheWholeMap() {
+        var random = Generator(state: 7)
+        let pieces = ["Anna ", "<b>", "</b>", "<br>", "&nbsp;", "&amp;", "&#x1F600;", "{{c1::", "::", "}}", "[sound:a.mp3]",
+                      "<div class=\"x\">", "</div>", "<!-- c -->", "<style>p{}</style>", "Müller ", "Москва ", "東京 ", "+49 30 1234 ",
+                      "\u{0}", "x"]
+        for _ in 0..<300 {
+            let field = (0..<(1 + random.next(30))).map { _ in pieces[random.next(pieces.count)] }.joined()
+            var copy = field
+            copy.withUTF8 { source in
+                let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: source.count)
+                defer { buffer.deallocate() }
+                let visible = VisibleText(source, mode: .html, buffer: buffer)
+                let count = visible.text.count
+                let whole = visible.originMap(source, upTo: .max)
+                for _ in 0..<10 where count > 0 {
+                    let end = 1 + random.next(count)
+                    let partial = visible.originMap(source, upTo: end)
+                    let start = random.next(end)
+                    #expect(partial.originalRange(start..<end) == whole.originalRange(start..<end), "\(field) \(start)..<\(end)")
+                }
+            }
+        }
+    }
+}
