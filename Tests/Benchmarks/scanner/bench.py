@@ -35,17 +35,25 @@ def run_timing(args):
     return proc.stderr.strip().splitlines()[-1]
 
 
-def scanner_throughput(binary, corpus, runs=3):
-    best = None
+def scanner_throughput(binary, corpus, runs=9):
+    """The median run by thread CPU (the verdict's figure: on two shared cores a single run swings by a
+    third), with the best run's figure beside it."""
+    measured = []
     lines = []
     for _ in range(runs):
         line = run_timing([binary, "scan", "--texts", corpus, "--timing"])
         lines.append(line)
         m = re.search(r"in ([\d.]+) s \(thread CPU ([\d.]+) s\): ([\d.]+) MB/s wall, ([\d.]+) MB/s CPU", line)
-        if m and (best is None or float(m.group(4)) > best["cpu_mbs"]):
-            best = {"wall_s": float(m.group(1)), "cpu_s": float(m.group(2)), "wall_mbs": float(m.group(3)),
-                    "cpu_mbs": float(m.group(4)), "line": line}
-    return best, lines
+        if m:
+            measured.append({"wall_s": float(m.group(1)), "cpu_s": float(m.group(2)), "wall_mbs": float(m.group(3)),
+                             "cpu_mbs": float(m.group(4)), "line": line})
+    if not measured:
+        return None, lines
+    measured.sort(key=lambda r: r["cpu_mbs"])
+    median = dict(measured[len(measured) // 2])
+    median["best_cpu_mbs"] = measured[-1]["cpu_mbs"]
+    median["runs"] = len(measured)
+    return median, lines
 
 
 def presidio_throughput(engine, corpus, limit_bytes=1_000_000):
@@ -131,8 +139,9 @@ def section(results):
     out.append("| what | input | figure |")
     out.append("|---|---|---|")
     out.append("| our scanner, whole pipeline (HTML, cloze, all detectors, names, special terms) | %.1f MB mixed-language "
-               "card text, %d fields (`make_corpus.py`) | **%.1f MB/s** (thread CPU), %.1f MB/s wall; best of 3 |" % (
-                   t["corpus_mb"], t["fields"], t["ours"]["cpu_mbs"], t["ours"]["wall_mbs"]))
+               "card text, %d fields (`make_corpus.py`) | **%.1f MB/s** (thread CPU), %.1f MB/s wall; median of %d runs (best %.1f MB/s) |" % (
+                   t["corpus_mb"], t["fields"], t["ours"]["cpu_mbs"], t["ours"]["wall_mbs"], t["ours"].get("runs", 1),
+                   t["ours"].get("best_cpu_mbs", t["ours"]["cpu_mbs"])))
     if t.get("presidio"):
         pr = t["presidio"]
         out.append("| Presidio pattern recognizers (same corpus, first %.1f MB) | %d chars | %.2f M chars/s = %.2f MB/s (CPU) |" % (
@@ -177,7 +186,8 @@ def verdict(results):
     if not any("BELOW" in l for l in lines):
         lines.insert(0, "recall >= Presidio's on every kind Presidio covers, on both sets: met")
     t = results["throughput"]["ours"]
-    lines.append("throughput %.1f MB/s (target 50 MB/s): %s" % (t["cpu_mbs"], "met" if t["cpu_mbs"] >= 50 else "NOT met"))
+    lines.append("throughput %.1f MB/s, median of %d runs (target 50 MB/s): %s" % (
+        t["cpu_mbs"], t.get("runs", 1), "met" if t["cpu_mbs"] >= 50 else "NOT met"))
     c = results.get("collection")
     if c:
         lines.append("large collection scan %.2f s (target well under 1 s): %s" % (c["scan_s"], "met" if c["scan_s"] < 1 else "NOT met"))
@@ -187,7 +197,13 @@ def verdict(results):
 def write_section(path, text):
     old = open(path, encoding="utf-8").read() if os.path.exists(path) else "# Benchmarks\n"
     pattern = re.compile(r"^## Scanner\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(old):
+    found = pattern.search(old)
+    if found:
+        # The hand-written `### Analysis ...` part (side-by-side rounds, profiles) survives re-runs,
+        # as it does in the sections of Tests/Benchmarks/bench.py.
+        kept = re.search(r"^### Analysis.*", found.group(0), re.S | re.M)
+        if kept:
+            text = text.rstrip("\n") + "\n\n" + kept.group(0).rstrip("\n")
         new = pattern.sub(lambda _: text + "\n", old)
     else:
         new = old.rstrip("\n") + "\n\n" + text + "\n"
