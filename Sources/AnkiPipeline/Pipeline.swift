@@ -27,22 +27,18 @@ public final class PipelineReport: @unchecked Sendable {
     }
 
     public private(set) var entries: [Entry] = []
-    /// Wall-clock and process CPU seconds per stage (printed with `--timings`; never stored in the
-    /// submission). CPU above wall means the stage used both cores.
-    public private(set) var durations: [(String, Double, Double)] = []
+    /// Wall-clock, process CPU and calling-thread CPU seconds per stage (printed with `--timings`;
+    /// never stored in the submission). Process CPU above wall means the stage used both cores; the
+    /// thread's share is what the stage itself cost on the thread that runs the pipeline.
+    public private(set) var durations: [(stage: String, lap: StageClock.Lap)] = []
 
-    func finished(_ stage: String, seconds: Double, cpu: Double) { durations.append((stage, seconds, cpu)) }
+    public func finished(_ stage: String, _ lap: StageClock.Lap) { durations.append((stage, lap)) }
 
     public var timingText: String {
-        durations.map { "  \($0.0): \(String(format: "%.3f", $0.1)) s wall, \(String(format: "%.3f", $0.2)) s CPU" }
-            .joined(separator: "\n")
-    }
-
-    /// CPU time used by the whole process so far, in seconds.
-    static func processCPUSeconds() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+        durations.map {
+            "  \($0.stage): " + String(format: "%.3f s wall, %.3f s CPU (this thread %.3f s)",
+                                        $0.lap.wall, $0.lap.processCPU, $0.lap.threadCPU)
+        }.joined(separator: "\n")
     }
 
     func begin(_ stage: String) { entries.append(Entry(stage: stage, counts: [], notes: [])) }
@@ -225,11 +221,9 @@ public struct Pipeline: Sendable {
                     Thread.sleep(forTimeInterval: 60)
                 }
                 context.report.begin(name)
-                let started = Date()
-                let startedCPU = PipelineReport.processCPUSeconds()
+                var clock = StageClock()
                 try stage.run(context)
-                context.report.finished(name, seconds: Date().timeIntervalSince(started),
-                                        cpu: PipelineReport.processCPUSeconds() - startedCPU)
+                context.report.finished(name, clock.lap())
             }
         } catch {
             _ = try? context.pendingScan?.value()   // no thread may read the collection after this
@@ -284,5 +278,36 @@ public struct PrepareError: Error, CustomStringConvertible, Sendable {
     public init(_ code: Code, _ description: String) {
         self.code = code
         self.description = description
+    }
+}
+
+/// Wall clock, process CPU and the calling thread's CPU, read together: `lap()` returns what each
+/// advanced since the last lap (or since the clock was made).
+public struct StageClock: Sendable {
+    public struct Lap: Sendable {
+        public var wall: Double
+        public var processCPU: Double
+        public var threadCPU: Double
+    }
+
+    private var last: Lap
+
+    public init() { last = Self.now() }
+
+    public mutating func lap() -> Lap {
+        let now = Self.now()
+        defer { last = now }
+        return Lap(wall: now.wall - last.wall, processCPU: now.processCPU - last.processCPU,
+                   threadCPU: now.threadCPU - last.threadCPU)
+    }
+
+    private static func now() -> Lap {
+        func seconds(_ clock: clockid_t) -> Double {
+            var spec = timespec()
+            clock_gettime(clock, &spec)
+            return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+        }
+        return Lap(wall: seconds(CLOCK_MONOTONIC), processCPU: seconds(CLOCK_PROCESS_CPUTIME_ID),
+                   threadCPU: seconds(CLOCK_THREAD_CPUTIME_ID))
     }
 }

@@ -129,9 +129,11 @@ extension AnkiSubmit {
                 return
             }
             let progress = TerminalProgress(enabled: !json)
+            var clock = StageClock()
             let context = try withCollection(file, options: reader) { collection in
                 let context = PipelineContext(source: collection, policy: policy, options: options, decisions: decisions,
                                               scanner: loadedScanner())
+                context.report.finished("open (unpack, read the schema, load the scanner)", clock.lap())
                 do {
                     try Pipeline.standard.run(context) { progress.stage($0) }
                 } catch let error as PrepareError {

@@ -35,14 +35,8 @@ struct WriteSubmission: PipelineStage {
         let arguments: StatementArguments = ["ms": shift.milliseconds, "s": shift.seconds,
                                              "first": context.firstReviewDay, "defaultDeck": defaultDeck]
         var counts: [String: Int] = [:]
-        var clock = Date()
-        var cpuClock = PipelineReport.processCPUSeconds()
-        func lap(_ part: String) {
-            let cpu = PipelineReport.processCPUSeconds()
-            context.report.finished("\(Self.name)/\(part)", seconds: Date().timeIntervalSince(clock), cpu: cpu - cpuClock)
-            clock = Date()
-            cpuClock = cpu
-        }
+        var clock = StageClock()
+        func lap(_ part: String) { context.report.finished("\(Self.name)/\(part)", clock.lap()) }
         // Card data in Anki's usual shape is reduced in one pass; anything else by the SQL above.
         let reducer = CardDataReducer(keep: policy.cardsDataKeys, timeKeys: policy.cardsDataTimeKeys)
         guard let partial = context.partialURL else {
