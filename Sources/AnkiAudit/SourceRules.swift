@@ -36,6 +36,10 @@ struct SourceRules {
         var danglingCard = 0
         var negativeDay = 0
         var cardsDense = true
+        /// Source reviews (of any card, kept or not) with text, a blob or NULL in a numeric column a
+        /// submission copies (`IntegrityCheck.reviewLogNumericColumns`): a damaged or hand-made
+        /// collection, which prepare refuses with the reader's error.
+        var sourceNotANumber = 0
         /// Every 1024th stored review's original time (from the first) and the learner's day the cached
         /// calendar gave for it, checked against the plain calendar after the pass.
         var daySamples: [(ms: Int64, day: Int64)] = []
@@ -100,9 +104,27 @@ struct SourceRules {
             return condition.isEmpty ? "" : "WHERE \(condition)"
         }
         let stored = try db.makeStatement(sql: "SELECT id, day, cid, ease FROM main.revlog \(filter(0)) ORDER BY id")
-        let original = try db.makeStatement(sql: "SELECT id, cid, ease FROM src.revlog \(filter(shift)) ORDER BY id")
+        // The source's numbers are read too, for their types only: `cid` and `ease` are columns 1
+        // and 2, as the comparisons below expect.
+        let numbers = IntegrityCheck.reviewLogNumericColumns
+        assert(numbers.prefix(2) == ["cid", "ease"])
+        let original = try db.makeStatement(
+            sql: "SELECT id, \(numbers.joined(separator: ", ")) FROM src.revlog \(filter(shift)) ORDER BY id")
         let o = stored.sqliteStatement, s = original.sqliteStatement
-        var haveOriginal = try step(s, db)
+        let lastNumber = Int32(numbers.count)
+        // Steps the source; a row whose numbers are not all numbers is counted.
+        func stepOriginal() throws -> Bool {
+            guard try step(s, db) else { return false }
+            for column in 1...lastNumber {
+                let type = sqlite3_column_type(s, column)
+                if type != SQLITE_INTEGER && type != SQLITE_FLOAT {
+                    pass.sourceNotANumber += 1
+                    break
+                }
+            }
+            return true
+        }
+        var haveOriginal = try stepOriginal()
         var offset: Int64?
         pass.cardsDense = !cardCreated.isEmpty
         while try step(o, db) {
@@ -123,12 +145,12 @@ struct SourceRules {
             // (deleted, or of excluded notes) may be.
             while haveOriginal && sqlite3_column_int64(s, 0) < target {
                 if cards.originals.contains(sqlite3_column_int64(s, 1)) { pass.missing += 1 }
-                haveOriginal = try step(s, db)
+                haveOriginal = try stepOriginal()
             }
             if haveOriginal && sqlite3_column_int64(s, 0) == target {
                 if !known || cardCreated[Int(card)] &- shift != sqlite3_column_int64(s, 1) { pass.wrongCard += 1 }
                 if sqlite3_column_int64(o, 3) != sqlite3_column_int64(s, 2) { pass.wrongAnswer += 1 }
-                haveOriginal = try step(s, db)
+                haveOriginal = try stepOriginal()
             } else {
                 pass.unmatched += 1
             }
@@ -140,7 +162,7 @@ struct SourceRules {
         }
         while haveOriginal {
             if cards.originals.contains(sqlite3_column_int64(s, 1)) { pass.missing += 1 }
-            haveOriginal = try step(s, db)
+            haveOriginal = try stepOriginal()
         }
         pass.offset = offset
         return pass
@@ -212,6 +234,10 @@ struct SourceRules {
         if wrongAnswer > 0 { findings.add("reviews", "\(wrongAnswer) review(s) hold a different answer than the learner gave") }
         if missing > 0 { findings.add("reviews", "\(missing) review(s) of cards in the submission are missing from it") }
         if !consistent { findings.add("review-days", "review days differ from the learner's own (or do not start at day 0)") }
+        let notANumber = passes.map(\.sourceNotANumber).reduce(0, +)
+        if notANumber > 0 {
+            findings.add("source-values", "\(notANumber) review(s) of the source hold text, a blob or NULL where Anki writes a number")
+        }
     }
 
 

@@ -148,8 +148,9 @@ public final class AnkiCollection {
 
     /// Starts SQLite's integrity check of the working copy on another thread (`validate()` without
     /// waiting for it): the caller overlaps it with its own work and waits before trusting the result.
-    /// `checkValueTypes` also refuses text or blobs in the numeric columns a submission copies
-    /// (`IntegrityCheck.numericColumns`): one more pass over the review log, for prepare.
+    /// `checkValueTypes` also refuses text, blobs or NULL in the numeric columns of notes and cards a
+    /// submission copies (`IntegrityCheck.numericColumns`), for prepare, whose audit checks the review
+    /// log's (`IntegrityCheck.reviewLogNumericColumns`).
     public func startIntegrityCheck(checkValueTypes: Bool = false) -> IntegrityCheck {
         IntegrityCheck.start(databaseURL, checkValueTypes: checkValueTypes)
     }

@@ -92,6 +92,11 @@ extension ReaderError {
         ReaderError(.invalidCollectionData, "The collection's \(part.name) \(part.plural ? "are" : "is") malformed"
             + (detail.map { " (\($0))" } ?? "") + "; the file may be damaged.")
     }
+
+    /// Text, a blob or NULL in a column of `table` where Anki writes a number.
+    public static func notANumber(inTable table: String) -> ReaderError {
+        invalidData(.table(table), detail: "text where Anki writes a number")
+    }
 }
 
 /// A part of a collection named in `.invalidCollectionData` messages, with its grammatical number.

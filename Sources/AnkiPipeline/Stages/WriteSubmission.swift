@@ -122,9 +122,9 @@ struct WriteSubmission: PipelineStage {
                     // Reviews of cards not kept (excluded notes, deleted cards) get a NULL card, which
                     // `OR IGNORE` skips (`cid` is NOT NULL): a fifth faster than filtering them in a
                     // sub-query first. Nothing else can be skipped: every other value is a number (the
-                    // integrity thread refuses NULL, text and blobs there before the audit trusts the
-                    // copy), ids are unique, and the audit proves that every review of a stored card
-                    // is stored.
+                    // audit's pass over the source refuses NULL, text and blobs there, before the copy
+                    // is trusted), ids are unique, and the audit proves that every review of a stored
+                    // card is stored.
                     let insert = try db.makeStatement(sql: """
                         INSERT OR IGNORE INTO revlog (id, cid, ease, ivl, lastIvl, factor, time, type, day)
                         SELECT r.id + :ms, anki_submit_card(r.cid), r.ease, r.ivl, r.lastIvl,
@@ -164,6 +164,9 @@ struct WriteSubmission: PipelineStage {
             try diskFull { try writeManifest(context, output: output, counts: counts) }
             lap("rest")
             findings = try audit.finish()
+            // Text where Anki writes a number: a damaged collection (the reader's error, as for notes
+            // and cards), not a fault of the submission.
+            if audit.sourceReviewsNotANumber > 0 { throw ReaderError.notANumber(inTable: "revlog") }
             lap("audit")
         } catch {
             audit.abandon()
