@@ -89,4 +89,91 @@ import Testing
             }
         }
     }
+
+    /// Pieces of card HTML for the render tests: tags (with attributes, quotes, a "<" inside
+    /// quotes, comments, unclosed), entities, cloze markup, NUL bytes, several scripts, and runs long
+    /// enough to cross the sixteen-byte steps of the vector shortcut.
+    private static let markupPieces = [
+        "Anna ", "<b>", "</b>", "<br>", "<BR/>", "<div class=\"x\">", "</div>", "<img src=\"a.png\">", "<!-- c -->", "<!x>",
+        "<!--", "<style>p{}</style>", "<script>1</script>", "<a href='x>y'>", "<p title=\"<\">", "< b>", "<1>", "</>",
+        "<h1>", "<blockquote>", "<verylongtagname12345>", "&nbsp;", "&amp;", "&#x1F600;", "&#12;", "&bogus;", "&",
+        "{{c1::", "::", "}}", "}", ":", "{", "[", "]", "[sound:a.mp3]", "\u{0}", "Müller ", "東京 ", "x",
+        "0123456789abcdef", "ordinary text that runs on for a while ", ">", "\"", "'",
+    ]
+
+    /// The vector shortcut of `render` (ordinary bytes copied sixteen at a time) and `hasMarkup`
+    /// give what the byte-by-byte rendering and a plain search give.
+    @Test func vectorRenderAgreesWithByteByByteRendering() {
+        var random = Generator(state: 11)
+        let pieces = Self.markupPieces
+        for round in 0..<3_000 {
+            let field = (0..<(1 + random.next(round < 1_000 ? 6 : 40))).map { _ in pieces[random.next(pieces.count)] }.joined()
+            var copy = field
+            copy.withUTF8 { source in
+                let plainMarkup = source.contains { [UInt8(ascii: "<"), UInt8(ascii: "&"), UInt8(ascii: "{"), UInt8(ascii: "[")].contains($0) }
+                #expect(VisibleText.hasMarkup(source) == plainMarkup, "\(field.debugDescription)")
+                let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: source.count)
+                defer { buffer.deallocate() }
+                let visible = VisibleText(source, mode: .html, buffer: buffer)
+                guard plainMarkup else { return }
+                let plain = VisibleText.renderedByteByByte(source)
+                #expect(Array(visible.text) == plain.text, "\(field.debugDescription)")
+                #expect(visible.mediaReferences == plain.media, "\(field.debugDescription)")
+            }
+        }
+    }
+
+    /// The tag at `i` read plainly: where its closing `>` is (quotes honoured; a `<` first, even in
+    /// quotes, means no tag; a comment ends at `-->` or the end of the text) and its name (lower-cased
+    /// letters and digits after an optional `/`, at most 12; "!--" for anything starting `<!`).
+    private func plainTag(_ p: [UInt8], _ i: Int) -> (end: Int, name: String)? {
+        guard i + 1 < p.count else { return nil }
+        let next = p[i + 1]
+        let isLetter = (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(next | 0x20)
+        guard isLetter || next == UInt8(ascii: "/") || next == UInt8(ascii: "!") else { return nil }
+        if Array(p[(i + 1)...].prefix(3)) == Array("!--".utf8) {
+            let rest = p.count > i + 4 ? Array(p[(i + 4)...]) : []
+            for k in rest.indices where Array(rest[k...].prefix(3)) == Array("-->".utf8) { return (i + 4 + k + 3, "!--") }
+            return (p.count, "!--")
+        }
+        var end: Int?
+        var quote: UInt8?
+        for j in (i + 1)..<p.count {
+            let c = p[j]
+            if c == UInt8(ascii: "<") { return nil }
+            if let q = quote { if c == q { quote = nil }; continue }
+            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") { quote = c; continue }
+            if c == UInt8(ascii: ">") { end = j + 1; break }
+        }
+        guard let end else { return nil }
+        if next == UInt8(ascii: "!") { return (end, "!--") }
+        let start = next == UInt8(ascii: "/") ? i + 2 : i + 1
+        let name = p[start...].prefix { ($0 | 0x20) >= UInt8(ascii: "a") && ($0 | 0x20) <= UInt8(ascii: "z") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+            .prefix(12).map { Character(Unicode.Scalar($0 | (($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) ? 0x20 : 0))) }
+        return (end, String(name))
+    }
+
+    /// `VisibleText.tag` (name first, a second scan only when something other than `>` follows the
+    /// name) agrees with the plain reading at every `<` of random markup.
+    @Test func tagReaderAgreesWithAPlainReading() {
+        var random = Generator(state: 13)
+        let pieces = Self.markupPieces + ["<", "<B", "<a b=\"", "'>", "\">", "<Ab3", "<!-", "-->", "--", "<X", "</Q "]
+        var tags = 0
+        for _ in 0..<5_000 {
+            let field = (0..<(1 + random.next(12))).map { _ in pieces[random.next(pieces.count)] }.joined()
+            let bytes = Array(field.utf8)
+            bytes.withUnsafeBufferPointer { p in
+                for i in bytes.indices where bytes[i] == UInt8(ascii: "<") {
+                    let fast = VisibleText.tag(p, i, VisibleText.tagNameBytes)
+                    let plain = plainTag(bytes, i)
+                    #expect(fast?.end == plain?.end, "\(field.debugDescription) at \(i)")
+                    if let fast, let plain {
+                        #expect(fast.name == VisibleText.PackedName(plain.name), "\(field.debugDescription) at \(i)")
+                        tags += 1
+                    }
+                }
+            }
+        }
+        #expect(tags > 5_000)
+    }
 }
