@@ -176,4 +176,79 @@ import Testing
         }
         #expect(tags > 5_000)
     }
+
+    /// A word read plainly: a run of letters, digits, Hangul and marks that starts with one of the
+    /// first three (CJK runs and everything else stand between words), and its scalars.
+    private func plainWords(_ p: UnsafeBufferPointer<UInt8>) -> [(start: Int, end: Int, scalars: [UInt32])] {
+        var words: [(start: Int, end: Int, scalars: [UInt32])] = []
+        var i = 0
+        while i < p.count {
+            let (s, length) = TextUnits.decode(p, i)
+            guard [.letter, .digit, .hangul].contains(TextUnits.charClass(s)) else { i += length; continue }
+            let start = i
+            var scalars: [UInt32] = []
+            while i < p.count {
+                let (s, length) = TextUnits.decode(p, i)
+                guard [.letter, .digit, .hangul, .mark].contains(TextUnits.charClass(s)) else { break }
+                scalars.append(s)
+                i += length
+            }
+            words.append((start, i, scalars))
+        }
+        return words
+    }
+
+    /// The tokenizer's word readers (an ASCII loop, then a loop over scalars reading one table entry
+    /// for scalars of up to two bytes) and the word's shape bits give the tokens a plain reading
+    /// gives: the same words, scalar counts, case, digits, letters, Hangul, and lexicon flags, on
+    /// random text of many scripts, marks, invalid bytes and over-long words.
+    @Test func tokensAgreeWithAPlainReading() throws {
+        var random = Generator(state: 17)
+        let pieces: [[UInt8]] = [
+            "a", "Z", "é", "É", "ß", "\u{1E9E}", "ǅ", "İ", "ı", "Σ", "σ", "ς", "Ж", "ж", "Ё", "5", "٣", "１", "Ａ", "ａ", "한", "글",
+            "\u{3131}", "\u{0301}", "\u{200D}", "\u{FE0F}", "東", "京", "カ", "ー", "・", " ", "-", "'", ".", "@", "\u{10400}",
+            "\u{10428}", "😀", "\u{00A0}", "0", "Müller", "ΑΘΗΝΑ", "McDONALD", "x1", "\u{0}", "Anna", "Maria", "Herr", "ich",
+            "Krebs", "diabetes", String(repeating: "a", count: 60), String(repeating: "é", count: 50), "김", "민준",
+        ].map { Array($0.utf8) } + [[0xFF], [0xC3], [0xE3, 0x81], [0xED, 0xA0, 0x80], [0xC0, 0xAF]]
+        let lexicon = sharedScanner.lexicon
+        let maxScalars = sharedScanner.configuration.limits.maxTokenScalars
+        var words = 0
+        for round in 0..<4_000 {
+            let bytes = (0..<(1 + random.next(14))).flatMap { _ in pieces[random.next(pieces.count)] }
+            let identifier = round % 4 == 0
+            try bytes.withUnsafeBufferPointer { p in
+                let tokenBuffer = UnsafeMutableBufferPointer<Token>.allocate(capacity: TokenizedText.capacity(p.count))
+                let runs = CJKRunBuffer(scalars: .allocate(capacity: CJKRunBuffer.capacity(p.count)),
+                                        offsets: .allocate(capacity: CJKRunBuffer.capacity(p.count)))
+                defer { tokenBuffer.deallocate(); runs.scalars.deallocate(); runs.offsets.deallocate() }
+                var hits = HitStore()
+                let tokens = sharedScanner.tokenize(p, identifier: identifier, into: tokenBuffer, runs: runs, hits: &hits).tokens
+                let plain = plainWords(p)
+                try #require(tokens.count == plain.count, "\(bytes)")
+                for (token, word) in zip(tokens, plain) {
+                    let counted = word.scalars.filter { TextUnits.charClass($0) != .mark }
+                    let classes = counted.map(TextUnits.charClass)
+                    let firstUpper = TextUnits.lower(counted[0]) != counted[0]
+                    let allUpper = !zip(counted, classes).contains { $1 == .letter && TextUnits.lower($0) == $0 }
+                    let letterCase: Token.Case = firstUpper ? (allUpper && counted.count > 1 ? .upper : .capitalized) : .lower
+                    var flags: WordFlags = []
+                    if counted.count <= maxScalars {
+                        let table = identifier || firstUpper ? lexicon.words : lexicon.common
+                        let index = table.find(counted.map(TextUnits.lower))
+                        if index >= 0 { flags = table.payload(index).flags }
+                    }
+                    let label = "\(bytes) \(word.start)..<\(word.end)"
+                    #expect(token.start == word.start && token.end == word.end, "\(label)")
+                    #expect(token.scalarCount == counted.count, "\(label)")
+                    #expect(token.letterCase == letterCase, "\(label)")
+                    #expect(token.hasDigit == classes.contains(.digit), "\(label)")
+                    #expect(token.hasLetter == (classes.contains(.letter) || classes.contains(.hangul)), "\(label)")
+                    #expect(token.isHangul == (classes.contains(.hangul) && !classes.contains(.letter) && !classes.contains(.digit)), "\(label)")
+                    #expect(token.flags == flags, "\(label)")
+                    words += 1
+                }
+            }
+        }
+        #expect(words > 5_000)
+    }
 }
