@@ -60,17 +60,76 @@ struct TermHit {
 }
 
 /// Where the tokenizer collects lexicon hits; the caller keeps it alive while `TokenizedText`
-/// points into it.
+/// points into it, and frees it with `deallocate()`.
 struct HitStore {
-    var cjk: [CJKHit] = []
-    var terms: [TermHit] = []
+    var cjk = HitList<CJKHit>()
+    var terms = HitList<TermHit>()
 
-    /// Empties both lists, keeping their capacity unless a huge field made them big.
+    /// Empties both lists, keeping their memory unless a huge field made it big.
     @inline(__always)
     mutating func clear() {
-        if !cjk.isEmpty { if cjk.count > 1 << 12 { cjk = [] } else { cjk.removeAll(keepingCapacity: true) } }
-        if !terms.isEmpty { if terms.count > 1 << 12 { terms = [] } else { terms.removeAll(keepingCapacity: true) } }
+        cjk.removeAll()
+        terms.removeAll()
     }
+
+    func deallocate() {
+        cjk.deallocate()
+        terms.deallocate()
+    }
+}
+
+/// A growable list of plain values (hits) in memory of its own: unlike an array, appending to it and
+/// reading it through a pointer cost no uniqueness checks or reference counting, which for the
+/// thread's lists (see `ScanScratch`) came to several calls per field. The owner frees it with
+/// `deallocate()`.
+struct HitList<Element> {
+    private(set) var base: UnsafeMutablePointer<Element>
+    private(set) var count = 0
+    private var capacity: Int
+    private static var initialCapacity: Int { 64 }
+
+    init() {
+        capacity = Self.initialCapacity
+        base = .allocate(capacity: capacity)
+    }
+
+    var isEmpty: Bool { count == 0 }
+
+    /// The elements, valid until the next change.
+    var buffer: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
+
+    @inline(__always)
+    mutating func append(_ element: Element) {
+        if count == capacity { grow() }
+        (base + count).initialize(to: element)
+        count += 1
+    }
+
+    @inline(never)
+    private mutating func grow() {
+        let larger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+        larger.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = larger
+        capacity *= 2
+    }
+
+    /// Empties the list, keeping its memory unless a huge field made it big (elements are plain
+    /// values: nothing to deinitialize).
+    @inline(__always)
+    mutating func removeAll() {
+        count = 0
+        if capacity > 1 << 12 { shrink() }
+    }
+
+    @inline(never)
+    private mutating func shrink() {
+        base.deallocate()
+        capacity = Self.initialCapacity
+        base = .allocate(capacity: capacity)
+    }
+
+    func deallocate() { base.deallocate() }
 }
 
 /// The tokens of a text and what was found on the way. Only pointers and numbers (into buffers the
@@ -230,9 +289,6 @@ extension Scanner {
         // The lexicon's tables, read through one pointer where they are needed (copying them all
         // into the frame cost more than tokenizing a short field).
         let tables = lexicon.tokenizerTables
-        var termHits: [TermHit] = []
-        swap(&termHits, &hits.terms)
-        defer { swap(&termHits, &hits.terms) }
         var allFlags: WordFlags = []
         var mayHaveSeeds = false, hasHangul = false
         let asciiWord = tables.pointee.asciiWord, wordTable = tables.pointee.wordTable
@@ -278,7 +334,7 @@ extension Scanner {
                 } else {
                     let class0 = TextUnits.charClassFast(s0)
                     if class0 == .cjk {
-                        i = scanCJKRun(text, from: i, runs, into: &result, cjkHits: &hits.cjk, termHits: &termHits)
+                        i = scanCJKRun(text, from: i, runs, into: &result, cjkHits: &hits.cjk, termHits: &hits.terms)
                         continue
                     }
                     startsWord = class0 == .letter || class0 == .digit || class0 == .hangul
@@ -298,7 +354,7 @@ extension Scanner {
             let prefixMask = tables.pointee.prefix.lengthMask
             if prefixMask != 0 && keyCount >= 1 {
                 if prefixMask & 0b110 != 0 || keyCount >= 3 && tables.pointee.prefix.mayStartThreeOrMore(key, keyCount) {
-                    Self.prefixStemHits(key, keyCount, start: start, end: j, tables, into: &termHits)
+                    Self.prefixStemHits(key, keyCount, start: start, end: j, tables, into: &hits.terms)
                 }
             }
             var flags: WordFlags = []
@@ -310,13 +366,13 @@ extension Scanner {
                     let info = full ? tables.pointee.words.payload(index) : tables.pointee.common.payload(index)
                     flags = info.flags
                     allFlags.formUnion(info.flags)
-                    if info.terms.count > 0 { Self.termHits(info.terms, start: start, end: j, tables, into: &termHits) }
+                    if info.terms.count > 0 { Self.termHits(info.terms, start: start, end: j, tables, into: &hits.terms) }
                 }
                 // Suffix stems (of at least `minimumSuffix` scalars, shorter than the word) only when
                 // the word ends in the last two scalars of one.
                 if tables.pointee.suffix.lengthMask != 0 && !word.shape.isDisjoint(with: [.letter, .hangul])
                     && count > Lexicon.minimumSuffix && tables.pointee.suffixPairs.contains(key[count - 2], key[count - 1]) {
-                    Self.suffixStemHits(key, count, start: start, end: j, tables, into: &termHits)
+                    Self.suffixStemHits(key, count, start: start, end: j, tables, into: &hits.terms)
                 }
             }
             let token = Token(start: start, end: j, scalarCount: count, flags: flags, shape: word.shape)
@@ -339,7 +395,7 @@ extension Scanner {
     /// out of line, since few words name terms and appending takes many values.
     @inline(never)
     static func termHits(_ range: TermRange, start: Int, end: Int, _ tables: UnsafePointer<TokenizerTables>,
-                         into termHits: inout [TermHit]) {
+                         into termHits: inout HitList<TermHit>) {
         for term in tables.pointee.terms(range) { termHits.append(TermHit(start: start, end: end, term: term)) }
     }
 
@@ -348,7 +404,7 @@ extension Scanner {
     /// prefix, and stems of two or more scalars only when the first two scalars are a stem's.
     @inline(never)
     static func prefixStemHits(_ key: UnsafeMutablePointer<UInt32>, _ keyCount: Int, start: Int, end: Int,
-                               _ tables: UnsafePointer<TokenizerTables>, into termHits: inout [TermHit]) {
+                               _ tables: UnsafePointer<TokenizerTables>, into termHits: inout HitList<TermHit>) {
         let prefix = tables.pointee.prefix
         let prefixMask = prefix.lengthMask
         var ph = TextUnits.hash(TextUnits.hashStart(), key[0])
@@ -379,7 +435,7 @@ extension Scanner {
     /// word) the word (its `count` lower-cased scalars at `key`) ends with, shortest first.
     @inline(never)
     static func suffixStemHits(_ key: UnsafeMutablePointer<UInt32>, _ count: Int, start: Int, end: Int,
-                               _ tables: UnsafePointer<TokenizerTables>, into termHits: inout [TermHit]) {
+                               _ tables: UnsafePointer<TokenizerTables>, into termHits: inout HitList<TermHit>) {
         let suffix = tables.pointee.suffix
         let suffixMask = suffix.lengthMask
         var length = Lexicon.minimumSuffix
@@ -400,7 +456,7 @@ extension Scanner {
     /// Reads the CJK run at `start` (decoding each scalar once, into `runs`) and finds every lexicon
     /// entry inside it (names, honorifics, context words, terms). Returns the index after the run.
     private func scanCJKRun(_ text: UnsafeBufferPointer<UInt8>, from start: Int, _ runs: CJKRunBuffer,
-                            into result: inout TokenizedText, cjkHits: inout [CJKHit], termHits: inout [TermHit]) -> Int {
+                            into result: inout TokenizedText, cjkHits: inout HitList<CJKHit>, termHits: inout HitList<TermHit>) -> Int {
         let n = text.count
         let scalars = runs.scalars, offsets = runs.offsets
         var count = 0

@@ -222,6 +222,7 @@ import Testing
                                         offsets: .allocate(capacity: CJKRunBuffer.capacity(p.count)))
                 defer { tokenBuffer.deallocate(); runs.scalars.deallocate(); runs.offsets.deallocate() }
                 var hits = HitStore()
+                defer { hits.deallocate() }
                 let tokens = sharedScanner.tokenize(p, identifier: identifier, into: tokenBuffer, runs: runs, hits: &hits).tokens
                 let plain = plainWords(p)
                 try #require(tokens.count == plain.count, "\(bytes)")
