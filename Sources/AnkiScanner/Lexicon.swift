@@ -434,7 +434,7 @@ struct Lexicon: @unchecked Sendable {
         tokenizerStore = PinnedBuffer([TokenizerTables(
             words: words.raw, common: common.raw, prefix: prefixStems.raw, suffix: suffixStems.raw,
             prefixPairs: prefixPairs.raw, suffixPairs: suffixPairs.raw, termBase: termIndexBase,
-            asciiWord: AsciiWord.table, asciiLower: AsciiWord.lower, wordTable: TextUnits.wordTable)])
+            asciiWord: AsciiWord.table, asciiLowerAndBits: AsciiWord.lowerAndBits, wordTable: TextUnits.wordTable)])
         tokenizerTables = UnsafePointer(tokenizerStore.base)
     }
 

@@ -200,35 +200,36 @@ extension Scanner {
     /// cost more than the register pressure of the bigger loop.
     @inline(__always)
     static func readASCIIWord(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ key: UnsafeMutablePointer<UInt32>,
-                              _ maxScalars: Int, _ table: UnsafePointer<UInt8>, _ lowerTable: UnsafePointer<UInt8>) -> WordScan {
+                              _ maxScalars: Int, _ table: UnsafePointer<UInt8>, _ lowerAndBits: UnsafePointer<UInt16>) -> WordScan {
         let p = text.baseAddress!, n = text.count
         var e = start
         var h = TextUnits.hashStart()
-        var seen: UInt8 = 0
+        var seen: UInt16 = 0
         let limit = min(n, start + maxScalars)
-        var k = key
+        // (the key indexed by the text's offsets: no pointer of its own to advance)
+        let k = key - start
         while e < limit {
-            let c = p[e]
-            let bits = table[Int(c)]
-            if bits & AsciiWord.word == 0 { break }
-            seen |= bits
-            let lower = UInt32(lowerTable[Int(c)])
-            k.pointee = lower
-            k += 1
+            // one load a byte: the lower case in the low byte, the `AsciiWord` bits in the high one
+            let entry = lowerAndBits[Int(p[e])]
+            if entry & UInt16(AsciiWord.word) << 8 == 0 { break }
+            seen |= entry
+            let lower = UInt32(entry & 0xFF)
+            k[e] = lower
             h = TextUnits.hash(h, lower)
             e &+= 1
         }
+        var bits = UInt8(truncatingIfNeeded: seen >> 8)
         if e == limit {
             // longer than the key: the rest only counts
             while e < n {
-                let bits = table[Int(p[e])]
-                if bits & AsciiWord.word == 0 { break }
-                seen |= bits
+                let more = table[Int(p[e])]
+                if more & AsciiWord.word == 0 { break }
+                bits |= more
                 e += 1
             }
         }
         // (the upper-case bit of the first byte only: see `WordShape`)
-        let shape = seen & (AsciiWord.word | AsciiWord.lowerLetter) | table[Int(p[start])] & AsciiWord.upper
+        let shape = bits & (AsciiWord.word | AsciiWord.lowerLetter) | table[Int(p[start])] & AsciiWord.upper
         return WordScan(end: e, count: e - start, hash: h, shape: WordShape(rawValue: shape))
     }
 
@@ -244,30 +245,47 @@ extension Scanner {
         var shape = partial.shape.rawValue
         var j = partial.end
         while j < n {
-            let bj = text[j]
-            var entry: UInt32, len: Int
-            if bj < 0x80 {
-                entry = table[Int(bj)]; len = 1
-            } else if bj >= 0xC2 && bj < 0xE0 && j + 1 < n && text[j + 1] & 0xC0 == 0x80 {
-                // two bytes (Latin, Greek, Cyrillic...)
-                entry = table[Int((UInt32(bj) & 0x1F) << 6 | (UInt32(text[j + 1]) & 0x3F))]; len = 2
-            } else {
-                (entry, len) = Self.readScalar(text, j)
+            // Scalars of one and two bytes (Latin, Greek, Cyrillic...) in an inner loop without a
+            // call, so that it keeps its values in registers; others (rare in words) after it.
+            var entry: UInt32 = 0, len = 0
+            while j < n {
+                let bj = text[j]
+                if bj < 0x80 {
+                    entry = table[Int(bj)]; len = 1
+                } else if bj >= 0xC2 && bj < 0xE0 && j + 1 < n && text[j + 1] & 0xC0 == 0x80 {
+                    entry = table[Int((UInt32(bj) & 0x1F) << 6 | (UInt32(text[j + 1]) & 0x3F))]; len = 2
+                } else {
+                    len = 0
+                    break
+                }
+                guard entry & TextUnits.WordEntry.word != 0 else { break }
+                j &+= len
+                Self.add(entry, &count, &h, &shape, key, maxScalars)
             }
+            guard j < n && len == 0 else { break }
+            (entry, len) = Self.readScalar(text, j)
             guard entry & TextUnits.WordEntry.word != 0 else { break }
             j &+= len
-            if entry & TextUnits.WordEntry.mark != 0 { continue }
-            let bits = UInt8(truncatingIfNeeded: entry >> TextUnits.WordEntry.shapeShift)
-            // (the upper-case bit counts for the first scalar only)
-            shape |= count == 0 ? bits : bits & ~WordShape.firstUpper.rawValue
-            if count < maxScalars {
-                let lower = entry & TextUnits.WordEntry.lowerMask
-                key[count] = lower
-                h = TextUnits.hash(h, lower)
-            }
-            count &+= 1
+            Self.add(entry, &count, &h, &shape, key, maxScalars)
         }
         return WordScan(end: j, count: count, hash: h, shape: WordShape(rawValue: shape))
+    }
+
+    /// Adds the scalar of `entry` (a `TextUnits.WordEntry` of a word's scalar) to the word: its shape
+    /// bits (upper case for the first scalar only) and, while there is room, its lower case to `key`
+    /// and the hash. Marks are part of the word but not counted.
+    @inline(__always)
+    static func add(_ entry: UInt32, _ count: inout Int, _ h: inout UInt64, _ shape: inout UInt8,
+                    _ key: UnsafeMutablePointer<UInt32>, _ maxScalars: Int) {
+        if entry & TextUnits.WordEntry.mark != 0 { return }
+        let bits = UInt8(truncatingIfNeeded: entry >> TextUnits.WordEntry.shapeShift)
+        shape |= count == 0 ? bits : bits & ~WordShape.firstUpper.rawValue
+        if count < maxScalars {
+            let lower = entry & TextUnits.WordEntry.lowerMask
+            key[count] = lower
+            h = TextUnits.hash(h, lower)
+        }
+        count &+= 1
     }
 
     /// The `TextUnits.WordEntry` of the scalar at `j` and its length: for the scalars of three and four
@@ -290,7 +308,10 @@ extension Scanner {
         // into the frame cost more than tokenizing a short field).
         let tables = lexicon.tokenizerTables
         var allFlags: WordFlags = []
-        var mayHaveSeeds = false, hasHangul = false
+        var mayHaveSeeds = false
+        // The shapes of all words together: which of them have digits or Hangul is read from it
+        // after the loop (one value kept per word instead of two tests).
+        var allShapes: WordShape = []
         let asciiWord = tables.pointee.asciiWord, wordTable = tables.pointee.wordTable
         var i = 0
         while i < n {
@@ -317,7 +338,7 @@ extension Scanner {
                 }
                 // An ASCII word (the usual case) is read by one table lookup a byte; a non-ASCII byte
                 // after it may continue it (a letter or a mark).
-                word = Self.readASCIIWord(text, start, key, maxScalars, asciiWord, tables.pointee.asciiLower)
+                word = Self.readASCIIWord(text, start, key, maxScalars, asciiWord, tables.pointee.asciiLowerAndBits)
                 if word.end < n && text[word.end] >= 0x80 {
                     word = Self.readWord(text, key, maxScalars, wordTable, continuing: word)
                 }
@@ -375,15 +396,17 @@ extension Scanner {
                     Self.suffixStemHits(key, count, start: start, end: j, tables, into: &hits.terms)
                 }
             }
-            let token = Token(start: start, end: j, scalarCount: count, flags: flags, shape: word.shape)
-            if token.hasDigit { mayHaveSeeds = true }
-            if token.isHangul { hasHangul = true }
+            allShapes.formUnion(word.shape)
             if tokenCount < tokens.count {
-                tokens[tokenCount] = token
+                tokens[tokenCount] = Token(start: start, end: j, scalarCount: count, flags: flags, shape: word.shape)
                 tokenCount += 1
             }
             i = j
         }
+        if allShapes.contains(.digit) { mayHaveSeeds = true }
+        // (a word with Hangul in it is rare: only then are the words searched for one all Hangul;
+        // every word has its token, see `TokenizedText.capacity`)
+        let hasHangul = allShapes.contains(.hangul) && tokens[0..<tokenCount].contains { $0.isHangul }
         result.tokens = UnsafeBufferPointer(rebasing: tokens[0..<tokenCount])
         result.flags = allFlags
         result.mayHaveSeeds = mayHaveSeeds
@@ -536,8 +559,8 @@ struct TokenizerTables {
     var termBase: UnsafePointer<Int32>
     /// `AsciiWord.table`.
     var asciiWord: UnsafePointer<UInt8>
-    /// `AsciiWord.lower`.
-    var asciiLower: UnsafePointer<UInt8>
+    /// `AsciiWord.lowerAndBits`.
+    var asciiLowerAndBits: UnsafePointer<UInt16>
     /// `TextUnits.wordTable`.
     var wordTable: UnsafePointer<UInt32>
 
@@ -570,11 +593,14 @@ enum AsciiWord {
         return UnsafePointer(t)
     }()
 
-    /// Each ASCII byte lower-cased (A-Z to a-z, others as they are): one load a byte in the word loop.
-    nonisolated(unsafe) static let lower: UnsafePointer<UInt8> = {
-        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
-        for c in 0..<256 { t[c] = UInt8(c) }
-        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = c | 0x20 }
+    /// Each byte lower-cased (A-Z to a-z, others as they are) in the low byte and its bits of
+    /// `table` in the high byte: one load a byte in the ASCII word loop.
+    nonisolated(unsafe) static let lowerAndBits: UnsafePointer<UInt16> = {
+        let t = UnsafeMutablePointer<UInt16>.allocate(capacity: 256)
+        for c in 0..<256 {
+            let b = UInt8(c), lower = UInt8(ascii: "A") <= b && b <= UInt8(ascii: "Z") ? b | 0x20 : b
+            t[c] = UInt16(table[c]) << 8 | UInt16(lower)
+        }
         return UnsafePointer(t)
     }()
 }

@@ -65,6 +65,11 @@ struct VisibleText {
             if anyLane(v .== lt .| v .== amp .| v .== brace .| v .== bracket) { return true }
             i &+= 16
         }
+        if i < n && n >= 16 {
+            // the last sixteen bytes, some of them tested already (no byte loop for the rest)
+            let v = raw.loadUnaligned(fromByteOffset: n - 16, as: SIMD16<UInt8>.self)
+            return anyLane(v .== lt .| v .== amp .| v .== brace .| v .== bracket)
+        }
         while i < n {
             let b = base[i]
             if b == UInt8(ascii: "<") || b == UInt8(ascii: "&") || b == UInt8(ascii: "{") || b == UInt8(ascii: "[") { return true }
