@@ -205,7 +205,8 @@ extension Scanner {
         var e = start
         var h = TextUnits.hashStart()
         var seen: UInt16 = 0
-        let limit = min(n, start + maxScalars)
+        // (wrapping arithmetic in the word readers: offsets into the text cannot overflow)
+        let limit = min(n, start &+ maxScalars)
         // (the key indexed by the text's offsets: no pointer of its own to advance)
         let k = key - start
         while e < limit {
@@ -225,12 +226,12 @@ extension Scanner {
                 let more = table[Int(p[e])]
                 if more & AsciiWord.word == 0 { break }
                 bits |= more
-                e += 1
+                e &+= 1
             }
         }
         // (the upper-case bit of the first byte only: see `WordShape`)
         let shape = bits & (AsciiWord.word | AsciiWord.lowerLetter) | table[Int(p[start])] & AsciiWord.upper
-        return WordScan(end: e, count: e - start, hash: h, shape: WordShape(rawValue: shape))
+        return WordScan(end: e, count: e &- start, hash: h, shape: WordShape(rawValue: shape))
     }
 
     /// The rest of the word `partial` began (letters, digits, Hangul, marks, any script), from
@@ -489,7 +490,7 @@ extension Scanner {
             // form) are decoded here; anything else by `decode`.
             var s: UInt32, len: Int
             let b0 = text[j]
-            if b0 &- 0xE3 < 7 && j + 2 < n && text[j + 1] & 0xC0 == 0x80 && text[j + 2] & 0xC0 == 0x80 {
+            if b0 &- 0xE3 < 7 && j &+ 2 < n && text[j &+ 1] & 0xC0 == 0x80 && text[j &+ 2] & 0xC0 == 0x80 {
                 s = (UInt32(b0) & 0x0F) << 12 | (UInt32(text[j + 1]) & 0x3F) << 6 | UInt32(text[j + 2]) & 0x3F
                 len = 3
             } else {
@@ -498,8 +499,9 @@ extension Scanner {
             guard TextUnits.isCJK(s) else { break }
             scalars[count] = s
             offsets[count] = j
-            count += 1
-            j += len
+            // (wrapping: offsets and counts within the text cannot overflow)
+            count &+= 1
+            j &+= len
         }
         offsets[count] = j
         result.cjkScalars += count

@@ -296,18 +296,19 @@ struct VisibleText {
                     while j < n && !isSpecial[Int(base[j])] { j += 1 }
                     (o + length).update(from: base + i, count: j - i)
                     for k in i..<j {
-                        f[length + k - i] = Int32(truncatingIfNeeded: k)
-                        t[length + k - i] = Int32(truncatingIfNeeded: k + 1)
+                        f[length &+ k &- i] = Int32(truncatingIfNeeded: k)
+                        t[length &+ k &- i] = Int32(truncatingIfNeeded: k &+ 1)
                     }
                 } else {
                     // sixteen at a time while at least sixteen are left, then byte by byte
                     j = copyOrdinaryRun(base, from: i, count: n, to: o + length, inCloze: clozeDepth > 0)
                     while j < n && !isSpecial[Int(base[j])] {
-                        o[length + j - i] = base[j]
-                        j += 1
+                        o[length &+ j &- i] = base[j]
+                        j &+= 1
                     }
                 }
-                length += j - i
+                // (wrapping arithmetic here and below: offsets into the field cannot overflow)
+                length &+= j &- i
                 i = j
                 continue
             }
@@ -410,13 +411,13 @@ struct VisibleText {
         // (constants as local vectors: see `hasMarkup`)
         let nul = splat("\0"), lt = splat("<"), amp = splat("&"), brace = splat("{"), bracket = splat("[")
         let colon = splat(":"), close = splat("}")
-        while j + 16 <= n {
+        while j &+ 16 <= n {
             let v = raw.loadUnaligned(fromByteOffset: j, as: SIMD16<UInt8>.self)
-            target.storeBytes(of: v, toByteOffset: j - start, as: SIMD16<UInt8>.self)
+            target.storeBytes(of: v, toByteOffset: j &- start, as: SIMD16<UInt8>.self)
             var found = v .== nul .| v .== lt .| v .== amp .| v .== brace .| v .== bracket
             if inCloze { found = found .| v .== colon .| v .== close }
             let lane = firstLane(found)
-            if lane < 16 { return j + lane }
+            if lane < 16 { return j &+ lane }
             j &+= 16
         }
         return j
@@ -452,13 +453,27 @@ struct VisibleText {
             } else if nameBytes[Int(next)] == 0 || next < UInt8(ascii: "A") {
                 return nil  // neither a letter nor "/"
             }
-            var count = 0
-            while j < n && count < 12 {
+            // the first eight bytes of the name to `low`, the next four to `high` (no branch a byte
+            // on which half it goes to)
+            var shift: UInt64 = 0
+            let first = min(n, j &+ 8)
+            while j < first {
                 let byte = nameBytes[Int(p[j])]
                 if byte == 0 { break }
-                name.append(byte, at: count)
-                count += 1
-                j += 1
+                name.low |= UInt64(byte) &<< shift
+                shift &+= 8
+                j &+= 1
+            }
+            if shift == 64 {
+                shift = 0
+                let last = min(n, j &+ 4)
+                while j < last {
+                    let byte = nameBytes[Int(p[j])]
+                    if byte == 0 { break }
+                    name.high |= UInt64(byte) &<< shift
+                    shift &+= 8
+                    j &+= 1
+                }
             }
             if j < n && p[j] == UInt8(ascii: ">") { return (j + 1, name) }
         }
