@@ -53,6 +53,7 @@ struct ScalarTable<Payload: Sendable>: @unchecked Sendable {
     private let bloomStore: PinnedBuffer<UInt64>
     private let prefixStore: PinnedBuffer<UInt64>
     private let startStore: PinnedBuffer<UInt64>
+    private let trigramStore: PinnedBuffer<UInt64>
     /// The table as plain pointers and numbers: copied into a hot loop without reference counting.
     /// Valid as long as this table (the scanner's lexicon) lives.
     let raw: RawScalarTable<Payload>
@@ -80,6 +81,7 @@ struct ScalarTable<Payload: Sendable>: @unchecked Sendable {
         var firstScalars: [UInt32] = []
         var prefixBits = [UInt64](repeating: 0, count: withPrefixes ? Int(RawScalarTable<Payload>.prefixBitCount / 64) : 0)
         var startBits = prefixBits
+        var trigramBits = [UInt64](repeating: 0, count: withPrefixes ? RawScalarTable<Payload>.trigramBitCount / 64 : 0)
         // Sorted so that tables (and so scans) are identical from run to run.
         for (key, payload) in dictionary.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             let h = TextUnits.hash(key)
@@ -90,6 +92,10 @@ struct ScalarTable<Payload: Sendable>: @unchecked Sendable {
             arena.append(contentsOf: key)
             if let first = key.first { firstScalars.append(first) }
             if withPrefixes {
+                if key.count >= 3 {
+                    let t = RawScalarTable<Payload>.trigram(key[0], key[1], key[2])
+                    trigramBits[t >> 6] |= 1 << UInt64(t & 63)
+                }
                 var ph = TextUnits.hashStart()
                 for (k, scalar) in key.enumerated() {
                     ph = TextUnits.hash(ph, scalar)
@@ -107,9 +113,10 @@ struct ScalarTable<Payload: Sendable>: @unchecked Sendable {
         bloomStore = PinnedBuffer(bloom)
         prefixStore = PinnedBuffer(prefixBits)
         startStore = PinnedBuffer(startBits)
+        trigramStore = PinnedBuffer(trigramBits)
         raw = RawScalarTable(slotBase: UnsafePointer(slotStore.base), arenaBase: UnsafePointer(arenaStore.base),
                              bloomBase: UnsafePointer(bloomStore.base), prefixBase: UnsafePointer(prefixStore.base),
-                             startBase: UnsafePointer(startStore.base),
+                             startBase: UnsafePointer(startStore.base), trigramBase: UnsafePointer(trigramStore.base),
                              mask: capacity - 1, bloomShift: bloomShift, lengthMask: mask, maxLength: maxLength)
         self.count = dictionary.count
         self.firstScalars = firstScalars
@@ -154,6 +161,10 @@ struct RawScalarTable<Payload: Sendable>: @unchecked Sendable {
     /// key, since many more words share their first three scalars with some key than their first
     /// four.
     let startBase: UnsafePointer<UInt64>
+    /// Bits for the first three scalars of every key of three or more (when built `withPrefixes`),
+    /// indexed by the low five bits of each (`trigram`): the first test of `mayStartThreeOrMore`,
+    /// a few loads and shifts where the hashes of the other tests take a multiplication a scalar.
+    let trigramBase: UnsafePointer<UInt64>
     let mask: Int
     let bloomShift: UInt64
     let lengthMask: UInt64
@@ -161,6 +172,14 @@ struct RawScalarTable<Payload: Sendable>: @unchecked Sendable {
 
     static var prefixBitCount: UInt64 { 1 << 16 }
     static var startLength: Int { 4 }
+    static var trigramBitCount: Int { 1 << 15 }
+
+    /// The bit of `trigramBase` for keys that start with `a`, `b`, `c` (ASCII letters get bits of
+    /// their own; other scalars share them).
+    @inline(__always)
+    static func trigram(_ a: UInt32, _ b: UInt32, _ c: UInt32) -> Int {
+        Int(truncatingIfNeeded: (a & 31) << 10 | (b & 31) << 5 | (c & 31))
+    }
 
     /// The hash's bits spread over the word (FNV-1a's low bits depend only on the scalars' low bits).
     @inline(__always)
@@ -174,11 +193,13 @@ struct RawScalarTable<Payload: Sendable>: @unchecked Sendable {
 
     /// False when no key of at least three scalars is a prefix of the `count` scalars at `key`
     /// (`count` >= 3; true may be a false positive). Only for tables built `withPrefixes`.
-    /// Most words fail the first test (no key starts with their first three scalars); of the rest,
-    /// most fail the second (no key of four or more starts with their first four, nor is a key of
+    /// Most words fail the first tests (no key starts with their first three scalars: by their low
+    /// bits, then by their hash); of the rest, most fail the last (no key of four or more starts with their first four, nor is a key of
     /// three their first three).
     @inline(__always)
     func mayStartThreeOrMore(_ key: UnsafePointer<UInt32>, _ count: Int) -> Bool {
+        let t = Self.trigram(key[0], key[1], key[2])
+        guard trigramBase[t >> 6] & (1 << UInt64(t & 63)) != 0 else { return false }
         let h3 = TextUnits.hash(TextUnits.hash(TextUnits.hash(TextUnits.hashStart(), key[0]), key[1]), key[2])
         let bit3 = Self.mix(h3) >> 48
         guard prefixBase[Int(bit3 >> 6)] & (1 << (bit3 & 63)) != 0 else { return false }
@@ -192,7 +213,9 @@ struct RawScalarTable<Payload: Sendable>: @unchecked Sendable {
     @inline(__always)
     func find(_ key: UnsafePointer<UInt32>, _ count: Int, hash: UInt64) -> Int {
         let m = Self.mix(hash)
-        let word = bloomBase[Int(m >> bloomShift)]
+        // (masking shift and truncating conversion: `bloomShift` is below 64 and the result fits,
+        // so the checks of `>>` and `Int(_:)` would only cost instructions)
+        let word = bloomBase[Int(truncatingIfNeeded: m &>> bloomShift)]
         let bits: UInt64 = 1 << ((m >> 20) & 63) | 1 << ((m >> 26) & 63)
         guard word & bits == bits else { return -1 }
         var slot = Int(truncatingIfNeeded: m) & mask
@@ -411,7 +434,7 @@ struct Lexicon: @unchecked Sendable {
         tokenizerStore = PinnedBuffer([TokenizerTables(
             words: words.raw, common: common.raw, prefix: prefixStems.raw, suffix: suffixStems.raw,
             prefixPairs: prefixPairs.raw, suffixPairs: suffixPairs.raw, termBase: termIndexBase,
-            asciiWord: AsciiWord.table, asciiLower: AsciiWord.lower, twoByte: TextUnits.twoByteTable)])
+            asciiWord: AsciiWord.table, asciiLowerAndBits: AsciiWord.lowerAndBits, wordTable: TextUnits.wordTable)])
         tokenizerTables = UnsafePointer(tokenizerStore.base)
     }
 

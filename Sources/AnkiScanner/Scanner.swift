@@ -121,35 +121,25 @@ public final class Scanner: Sendable {
     func scan(bytes source: UnsafeBufferPointer<UInt8>, field: Int, mode: VisibleText.Mode,
               minimumScore: Double, references: inout [String]?) -> [Finding] {
         guard !source.isEmpty else { return [] }
-        // The visible text (never longer than the source), the tokens and the CJK runs live in buffers
-        // this thread reuses from field to field; a huge field gets buffers of its own, freed after it.
-        let scratch = source.count <= ScanScratch.keptBytes ? ScanScratch.current() : ScanScratch(capacity: source.count)
-        // (the text, tokens and runs point into `scratch`: it must outlive their last use)
-        return withExtendedLifetime(scratch) { () -> [Finding] in
-            let visible = VisibleText(source, mode: mode, buffer: scratch.bytes(source.count))
-            if references != nil && !visible.mediaReferences.isEmpty {
-                references = visible.mediaReferences.map { TextUnits.string(source, $0) }
-            }
-            let text = visible.text
-            // The hit arrays keep their capacity from field to field (no allocation for most fields).
-            var hits = HitStore()
-            swap(&hits, &scratch.hits)
-            defer {
-                hits.clear()
-                swap(&hits, &scratch.hits)
-            }
-            var tokens = tokenize(text, identifier: mode == .identifier,
-                                  into: scratch.tokens(TokenizedText.capacity(source.count)),
-                                  runs: scratch.runs(CJKRunBuffer.capacity(source.count)), hits: &hits)
-            return hits.cjk.withUnsafeBufferPointer { cjk in
-                hits.terms.withUnsafeBufferPointer { terms in
-                    tokens.cjkHits = cjk
-                    tokens.termHits = terms
-                    return candidates(text, tokens, visible: visible, source: source, field: field, mode: mode,
-                                      minimumScore: minimumScore)
-                }
-            }
+        // The visible text (never longer than the source), the tokens, the CJK runs and the lexicon
+        // hits live in buffers this thread reuses from field to field; a huge field gets buffers of
+        // its own, freed after it.
+        let ownScratch = source.count > ScanScratch.keptBytes
+        let scratch = ownScratch ? ScanScratch.make(capacity: source.count) : ScanScratch.current()
+        defer { if ownScratch { ScanScratch.release(scratch) } }
+        let visible = VisibleText(source, mode: mode, buffer: scratch.pointee.bytes(source.count))
+        if references != nil && !visible.mediaReferences.isEmpty {
+            references = visible.mediaReferences.map { TextUnits.string(source, $0) }
         }
+        let text = visible.text
+        let tokenBuffer = scratch.pointee.tokens(TokenizedText.capacity(source.count))
+        let runs = scratch.pointee.runs(CJKRunBuffer.capacity(source.count))
+        // (the hit lists keep their capacity from field to field: no allocation for most fields)
+        defer { scratch.pointee.hits.clear() }
+        var tokens = tokenize(text, identifier: mode == .identifier, into: tokenBuffer, runs: runs, hits: &scratch.pointee.hits)
+        tokens.cjkHits = scratch.pointee.hits.cjk.buffer
+        tokens.termHits = scratch.pointee.hits.terms.buffer
+        return candidates(text, tokens, visible: visible, source: source, field: field, mode: mode, minimumScore: minimumScore)
     }
 
     private func candidates(_ text: UnsafeBufferPointer<UInt8>, _ tokens: TokenizedText, visible: VisibleText,
@@ -272,11 +262,12 @@ public final class Scanner: Sendable {
 }
 
 
-/// Buffers for the visible text, the tokens and the CJK runs of one field, kept per thread so that
-/// scanning a field allocates nothing for them (most fields are short, and allocating and freeing
-/// them cost more than tokenizing). Grown as needed up to `keptBytes` of text; freed when the thread
-/// ends. A larger field gets an instance of its own (`init(capacity:)`), freed after it.
-final class ScanScratch {
+/// Buffers for the visible text, the tokens and the CJK runs of one field, and its lexicon hits,
+/// kept per thread so that scanning a field allocates nothing for them (most fields are short, and
+/// allocating and freeing them cost more than tokenizing). Grown as needed up to `keptBytes` of
+/// text; freed when the thread ends. A larger field gets buffers of its own (`make(capacity:)`),
+/// freed after it. Reached through a plain pointer: a field costs no reference counting for them.
+struct ScanScratch {
     /// Fields up to this many bytes use the thread's buffers (larger ones get their own).
     static let keptBytes = 1 << 16
 
@@ -287,12 +278,11 @@ final class ScanScratch {
     private var scalarBuffer: UnsafeMutablePointer<UInt32>
     private var offsetBuffer: UnsafeMutablePointer<Int>
     private var runCapacity: Int
-    /// The lexicon hits of the field being scanned, empty between fields (the scan takes them out
-    /// and puts them back). Only this thread's scans touch them, so access is not checked.
-    @exclusivity(unchecked) var hits = HitStore()
+    /// The lexicon hits of the field being scanned, empty between fields.
+    var hits = HitStore()
 
     /// Buffers for a text of `capacity` bytes.
-    init(capacity: Int = 4096) {
+    private init(capacity: Int) {
         byteCapacity = capacity
         byteBuffer = .allocate(capacity: byteCapacity)
         tokenCapacity = TokenizedText.capacity(byteCapacity)
@@ -302,16 +292,9 @@ final class ScanScratch {
         offsetBuffer = .allocate(capacity: runCapacity)
     }
 
-    deinit {
-        byteBuffer.deallocate()
-        tokenBuffer.deallocate()
-        scalarBuffer.deallocate()
-        offsetBuffer.deallocate()
-    }
-
     /// Room for `count` bytes (contents undefined).
     @inline(__always)
-    func bytes(_ count: Int) -> UnsafeMutablePointer<UInt8> {
+    mutating func bytes(_ count: Int) -> UnsafeMutablePointer<UInt8> {
         if count > byteCapacity {
             byteBuffer.deallocate()
             byteCapacity = max(count, byteCapacity * 2)
@@ -322,7 +305,7 @@ final class ScanScratch {
 
     /// Room for `count` tokens (uninitialized; `Token` is a plain value).
     @inline(__always)
-    func tokens(_ count: Int) -> UnsafeMutableBufferPointer<Token> {
+    mutating func tokens(_ count: Int) -> UnsafeMutableBufferPointer<Token> {
         if count > tokenCapacity {
             tokenBuffer.deallocate()
             tokenCapacity = max(count, tokenCapacity * 2)
@@ -333,7 +316,7 @@ final class ScanScratch {
 
     /// Room for `count` CJK scalars and offsets (uninitialized).
     @inline(__always)
-    func runs(_ count: Int) -> CJKRunBuffer {
+    mutating func runs(_ count: Int) -> CJKRunBuffer {
         if count > runCapacity {
             scalarBuffer.deallocate()
             offsetBuffer.deallocate()
@@ -344,11 +327,28 @@ final class ScanScratch {
         return CJKRunBuffer(scalars: scalarBuffer, offsets: offsetBuffer)
     }
 
+    /// Buffers of their own for a field of `capacity` bytes; free them with `release`.
+    static func make(capacity: Int = 4096) -> UnsafeMutablePointer<ScanScratch> {
+        let scratch = UnsafeMutablePointer<ScanScratch>.allocate(capacity: 1)
+        scratch.initialize(to: ScanScratch(capacity: capacity))
+        return scratch
+    }
+
+    static func release(_ scratch: UnsafeMutablePointer<ScanScratch>) {
+        scratch.pointee.byteBuffer.deallocate()
+        scratch.pointee.tokenBuffer.deallocate()
+        scratch.pointee.scalarBuffer.deallocate()
+        scratch.pointee.offsetBuffer.deallocate()
+        scratch.pointee.hits.deallocate()
+        scratch.deinitialize(count: 1)
+        scratch.deallocate()
+    }
+
     private static let key: pthread_key_t = {
         var key = pthread_key_t()
         let status = pthread_key_create(&key) { pointer in
             guard let pointer else { return }
-            Unmanaged<ScanScratch>.fromOpaque(UnsafeRawPointer(pointer)).release()
+            ScanScratch.release(pointer.assumingMemoryBound(to: ScanScratch.self))
         }
         precondition(status == 0, "pthread_key_create failed")
         return key
@@ -356,12 +356,10 @@ final class ScanScratch {
 
     /// This thread's buffers.
     @inline(__always)
-    static func current() -> ScanScratch {
-        if let raw = pthread_getspecific(key) {
-            return Unmanaged<ScanScratch>.fromOpaque(UnsafeRawPointer(raw)).takeUnretainedValue()
-        }
-        let scratch = ScanScratch()
-        pthread_setspecific(key, Unmanaged.passRetained(scratch).toOpaque())
+    static func current() -> UnsafeMutablePointer<ScanScratch> {
+        if let raw = pthread_getspecific(key) { return raw.assumingMemoryBound(to: ScanScratch.self) }
+        let scratch = make()
+        pthread_setspecific(key, scratch)
         return scratch
     }
 }

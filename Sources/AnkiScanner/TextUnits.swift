@@ -148,11 +148,37 @@ enum TextUnits {
     @inline(never)
     static func charClassOutOfLine(_ s: UInt32) -> CharClass { charClass(s) }
 
-    /// For every scalar below U+0800 (those of one or two UTF-8 bytes): `charClass` in the top byte,
-    /// `lower` in the low 24 bits. Allocated once, for the life of the process.
-    nonisolated(unsafe) static let twoByteTable: UnsafePointer<UInt32> = {
+    /// What the word loops need of a scalar, in one value: its lower case (the low 21 bits, room
+    /// for any scalar), whether it belongs to a word (a letter, digit, Hangul or mark), whether it is
+    /// a mark (part of the word, not counted), and its `WordShape` bits (the top byte).
+    enum WordEntry {
+        static let lowerMask: UInt32 = 0x1F_FFFF
+        static let word: UInt32 = 1 << 21
+        static let mark: UInt32 = 1 << 22
+        static let shapeShift: UInt32 = 24
+
+        static func make(_ s: UInt32) -> UInt32 {
+            let lower = TextUnits.lower(s)
+            var shape: WordShape = []
+            switch charClass(s) {
+            case .letter:
+                shape.insert(.letter)
+                if lower == s { shape.insert(.ownLowerLetter) }
+            case .digit: shape.insert(.digit)
+            case .hangul: shape.insert(.hangul)
+            case .mark: return lower | word | mark
+            default: return lower
+            }
+            if lower != s { shape.insert(.firstUpper) }
+            return lower | word | UInt32(shape.rawValue) << shapeShift
+        }
+    }
+
+    /// `WordEntry.make` of every scalar below U+0800 (those of one or two UTF-8 bytes). Allocated once,
+    /// for the life of the process.
+    nonisolated(unsafe) static let wordTable: UnsafePointer<UInt32> = {
         let t = UnsafeMutablePointer<UInt32>.allocate(capacity: 0x800)
-        for v in 0..<UInt32(0x800) { t[Int(v)] = UInt32(charClass(v).rawValue) << 24 | lower(v) }
+        for v in 0..<UInt32(0x800) { t[Int(v)] = WordEntry.make(v) }
         return UnsafePointer(t)
     }()
 

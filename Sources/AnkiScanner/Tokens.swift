@@ -14,13 +14,34 @@ struct Token {
     var start: Int
     var end: Int
     var scalarCount: Int
-    var letterCase: Case
-    var hasDigit: Bool
-    var hasLetter: Bool
-    var isHangul: Bool
-    /// Index into `Lexicon.words`, or -1.
-    var entry: Int
     var flags: WordFlags
+    /// What the word is made of; the properties below are read from it (storing one byte per word
+    /// instead of four values costs less than they cost to read).
+    var shape: WordShape
+
+    var letterCase: Case {
+        guard shape.contains(.firstUpper) else { return .lower }
+        return !shape.contains(.ownLowerLetter) && scalarCount > 1 ? .upper : .capitalized
+    }
+    var hasDigit: Bool { shape.contains(.digit) }
+    var hasLetter: Bool { !shape.isDisjoint(with: [.letter, .hangul]) }
+    /// All Hangul (marks aside).
+    var isHangul: Bool { shape.intersection([.letter, .digit, .hangul]) == .hangul }
+}
+
+/// What a word is made of, as bits collected while it is read (one value for all of them, so the
+/// word loops keep few values live). Letters, digits, upper case and lower-case letters have the
+/// bits of `AsciiWord`, so an ASCII word's shape is the bits its bytes have in that table.
+struct WordShape: OptionSet {
+    let rawValue: UInt8
+    /// Some letter (of any script but Hangul).
+    static let letter = WordShape(rawValue: AsciiWord.letter)
+    static let digit = WordShape(rawValue: AsciiWord.digit)
+    /// The first scalar is upper-case (its lower case differs).
+    static let firstUpper = WordShape(rawValue: AsciiWord.upper)
+    /// Some letter is its own lower case (lower-case or caseless): the word is not all upper-case.
+    static let ownLowerLetter = WordShape(rawValue: AsciiWord.lowerLetter)
+    static let hangul = WordShape(rawValue: 16)
 }
 
 /// A lexicon entry found inside a CJK run.
@@ -39,17 +60,76 @@ struct TermHit {
 }
 
 /// Where the tokenizer collects lexicon hits; the caller keeps it alive while `TokenizedText`
-/// points into it.
+/// points into it, and frees it with `deallocate()`.
 struct HitStore {
-    var cjk: [CJKHit] = []
-    var terms: [TermHit] = []
+    var cjk = HitList<CJKHit>()
+    var terms = HitList<TermHit>()
 
-    /// Empties both lists, keeping their capacity unless a huge field made them big.
+    /// Empties both lists, keeping their memory unless a huge field made it big.
     @inline(__always)
     mutating func clear() {
-        if !cjk.isEmpty { if cjk.count > 1 << 12 { cjk = [] } else { cjk.removeAll(keepingCapacity: true) } }
-        if !terms.isEmpty { if terms.count > 1 << 12 { terms = [] } else { terms.removeAll(keepingCapacity: true) } }
+        cjk.removeAll()
+        terms.removeAll()
     }
+
+    func deallocate() {
+        cjk.deallocate()
+        terms.deallocate()
+    }
+}
+
+/// A growable list of plain values (hits) in memory of its own: unlike an array, appending to it and
+/// reading it through a pointer cost no uniqueness checks or reference counting, which for the
+/// thread's lists (see `ScanScratch`) came to several calls per field. The owner frees it with
+/// `deallocate()`.
+struct HitList<Element> {
+    private(set) var base: UnsafeMutablePointer<Element>
+    private(set) var count = 0
+    private var capacity: Int
+    private static var initialCapacity: Int { 64 }
+
+    init() {
+        capacity = Self.initialCapacity
+        base = .allocate(capacity: capacity)
+    }
+
+    var isEmpty: Bool { count == 0 }
+
+    /// The elements, valid until the next change.
+    var buffer: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
+
+    @inline(__always)
+    mutating func append(_ element: Element) {
+        if count == capacity { grow() }
+        (base + count).initialize(to: element)
+        count += 1
+    }
+
+    @inline(never)
+    private mutating func grow() {
+        let larger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+        larger.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = larger
+        capacity *= 2
+    }
+
+    /// Empties the list, keeping its memory unless a huge field made it big (elements are plain
+    /// values: nothing to deinitialize).
+    @inline(__always)
+    mutating func removeAll() {
+        count = 0
+        if capacity > 1 << 12 { shrink() }
+    }
+
+    @inline(never)
+    private mutating func shrink() {
+        base.deallocate()
+        capacity = Self.initialCapacity
+        base = .allocate(capacity: capacity)
+    }
+
+    func deallocate() { base.deallocate() }
 }
 
 /// The tokens of a text and what was found on the way. Only pointers and numbers (into buffers the
@@ -104,142 +184,118 @@ extension Scanner {
         }
     }
 
-    /// One word read by `readASCIIWord` or `readWord`.
+    /// One word read by `readASCIIWord` or `readWord`: four values, returned in registers.
     struct WordScan {
         var end: Int
-        /// Set by `readASCIIWord` when a non-ASCII byte follows: a letter or mark may continue the
-        /// word, and `readWord` goes on from `end` with this state.
-        var continues = false
         /// Scalars (marks excluded); `key` holds the first `min(count, maxScalars)` of them, lower-cased.
-        var count = 0
+        var count: Int
         /// FNV-1a hash of the scalars in `key`.
-        var hash = TextUnits.hashStart()
-        var firstUpper = false, allUpper = true
-        var hasDigit = false, hasLetter = false, allHangul = true
+        var hash: UInt64
+        var shape: WordShape
     }
 
-    /// The ASCII word at `start` (an ASCII letter or digit). When a non-ASCII byte follows it, the
-    /// result `continues` (a letter or a mark may continue the word: `readWord` goes on from there
-    /// without reading the ASCII part again). Inlined: returning the scan through memory and
-    /// unpacking it cost more than the register pressure of the bigger loop.
+    /// The ASCII word at `start` (an ASCII letter or digit). When a non-ASCII byte follows it (a
+    /// letter or a mark may continue the word), `readWord` goes on from the result's `end` without
+    /// reading the ASCII part again. Inlined: returning the scan through memory and unpacking it
+    /// cost more than the register pressure of the bigger loop.
     @inline(__always)
     static func readASCIIWord(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ key: UnsafeMutablePointer<UInt32>,
-                              _ maxScalars: Int, _ table: UnsafePointer<UInt8>, _ lowerTable: UnsafePointer<UInt8>) -> WordScan {
+                              _ maxScalars: Int, _ table: UnsafePointer<UInt8>, _ lowerAndBits: UnsafePointer<UInt16>) -> WordScan {
         let p = text.baseAddress!, n = text.count
         var e = start
         var h = TextUnits.hashStart()
-        var seen: UInt8 = 0
-        let limit = min(n, start + maxScalars)
-        var k = key
+        var seen: UInt16 = 0
+        // (wrapping arithmetic in the word readers: offsets into the text cannot overflow)
+        let limit = min(n, start &+ maxScalars)
+        // (the key indexed by the text's offsets: no pointer of its own to advance)
+        let k = key - start
         while e < limit {
-            let c = p[e]
-            let bits = table[Int(c)]
-            if bits & AsciiWord.word == 0 { break }
-            seen |= bits
-            let lower = UInt32(lowerTable[Int(c)])
-            k.pointee = lower
-            k += 1
+            // one load a byte: the lower case in the low byte, the `AsciiWord` bits in the high one
+            let entry = lowerAndBits[Int(p[e])]
+            if entry & UInt16(AsciiWord.word) << 8 == 0 { break }
+            seen |= entry
+            let lower = UInt32(entry & 0xFF)
+            k[e] = lower
             h = TextUnits.hash(h, lower)
             e &+= 1
         }
+        var bits = UInt8(truncatingIfNeeded: seen >> 8)
         if e == limit {
             // longer than the key: the rest only counts
             while e < n {
-                let bits = table[Int(p[e])]
-                if bits & AsciiWord.word == 0 { break }
-                seen |= bits
-                e += 1
+                let more = table[Int(p[e])]
+                if more & AsciiWord.word == 0 { break }
+                bits |= more
+                e &+= 1
             }
         }
-        var scan = WordScan(end: e)
-        scan.continues = e < n && p[e] >= 0x80
-        scan.count = e - start
-        scan.hash = h
-        scan.firstUpper = table[Int(p[start])] & AsciiWord.upper != 0
-        scan.allUpper = seen & AsciiWord.lowerLetter == 0
-        scan.hasDigit = seen & AsciiWord.digit != 0
-        scan.hasLetter = seen & AsciiWord.letter != 0
-        scan.allHangul = false
-        return scan
+        // (the upper-case bit of the first byte only: see `WordShape`)
+        let shape = bits & (AsciiWord.word | AsciiWord.lowerLetter) | table[Int(p[start])] & AsciiWord.upper
+        return WordScan(end: e, count: e &- start, hash: h, shape: WordShape(rawValue: shape))
     }
 
-    /// The word at `start` (letters, digits, Hangul, marks), any script; or, from `partial` (what
-    /// `readASCIIWord` read up to `partial.end`), the rest of it.
+    /// The rest of the word `partial` began (letters, digits, Hangul, marks, any script), from
+    /// `partial.end`: after what `readASCIIWord` read, or from the word's first scalar with
+    /// `partial.count` 0. `table` is `TextUnits.wordTable`.
     @inline(never)
-    static func readWord(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ key: UnsafeMutablePointer<UInt32>,
-                         _ maxScalars: Int, _ twoByte: UnsafePointer<UInt32>, _ ascii: UnsafePointer<UInt8>,
-                         continuing partial: WordScan? = nil) -> WordScan {
+    static func readWord(_ text: UnsafeBufferPointer<UInt8>, _ key: UnsafeMutablePointer<UInt32>, _ maxScalars: Int,
+                         _ table: UnsafePointer<UInt32>, continuing partial: WordScan) -> WordScan {
         let n = text.count
-        var scan = partial ?? WordScan(end: start)
-        scan.continues = false
-        var count = scan.count
-        var h = scan.hash
-        var j = scan.end
-        // The classes of the counted scalars as bits, and whether a letter was its own lower case:
-        // the word's flags are read from them after the loop, so the loop keeps few values live.
-        var classes: UInt32 = 0
-        var caselessLetter = false
-        // (classes as raw values: making `CharClass` values from table bytes costs a jump table)
-        let letter = CharClass.letter.rawValue, digit = CharClass.digit.rawValue
-        let hangul = CharClass.hangul.rawValue, mark = CharClass.mark.rawValue
+        var count = partial.count
+        var h = partial.hash
+        var shape = partial.shape.rawValue
+        var j = partial.end
         while j < n {
-            let bj = text[j]
-            var s: UInt32, len: Int, cls: UInt8, lower: UInt32
-            if bj < 0x80 {
-                // letters and digits only (other ASCII bytes end the word), from the word table
-                let bits = ascii[Int(bj)]
-                if bits & AsciiWord.word == 0 { break }
-                s = UInt32(bj); len = 1
-                cls = bits & AsciiWord.letter != 0 ? letter : digit
-                lower = UInt32(bj | (bits & AsciiWord.upper) << 3)
-            } else if bj >= 0xC2 && bj < 0xE0 && j + 1 < n && text[j + 1] & 0xC0 == 0x80 {
-                // two bytes (Latin, Greek, Cyrillic...): class and lower case from a table
-                s = (UInt32(bj) & 0x1F) << 6 | (UInt32(text[j + 1]) & 0x3F)
-                len = 2
-                let entry = twoByte[Int(s)]
-                cls = UInt8(truncatingIfNeeded: entry >> 24)
-                lower = entry & 0xFF_FFFF
-            } else {
-                (s, len, cls, lower) = Self.readScalar(text, j)
+            // Scalars of one and two bytes (Latin, Greek, Cyrillic...) in an inner loop without a
+            // call, so that it keeps its values in registers; others (rare in words) after it.
+            var entry: UInt32 = 0, len = 0
+            while j < n {
+                let bj = text[j]
+                if bj < 0x80 {
+                    entry = table[Int(bj)]; len = 1
+                } else if bj >= 0xC2 && bj < 0xE0 && j + 1 < n && text[j + 1] & 0xC0 == 0x80 {
+                    entry = table[Int((UInt32(bj) & 0x1F) << 6 | (UInt32(text[j + 1]) & 0x3F))]; len = 2
+                } else {
+                    len = 0
+                    break
+                }
+                guard entry & TextUnits.WordEntry.word != 0 else { break }
+                j &+= len
+                Self.add(entry, &count, &h, &shape, key, maxScalars)
             }
-            let bit: UInt32 = 1 << UInt32(cls & 31)
-            guard bit & Self.wordClasses != 0 else { break }
+            guard j < n && len == 0 else { break }
+            (entry, len) = Self.readScalar(text, j)
+            guard entry & TextUnits.WordEntry.word != 0 else { break }
             j &+= len
-            if cls == mark { continue }
-            classes |= bit
-            if lower != s {
-                if count == 0 { scan.firstUpper = true }
-            } else if cls == letter {
-                caselessLetter = true
-            }
-            if count < maxScalars {
-                key[count] = lower
-                h = TextUnits.hash(h, lower)
-            }
-            count &+= 1
+            Self.add(entry, &count, &h, &shape, key, maxScalars)
         }
-        if classes & 1 << UInt32(digit) != 0 { scan.hasDigit = true }
-        if classes & (1 << UInt32(letter) | 1 << UInt32(hangul)) != 0 { scan.hasLetter = true }
-        if classes & (1 << UInt32(letter) | 1 << UInt32(digit)) != 0 { scan.allHangul = false }
-        if caselessLetter { scan.allUpper = false }
-        scan.end = j
-        scan.count = count
-        scan.hash = h
-        return scan
+        return WordScan(end: j, count: count, hash: h, shape: WordShape(rawValue: shape))
     }
 
-    /// The scalar at `j`, its length, class (raw value) and lower case: for the scalars of three and
-    /// four bytes, rare in words, out of line so that `readWord`'s loop keeps its values in registers.
+    /// Adds the scalar of `entry` (a `TextUnits.WordEntry` of a word's scalar) to the word: its shape
+    /// bits (upper case for the first scalar only) and, while there is room, its lower case to `key`
+    /// and the hash. Marks are part of the word but not counted.
+    @inline(__always)
+    static func add(_ entry: UInt32, _ count: inout Int, _ h: inout UInt64, _ shape: inout UInt8,
+                    _ key: UnsafeMutablePointer<UInt32>, _ maxScalars: Int) {
+        if entry & TextUnits.WordEntry.mark != 0 { return }
+        let bits = UInt8(truncatingIfNeeded: entry >> TextUnits.WordEntry.shapeShift)
+        shape |= count == 0 ? bits : bits & ~WordShape.firstUpper.rawValue
+        if count < maxScalars {
+            let lower = entry & TextUnits.WordEntry.lowerMask
+            key[count] = lower
+            h = TextUnits.hash(h, lower)
+        }
+        count &+= 1
+    }
+
+    /// The `TextUnits.WordEntry` of the scalar at `j` and its length: for the scalars of three and four
+    /// bytes and invalid bytes, rare in words, out of line so that `readWord`'s loop keeps its
+    /// values in registers.
     @inline(never)
-    static func readScalar(_ text: UnsafeBufferPointer<UInt8>, _ j: Int) -> (UInt32, Int, UInt8, UInt32) {
+    static func readScalar(_ text: UnsafeBufferPointer<UInt8>, _ j: Int) -> (UInt32, Int) {
         let (s, len) = TextUnits.decode(text, j)
-        return (s, len, TextUnits.charClass(s).rawValue, TextUnits.lower(s))
-    }
-
-    /// The classes a word is made of (letters, digits, Hangul, marks), as bits `1 << rawValue`.
-    static var wordClasses: UInt32 {
-        1 << UInt32(CharClass.letter.rawValue) | 1 << UInt32(CharClass.digit.rawValue) | 1 << UInt32(CharClass.hangul.rawValue)
-            | 1 << UInt32(CharClass.mark.rawValue)
+        return (TextUnits.WordEntry.make(s), len)
     }
 
     private func tokenize(_ text: UnsafeBufferPointer<UInt8>, key: UnsafeMutablePointer<UInt32>,
@@ -252,17 +308,17 @@ extension Scanner {
         // The lexicon's tables, read through one pointer where they are needed (copying them all
         // into the frame cost more than tokenizing a short field).
         let tables = lexicon.tokenizerTables
-        var termHits: [TermHit] = []
-        swap(&termHits, &hits.terms)
-        defer { swap(&termHits, &hits.terms) }
         var allFlags: WordFlags = []
-        var mayHaveSeeds = false, hasHangul = false
-        let asciiWord = tables.pointee.asciiWord
+        var mayHaveSeeds = false
+        // The shapes of all words together: which of them have digits or Hangul is read from it
+        // after the loop (one value kept per word instead of two tests).
+        var allShapes: WordShape = []
+        let asciiWord = tables.pointee.asciiWord, wordTable = tables.pointee.wordTable
         var i = 0
         while i < n {
             let b = text[i]
-            var class0: CharClass
-            var len0 = 1
+            let start = i
+            var word: WordScan
             if b < 0x80 {
                 let bits = asciiWord[Int(b)]
                 if bits & AsciiWord.word == 0 {
@@ -281,74 +337,77 @@ extension Scanner {
                     i += 1
                     continue
                 }
-                class0 = bits & AsciiWord.letter != 0 ? .letter : .digit
+                // An ASCII word (the usual case) is read by one table lookup a byte; a non-ASCII byte
+                // after it may continue it (a letter or a mark).
+                word = Self.readASCIIWord(text, start, key, maxScalars, asciiWord, tables.pointee.asciiLowerAndBits)
+                if word.end < n && text[word.end] >= 0x80 {
+                    word = Self.readWord(text, key, maxScalars, wordTable, continuing: word)
+                }
             } else {
                 let (s0, l0) = TextUnits.decode(text, i)
-                class0 = l0 == 2 ? CharClass(rawValue: UInt8(truncatingIfNeeded: tables.pointee.twoByte[Int(s0)] >> 24))!
-                    : TextUnits.charClassFast(s0)
-                len0 = l0
                 // A word or CJK run ends at an invalid byte (read as U+FFFD of one byte), and the next
                 // round decodes it here.
                 if s0 == 0xFFFD && l0 == 1 { result.validUTF8 = false }
-            }
-            switch class0 {
-            case .letter, .digit, .hangul:
-                let start = i
-                // An ASCII word (the usual case) is read by one table lookup a byte.
-                var word: WordScan
-                if b < 0x80 {
-                    word = Self.readASCIIWord(text, start, key, maxScalars, asciiWord, tables.pointee.asciiLower)
-                    if word.continues {
-                        word = Self.readWord(text, start, key, maxScalars, tables.pointee.twoByte, asciiWord, continuing: word)
-                    }
+                let startsWord: Bool
+                if l0 == 2 {
+                    // (no scalar of two bytes is CJK or Hangul)
+                    let entry = wordTable[Int(s0)]
+                    startsWord = entry & (TextUnits.WordEntry.word | TextUnits.WordEntry.mark) == TextUnits.WordEntry.word
                 } else {
-                    word = Self.readWord(text, start, key, maxScalars, tables.pointee.twoByte, asciiWord)
-                }
-                let j = word.end, count = word.count, h = word.hash
-                let keyCount = min(count, maxScalars)
-                // Prefix stems: searched only when some stem may start with the word's first scalars
-                // (stems of one or two scalars, if any, whatever follows; longer ones only when some
-                // stem starts with the first three or four: most words stop at this test).
-                let prefixMask = tables.pointee.prefix.lengthMask
-                if prefixMask != 0 && keyCount >= 1 {
-                    if prefixMask & 0b110 != 0 || keyCount >= 3 && tables.pointee.prefix.mayStartThreeOrMore(key, keyCount) {
-                        Self.prefixStemHits(key, keyCount, start: start, end: j, tables, into: &termHits)
+                    let class0 = TextUnits.charClassFast(s0)
+                    if class0 == .cjk {
+                        i = scanCJKRun(text, from: i, runs, into: &result, cjkHits: &hits.cjk, termHits: &hits.terms)
+                        continue
                     }
+                    startsWord = class0 == .letter || class0 == .digit || class0 == .hangul
                 }
-                var token = Token(start: start, end: j, scalarCount: count,
-                                  letterCase: word.firstUpper ? (word.allUpper && count > 1 ? .upper : .capitalized) : .lower,
-                                  hasDigit: word.hasDigit, hasLetter: word.hasLetter,
-                                  isHangul: word.allHangul && word.hasLetter, entry: -1, flags: [])
-                if count <= maxScalars {
-                    let full = identifier || token.letterCase != .lower
-                    let index = full ? tables.pointee.words.find(key, count, hash: h) : tables.pointee.common.find(key, count, hash: h)
-                    if index >= 0 {
-                        token.entry = index
-                        let info = full ? tables.pointee.words.payload(index) : tables.pointee.common.payload(index)
-                        token.flags = info.flags
-                        allFlags.formUnion(info.flags)
-                        for term in tables.pointee.terms(info.terms) { termHits.append(TermHit(start: start, end: j, term: term)) }
-                    }
-                    // Suffix stems (of at least `minimumSuffix` scalars, shorter than the word) only when
-                    // the word ends in the last two scalars of one.
-                    if tables.pointee.suffix.lengthMask != 0 && word.hasLetter && count > Lexicon.minimumSuffix
-                        && tables.pointee.suffixPairs.contains(key[count - 2], key[count - 1]) {
-                        Self.suffixStemHits(key, count, start: start, end: j, tables, into: &termHits)
-                    }
+                guard startsWord else {
+                    i += l0
+                    continue
                 }
-                if word.hasDigit { mayHaveSeeds = true }
-                if token.isHangul { hasHangul = true }
-                if tokenCount < tokens.count {
-                    tokens[tokenCount] = token
-                    tokenCount += 1
-                }
-                i = j
-            case .cjk:
-                i = scanCJKRun(text, from: i, runs, into: &result, cjkHits: &hits.cjk, termHits: &termHits)
-            default:
-                i += len0
+                word = Self.readWord(text, key, maxScalars, wordTable,
+                                     continuing: WordScan(end: start, count: 0, hash: TextUnits.hashStart(), shape: []))
             }
+            let j = word.end, count = word.count
+            let keyCount = min(count, maxScalars)
+            // Prefix stems: searched only when some stem may start with the word's first scalars
+            // (stems of one or two scalars, if any, whatever follows; longer ones only when some
+            // stem starts with the first three or four: most words stop at this test).
+            let prefixMask = tables.pointee.prefix.lengthMask
+            if prefixMask != 0 && keyCount >= 1 {
+                if prefixMask & 0b110 != 0 || keyCount >= 3 && tables.pointee.prefix.mayStartThreeOrMore(key, keyCount) {
+                    Self.prefixStemHits(key, keyCount, start: start, end: j, tables, into: &hits.terms)
+                }
+            }
+            var flags: WordFlags = []
+            if count <= maxScalars {
+                let full = identifier || word.shape.contains(.firstUpper)
+                let index = full ? tables.pointee.words.find(key, count, hash: word.hash)
+                    : tables.pointee.common.find(key, count, hash: word.hash)
+                if index >= 0 {
+                    let info = full ? tables.pointee.words.payload(index) : tables.pointee.common.payload(index)
+                    flags = info.flags
+                    allFlags.formUnion(info.flags)
+                    if info.terms.count > 0 { Self.termHits(info.terms, start: start, end: j, tables, into: &hits.terms) }
+                }
+                // Suffix stems (of at least `minimumSuffix` scalars, shorter than the word) only when
+                // the word ends in the last two scalars of one.
+                if tables.pointee.suffix.lengthMask != 0 && !word.shape.isDisjoint(with: [.letter, .hangul])
+                    && count > Lexicon.minimumSuffix && tables.pointee.suffixPairs.contains(key[count - 2], key[count - 1]) {
+                    Self.suffixStemHits(key, count, start: start, end: j, tables, into: &hits.terms)
+                }
+            }
+            allShapes.formUnion(word.shape)
+            if tokenCount < tokens.count {
+                tokens[tokenCount] = Token(start: start, end: j, scalarCount: count, flags: flags, shape: word.shape)
+                tokenCount += 1
+            }
+            i = j
         }
+        if allShapes.contains(.digit) { mayHaveSeeds = true }
+        // (a word with Hangul in it is rare: only then are the words searched for one all Hangul;
+        // every word has its token, see `TokenizedText.capacity`)
+        let hasHangul = allShapes.contains(.hangul) && tokens[0..<tokenCount].contains { $0.isHangul }
         result.tokens = UnsafeBufferPointer(rebasing: tokens[0..<tokenCount])
         result.flags = allFlags
         result.mayHaveSeeds = mayHaveSeeds
@@ -356,12 +415,20 @@ extension Scanner {
         return result
     }
 
+    /// The terms of a word found in the lexicon (`range`, not empty), for the word at `start..<end`:
+    /// out of line, since few words name terms and appending takes many values.
+    @inline(never)
+    static func termHits(_ range: TermRange, start: Int, end: Int, _ tables: UnsafePointer<TokenizerTables>,
+                         into termHits: inout HitList<TermHit>) {
+        for term in tables.pointee.terms(range) { termHits.append(TermHit(start: start, end: end, term: term)) }
+    }
+
     /// The terms of every prefix stem the word (its `keyCount` lower-cased scalars at `key`) starts
     /// with, shortest first. Longer stems are looked up only while the prefix bits allow each longer
     /// prefix, and stems of two or more scalars only when the first two scalars are a stem's.
     @inline(never)
     static func prefixStemHits(_ key: UnsafeMutablePointer<UInt32>, _ keyCount: Int, start: Int, end: Int,
-                               _ tables: UnsafePointer<TokenizerTables>, into termHits: inout [TermHit]) {
+                               _ tables: UnsafePointer<TokenizerTables>, into termHits: inout HitList<TermHit>) {
         let prefix = tables.pointee.prefix
         let prefixMask = prefix.lengthMask
         var ph = TextUnits.hash(TextUnits.hashStart(), key[0])
@@ -392,7 +459,7 @@ extension Scanner {
     /// word) the word (its `count` lower-cased scalars at `key`) ends with, shortest first.
     @inline(never)
     static func suffixStemHits(_ key: UnsafeMutablePointer<UInt32>, _ count: Int, start: Int, end: Int,
-                               _ tables: UnsafePointer<TokenizerTables>, into termHits: inout [TermHit]) {
+                               _ tables: UnsafePointer<TokenizerTables>, into termHits: inout HitList<TermHit>) {
         let suffix = tables.pointee.suffix
         let suffixMask = suffix.lengthMask
         var length = Lexicon.minimumSuffix
@@ -413,7 +480,7 @@ extension Scanner {
     /// Reads the CJK run at `start` (decoding each scalar once, into `runs`) and finds every lexicon
     /// entry inside it (names, honorifics, context words, terms). Returns the index after the run.
     private func scanCJKRun(_ text: UnsafeBufferPointer<UInt8>, from start: Int, _ runs: CJKRunBuffer,
-                            into result: inout TokenizedText, cjkHits: inout [CJKHit], termHits: inout [TermHit]) -> Int {
+                            into result: inout TokenizedText, cjkHits: inout HitList<CJKHit>, termHits: inout HitList<TermHit>) -> Int {
         let n = text.count
         let scalars = runs.scalars, offsets = runs.offsets
         var count = 0
@@ -423,7 +490,7 @@ extension Scanner {
             // form) are decoded here; anything else by `decode`.
             var s: UInt32, len: Int
             let b0 = text[j]
-            if b0 &- 0xE3 < 7 && j + 2 < n && text[j + 1] & 0xC0 == 0x80 && text[j + 2] & 0xC0 == 0x80 {
+            if b0 &- 0xE3 < 7 && j &+ 2 < n && text[j &+ 1] & 0xC0 == 0x80 && text[j &+ 2] & 0xC0 == 0x80 {
                 s = (UInt32(b0) & 0x0F) << 12 | (UInt32(text[j + 1]) & 0x3F) << 6 | UInt32(text[j + 2]) & 0x3F
                 len = 3
             } else {
@@ -432,8 +499,9 @@ extension Scanner {
             guard TextUnits.isCJK(s) else { break }
             scalars[count] = s
             offsets[count] = j
-            count += 1
-            j += len
+            // (wrapping: offsets and counts within the text cannot overflow)
+            count &+= 1
+            j &+= len
         }
         offsets[count] = j
         result.cjkScalars += count
@@ -493,10 +561,10 @@ struct TokenizerTables {
     var termBase: UnsafePointer<Int32>
     /// `AsciiWord.table`.
     var asciiWord: UnsafePointer<UInt8>
-    /// `AsciiWord.lower`.
-    var asciiLower: UnsafePointer<UInt8>
-    /// `TextUnits.twoByteTable`.
-    var twoByte: UnsafePointer<UInt32>
+    /// `AsciiWord.lowerAndBits`.
+    var asciiLowerAndBits: UnsafePointer<UInt16>
+    /// `TextUnits.wordTable`.
+    var wordTable: UnsafePointer<UInt32>
 
     /// The term numbers of `range`.
     @inline(__always)
@@ -527,11 +595,14 @@ enum AsciiWord {
         return UnsafePointer(t)
     }()
 
-    /// Each ASCII byte lower-cased (A-Z to a-z, others as they are): one load a byte in the word loop.
-    nonisolated(unsafe) static let lower: UnsafePointer<UInt8> = {
-        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
-        for c in 0..<256 { t[c] = UInt8(c) }
-        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = c | 0x20 }
+    /// Each byte lower-cased (A-Z to a-z, others as they are) in the low byte and its bits of
+    /// `table` in the high byte: one load a byte in the ASCII word loop.
+    nonisolated(unsafe) static let lowerAndBits: UnsafePointer<UInt16> = {
+        let t = UnsafeMutablePointer<UInt16>.allocate(capacity: 256)
+        for c in 0..<256 {
+            let b = UInt8(c), lower = UInt8(ascii: "A") <= b && b <= UInt8(ascii: "Z") ? b | 0x20 : b
+            t[c] = UInt16(table[c]) << 8 | UInt16(lower)
+        }
         return UnsafePointer(t)
     }()
 }

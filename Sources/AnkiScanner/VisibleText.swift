@@ -51,20 +51,24 @@ struct VisibleText {
     }
 
     /// True when `source` has "<", "&", "{" or "[": what tags, entities, clozes and sounds start with.
-    /// Eight bytes at a time (most fields are plain text).
+    /// Sixteen bytes at a time (most fields are plain text).
     static func hasMarkup(_ source: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let base = source.baseAddress else { return false }
         let n = source.count
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        @inline(__always) func zeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
-        var i = 0
         let raw = UnsafeRawPointer(base)
-        while i + 8 <= n {
-            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let hits = zeroByte(w ^ (ones &* 0x3C)) | zeroByte(w ^ (ones &* 0x26)) | zeroByte(w ^ (ones &* 0x7B))
-                | zeroByte(w ^ (ones &* 0x5B))
-            if hits != 0 { return true }
-            i += 8
+        var i = 0
+        // (the constants as local vectors: written inline in the compares, the compiler makes a loop
+        // over the sixteen lanes of each)
+        let lt = splat("<"), amp = splat("&"), brace = splat("{"), bracket = splat("[")
+        while i + 16 <= n {
+            let v = raw.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
+            if anyLane(v .== lt .| v .== amp .| v .== brace .| v .== bracket) { return true }
+            i &+= 16
+        }
+        if i < n && n >= 16 {
+            // the last sixteen bytes, some of them tested already (no byte loop for the rest)
+            let v = raw.loadUnaligned(fromByteOffset: n - 16, as: SIMD16<UInt8>.self)
+            return anyLane(v .== lt .| v .== amp .| v .== brace .| v .== bracket)
         }
         while i < n {
             let b = base[i]
@@ -72,6 +76,27 @@ struct VisibleText {
             i += 1
         }
         return false
+    }
+
+    /// `byte` in all sixteen lanes.
+    @inline(__always)
+    static func splat(_ byte: Unicode.Scalar) -> SIMD16<UInt8> { SIMD16(repeating: UInt8(ascii: byte)) }
+
+    /// True when some lane of `mask` is set. (`any(_:)` is a call to a generic reduction; the mask's
+    /// two 64-bit halves are tested in registers.)
+    @inline(__always)
+    static func anyLane(_ mask: SIMDMask<SIMD16<Int8>>) -> Bool {
+        let halves = unsafeBitCast(mask, to: SIMD2<UInt64>.self)
+        return halves[0] | halves[1] != 0
+    }
+
+    /// The first lane of `mask` that is set, or 16.
+    @inline(__always)
+    static func firstLane(_ mask: SIMDMask<SIMD16<Int8>>) -> Int {
+        let halves = unsafeBitCast(mask, to: SIMD2<UInt64>.self)
+        if halves[0] != 0 { return halves[0].trailingZeroBitCount >> 3 }
+        if halves[1] != 0 { return 8 + halves[1].trailingZeroBitCount >> 3 }
+        return 16
     }
 
     /// Maps visible ranges back to ranges of the original field. Made only when a field has
@@ -109,6 +134,21 @@ struct VisibleText {
             fromCount = length
         }
         return OriginMap(origin: starts, originEnd: ends)
+    }
+
+    /// The visible text of HTML `source` and the media it refers to, rendered as the origin map
+    /// renders it: ordinary bytes one at a time, without the vector shortcut of `init` (for tests
+    /// that compare the two).
+    static func renderedByteByByte(_ source: UnsafeBufferPointer<UInt8>) -> (text: [UInt8], media: [Range<Int>]) {
+        let n = source.count
+        var references: [Range<Int>] = []
+        let from = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
+        let to = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
+        defer { from.deallocate(); to.deallocate() }
+        let text = [UInt8](unsafeUninitializedCapacity: max(n, 1)) { out, count in
+            count = render(source, out.baseAddress!, from, to, &references)
+        }
+        return (text, references)
     }
 
     // MARK: - HTML
@@ -192,9 +232,6 @@ struct VisibleText {
 
     /// Bytes that need a look in HTML mode; everything else is copied as it is.
     /// Inside a cloze, ":" (a hint may start) and "}" (the cloze may end) need a look too.
-    nonisolated(unsafe) private static let specialPointer: UnsafePointer<Bool> = specialTable("<&{}:[")
-    nonisolated(unsafe) private static let specialOutsideClozePointer: UnsafePointer<Bool> = specialTable("<&{[")
-
     private static func specialTable(_ bytes: String) -> UnsafePointer<Bool> {
         let table = UnsafeMutablePointer<Bool>.allocate(capacity: 256)
         table.initialize(repeating: false, count: 256)
@@ -202,6 +239,16 @@ struct VisibleText {
         table[0] = true
         return UnsafePointer(table)
     }
+
+    /// The tables `render` reads, made once for the life of the process and reached through one
+    /// lazily made static (each such static costs a `swift_once` check where it is read).
+    private struct RenderTables {
+        let specialInside = VisibleText.specialTable("<&{}:[")
+        let specialOutside = VisibleText.specialTable("<&{[")
+        let tags = VisibleText.tagTable
+        let nameBytes = VisibleText.tagNameBytes
+    }
+    nonisolated(unsafe) private static let renderTables = RenderTables()
 
     /// Writes the visible bytes of `p` to `o` and, when `f` and `t` are given, the original range of
     /// each (start to `f`, end to `t`). Returns the number of visible bytes. With `limit`, stops
@@ -217,8 +264,9 @@ struct VisibleText {
         var hintBits: UInt64 = 0
         var deepHints: [Bool] = []
         let mapping = f != nil
-        let specialInside = specialPointer, specialOutside = specialOutsideClozePointer
-        let tags = tagTable, nameBytes = tagNameBytes
+        let tables = renderTables
+        let specialInside = tables.specialInside, specialOutside = tables.specialOutside
+        let tags = tables.tags, nameBytes = tables.nameBytes
 
         @inline(__always) func emit(_ b: UInt8, _ s: Int, _ e: Int) {
             o[length] = b
@@ -242,25 +290,32 @@ struct VisibleText {
             let b = base[i]
             let isSpecial = clozeDepth > 0 ? specialInside : specialOutside
             if !isSpecial[Int(b)] {
-                // a run of ordinary bytes: eight at a time while none needs a look, then byte by byte
+                // a run of ordinary bytes
                 var j = i + 1
-                if !mapping { j = ordinaryRunEnd(base, from: j, count: n, inCloze: clozeDepth > 0) }
-                while j < n && !isSpecial[Int(base[j])] { j += 1 }
-                (o + length).update(from: base + i, count: j - i)
                 if mapping, let f, let t {
+                    while j < n && !isSpecial[Int(base[j])] { j += 1 }
+                    (o + length).update(from: base + i, count: j - i)
                     for k in i..<j {
-                        f[length + k - i] = Int32(truncatingIfNeeded: k)
-                        t[length + k - i] = Int32(truncatingIfNeeded: k + 1)
+                        f[length &+ k &- i] = Int32(truncatingIfNeeded: k)
+                        t[length &+ k &- i] = Int32(truncatingIfNeeded: k &+ 1)
+                    }
+                } else {
+                    // sixteen at a time while at least sixteen are left, then byte by byte
+                    j = copyOrdinaryRun(base, from: i, count: n, to: o + length, inCloze: clozeDepth > 0)
+                    while j < n && !isSpecial[Int(base[j])] {
+                        o[length &+ j &- i] = base[j]
+                        j &+= 1
                     }
                 }
-                length += j - i
+                // (wrapping arithmetic here and below: offsets into the field cannot overflow)
+                length &+= j &- i
                 i = j
                 continue
             }
             switch b {
             case UInt8(ascii: "<"):
-                if let end = tagEnd(p, i) {
-                    let kind = tagKind(tagName(p, i, nameBytes), in: tags)
+                if let (end, name) = tag(p, i, nameBytes) {
+                    let kind = tagKind(name, in: tags)
                     if kind.contains(.comment) {
                         // a comment: tagEnd already found "-->"
                     } else if kind.contains(.hidden) {
@@ -340,56 +395,102 @@ struct VisibleText {
         return length
     }
 
-    /// Where the next byte that needs a look (`specialPointer`, `specialOutsideClozePointer`) may be:
-    /// eight bytes at a time (one 64-bit word, compared with every such byte at once), stopping at
-    /// the first candidate or at the last full word; the caller's byte loop then decides exactly.
-    /// Most visible text is long runs between tags, and a byte at a time costs twice as much.
+    /// Copies the ordinary bytes from `start` to `out` sixteen at a time (one vector compared with
+    /// every byte that needs a look, see `specialTable`) and returns where they end: at the first byte
+    /// that needs a look, or where fewer than sixteen bytes are left (the caller's byte loop goes on
+    /// from there). Most visible text is long runs between tags. Each vector is stored whole, so up
+    /// to sixteen bytes past the run are written (and overwritten later): `out` must have room for
+    /// `n - start` bytes, as the output buffer has since the visible text never runs ahead of its
+    /// source.
     @inline(__always)
-    private static func ordinaryRunEnd(_ base: UnsafePointer<UInt8>, from start: Int, count n: Int, inCloze: Bool) -> Int {
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        // The high bit of each zero byte of `v` (and possibly of bytes above one): the lowest is exact.
-        @inline(__always) func zeroBytes(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+    private static func copyOrdinaryRun(_ base: UnsafePointer<UInt8>, from start: Int, count n: Int,
+                                        to out: UnsafeMutablePointer<UInt8>, inCloze: Bool) -> Int {
         let raw = UnsafeRawPointer(base)
+        let target = UnsafeMutableRawPointer(out)
         var j = start
-        while j + 8 <= n {
-            let w = raw.loadUnaligned(fromByteOffset: j, as: UInt64.self)
-            // With 0x20 set in every byte, "[" and "{" (and "]" and "}") look alike; the stray bytes
-            // this also flags (0x06, 0x1A, 0x1C) only hand over to the byte loop early.
-            let folded = w | (ones &* 0x20)
-            var found = zeroBytes(w) | zeroBytes(folded ^ (ones &* 0x3C)) | zeroBytes(folded ^ (ones &* 0x26))
-                | zeroBytes(folded ^ (ones &* 0x7B))
-            if inCloze { found |= zeroBytes(folded ^ (ones &* 0x7D)) | zeroBytes(folded ^ (ones &* 0x3A)) }
-            if found != 0 { return j + found.trailingZeroBitCount >> 3 }
-            j += 8
+        // (constants as local vectors: see `hasMarkup`)
+        let nul = splat("\0"), lt = splat("<"), amp = splat("&"), brace = splat("{"), bracket = splat("[")
+        let colon = splat(":"), close = splat("}")
+        while j &+ 16 <= n {
+            let v = raw.loadUnaligned(fromByteOffset: j, as: SIMD16<UInt8>.self)
+            target.storeBytes(of: v, toByteOffset: j &- start, as: SIMD16<UInt8>.self)
+            var found = v .== nul .| v .== lt .| v .== amp .| v .== brace .| v .== bracket
+            if inCloze { found = found .| v .== colon .| v .== close }
+            let lane = firstLane(found)
+            if lane < 16 { return j &+ lane }
+            j &+= 16
         }
         return j
     }
 
-    /// The index after the `>` closing the tag at `i`, honouring quoted attribute values; nil when
-    /// the `<` does not start a tag.
-    private static func tagEnd(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int? {
+    /// The tag at `i` (a `<`): the index after the `>` that closes it, honouring quoted attribute
+    /// values, and its lower-case name ("br", "div"; at most 12 bytes), packed; comments ("<!") get
+    /// the name "!--". Nil when the `<` does not start a tag. `nameBytes` is `tagNameBytes`, read
+    /// once per field by the caller.
+    /// The name is read first, and a tag whose name ends at its `>` (`<br>`, `</div>`, most tags in
+    /// card text) needs no second look; otherwise the rest is scanned from where the name ends
+    /// (name bytes are letters and digits, which the scan for `>` passes over anyway).
+    @inline(__always)
+    static func tag(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ nameBytes: UnsafePointer<UInt8>) -> (end: Int, name: PackedName)? {
         let n = p.count
         guard i + 1 < n else { return nil }
         let next = p[i + 1]
-        let isLetter = (next | 0x20) >= UInt8(ascii: "a") && (next | 0x20) <= UInt8(ascii: "z")
-        if next == UInt8(ascii: "!") {
-            if i + 3 < n && p[i + 2] == UInt8(ascii: "-") && p[i + 3] == UInt8(ascii: "-") {
-                var j = i + 4
-                while j + 2 < n {
-                    if p[j] == UInt8(ascii: "-") && p[j + 1] == UInt8(ascii: "-") && p[j + 2] == UInt8(ascii: ">") { return j + 3 }
-                    j += 1
-                }
-                return n
-            }
-        } else if !(isLetter || next == UInt8(ascii: "/")) {
-            return nil
-        }
         var j = i + 1
+        var name = PackedName()
+        if next == UInt8(ascii: "!") {
+            name = commentName
+            if i + 3 < n && p[i + 2] == UInt8(ascii: "-") && p[i + 3] == UInt8(ascii: "-") {
+                var k = i + 4
+                while k + 2 < n {
+                    if p[k] == UInt8(ascii: "-") && p[k + 1] == UInt8(ascii: "-") && p[k + 2] == UInt8(ascii: ">") { return (k + 3, name) }
+                    k += 1
+                }
+                return (n, name)
+            }
+        } else {
+            if next == UInt8(ascii: "/") {
+                j += 1
+            } else if nameBytes[Int(next)] == 0 || next < UInt8(ascii: "A") {
+                return nil  // neither a letter nor "/"
+            }
+            // the first eight bytes of the name to `low`, the next four to `high` (no branch a byte
+            // on which half it goes to)
+            var shift: UInt64 = 0
+            let first = min(n, j &+ 8)
+            while j < first {
+                let byte = nameBytes[Int(p[j])]
+                if byte == 0 { break }
+                name.low |= UInt64(byte) &<< shift
+                shift &+= 8
+                j &+= 1
+            }
+            if shift == 64 {
+                shift = 0
+                let last = min(n, j &+ 4)
+                while j < last {
+                    let byte = nameBytes[Int(p[j])]
+                    if byte == 0 { break }
+                    name.high |= UInt64(byte) &<< shift
+                    shift &+= 8
+                    j &+= 1
+                }
+            }
+            if j < n && p[j] == UInt8(ascii: ">") { return (j + 1, name) }
+        }
+        guard let end = tagEnd(p, from: j) else { return nil }
+        return (end, name)
+    }
+
+    /// The index after the `>` that closes a tag whose bytes before `j` hold no quote, `<` or `>`;
+    /// nil when a `<` comes first (also inside quotes: keeps every scan linear on hostile text).
+    private static func tagEnd(_ p: UnsafeBufferPointer<UInt8>, from j: Int) -> Int? {
+        let n = p.count
+        var j = j
         var quote: UInt8 = 0
         while j < n {
             let c = p[j]
             if c == UInt8(ascii: "<") {
-                return nil  // also inside quotes: keeps every scan linear on hostile text
+                return nil
             } else if quote != 0 {
                 if c == quote { quote = 0 }
             } else if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") {
@@ -402,28 +503,10 @@ struct VisibleText {
         return nil
     }
 
-    /// The lower-case tag name ("br", "div"; at most 12 bytes), packed; comments ("<!") get the
-    /// name "!--". `nameBytes` is `tagNameBytes`, read once per field by the caller.
-    private static func tagName(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ nameBytes: UnsafePointer<UInt8>) -> PackedName {
-        var j = i + 1
-        if j < p.count && p[j] == UInt8(ascii: "!") { return commentName }
-        if j < p.count && p[j] == UInt8(ascii: "/") { j += 1 }
-        var name = PackedName()
-        var count = 0
-        while j < p.count && count < 12 {
-            let byte = nameBytes[Int(p[j])]
-            if byte == 0 { break }
-            name.append(byte, at: count)
-            count += 1
-            j += 1
-        }
-        return name
-    }
-
     /// What each byte adds to a tag name: letters lower-cased, digits as they are, 0 for the bytes
     /// that end it (one load a byte instead of two range tests). Allocated once, for the life of the
     /// process.
-    nonisolated(unsafe) private static let tagNameBytes: UnsafePointer<UInt8> = {
+    nonisolated(unsafe) static let tagNameBytes: UnsafePointer<UInt8> = {
         let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
         table.initialize(repeating: 0, count: 256)
         for c in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(c)] = c; table[Int(c - 0x20)] = c }
