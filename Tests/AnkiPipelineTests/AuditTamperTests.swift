@@ -138,22 +138,8 @@ struct AuditTamperTests {
     func sourceValues(_ change: String) throws {
         let scratch = try Scratch()
         let prepared = try prepare(Self.source, zone: "Europe/Berlin", out: scratch.sub("out"))
-        let bare = scratch.url.appendingPathComponent("collection.anki2")
-        let original = try AnkiCollection.open(Self.source)
-        try FileManager.default.copyItem(at: original.databaseURL, to: bare)
-        original.close()
-        let queue = try DatabaseQueue(path: bare.path)
-        try queue.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA writable_schema = ON")
-            try db.execute(sql: "UPDATE sqlite_schema SET sql = replace(replace(sql, 'NOT NULL', ''), 'not null', '') WHERE name = 'revlog'")
-        }
-        try queue.close()
-        let reopened = try DatabaseQueue(path: bare.path)
-        try reopened.write { db in
-            // The last review: the end of the last span the audit compares.
-            try db.execute(sql: "UPDATE revlog SET \(change) WHERE id = (SELECT max(id) FROM revlog)")
-        }
-        try reopened.close()
+        // The last review: the end of the last span the audit compares.
+        let bare = try bareCollection(from: Self.source, in: scratch, changingReview: "SELECT max(id) FROM revlog", set: change)
         let collection = try AnkiCollection.open(bare)
         defer { collection.close() }
         let findings = try SubmissionAudit().audit(

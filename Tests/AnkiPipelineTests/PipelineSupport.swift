@@ -101,6 +101,26 @@ func prepare(_ file: URL, zone: String, rollover: Int? = nil, decisions: Decisio
                     tokenFile: context.tokenURL!)
 }
 
+/// A bare copy of `package`'s collection in `scratch`, as a hand-made file might be: its review log
+/// without NOT NULL constraints (which the integrity check would read as damage), and the review
+/// `which` selects (SQL giving one id) changed by `change` (an SQL `SET` clause).
+func bareCollection(from package: URL, in scratch: Scratch, changingReview which: String, set change: String) throws -> URL {
+    let bare = scratch.url.appendingPathComponent("collection.anki2")
+    let original = try AnkiCollection.open(package)
+    try FileManager.default.copyItem(at: original.databaseURL, to: bare)
+    original.close()
+    let queue = try DatabaseQueue(path: bare.path)
+    try queue.writeWithoutTransaction { db in
+        try db.execute(sql: "PRAGMA writable_schema = ON")
+        try db.execute(sql: "UPDATE sqlite_schema SET sql = replace(replace(sql, 'NOT NULL', ''), 'not null', '') WHERE name = 'revlog'")
+    }
+    try queue.close()
+    let reopened = try DatabaseQueue(path: bare.path)
+    try reopened.write { db in try db.execute(sql: "UPDATE revlog SET \(change) WHERE id = (\(which))") }
+    try reopened.close()
+    return bare
+}
+
 func openReadOnly(_ url: URL) throws -> DatabaseQueue {
     var config = Configuration()
     config.readonly = true

@@ -90,22 +90,8 @@ struct PrepareTests {
           arguments: ["ease = 'drei'", "cid = 'Karte sieben'", "time = x'00'", "ivl = NULL"])
     func reviewLogValues(_ change: String) throws {
         let scratch = try Scratch()
-        let bare = scratch.url.appendingPathComponent("collection.anki2")
-        let original = try AnkiCollection.open(Fixtures.generated.appendingPathComponent("berlin-latest.colpkg"))
-        try FileManager.default.copyItem(at: original.databaseURL, to: bare)
-        original.close()
-        // The schema says NOT NULL (which the integrity check reads as damage); a hand-made file may not.
-        let queue = try DatabaseQueue(path: bare.path)
-        try queue.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA writable_schema = ON")
-            try db.execute(sql: "UPDATE sqlite_schema SET sql = replace(replace(sql, 'NOT NULL', ''), 'not null', '') WHERE name = 'revlog'")
-        }
-        try queue.close()
-        let reopened = try DatabaseQueue(path: bare.path)
-        try reopened.write { db in
-            try db.execute(sql: "UPDATE revlog SET \(change) WHERE id = (SELECT id FROM revlog ORDER BY id LIMIT 1 OFFSET 3)")
-        }
-        try reopened.close()
+        let bare = try bareCollection(from: Fixtures.generated.appendingPathComponent("berlin-latest.colpkg"), in: scratch,
+                                      changingReview: "SELECT id FROM revlog ORDER BY id LIMIT 1 OFFSET 3", set: change)
         do {
             try prepare(bare, zone: "Europe/Berlin", out: scratch.sub("out"))
             Issue.record("\(change): prepared")
