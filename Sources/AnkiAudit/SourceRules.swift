@@ -43,15 +43,29 @@ struct SourceRules {
         /// Every 1024th stored review's original time (from the first) and the learner's day the cached
         /// calendar gave for it, checked against the plain calendar after the pass.
         var daySamples: [(ms: Int64, day: Int64)] = []
+        /// Stored reviews whose id is not above the one before it in row order, or lies outside the
+        /// span's ids: the log must be stored in ascending order of time, which also makes ids unique.
+        var outOfOrder = 0
     }
 
-    /// Reviews with `from <= id < to` (stored ids; nil: unbounded).
+    /// Part of the review log: the stored rows with `fromRow <= rowid < toRow`, whose ids must lie in
+    /// `from <= id < to`, compared with the source's reviews in that range moved back by the shift (nil:
+    /// unbounded). The log is stored in ascending order of time, so consecutive spans of rows are
+    /// consecutive spans of time.
     struct ReviewSpan: Sendable {
+        var fromRow: Int64?
+        var toRow: Int64?
         var from: Int64?
         var to: Int64?
         static let all = ReviewSpan()
 
-        func condition(minus shift: Int64) -> String {
+        /// The stored rows of the span.
+        var storedCondition: String {
+            [fromRow.map { "rowid >= \($0)" }, toRow.map { "rowid < \($0)" }].compactMap { $0 }.joined(separator: " AND ")
+        }
+
+        /// The source's reviews of the span.
+        func sourceCondition(minus shift: Int64) -> String {
             // Bounds come from the file: a value so large that moving it overflows is clamped.
             func moved(_ id: Int64) -> Int64 {
                 let (value, overflow) = id.subtractingReportingOverflow(shift)
@@ -99,17 +113,15 @@ struct SourceRules {
         // Both logs are read front to back once, stepped directly: 2.4 million rows, where a cursor's
         // bookkeeping per row would cost more than the comparison. (Memory-mapping them would spare a
         // copy per page but counts the whole source against the participant's memory: 210 MB, not 60.)
-        func filter(_ shift: Int64) -> String {
-            let condition = span.condition(minus: shift)
-            return condition.isEmpty ? "" : "WHERE \(condition)"
-        }
-        let stored = try db.makeStatement(sql: "SELECT id, day, cid, ease FROM main.revlog \(filter(0)) ORDER BY id")
+        func filter(_ condition: String) -> String { condition.isEmpty ? "" : "WHERE \(condition)" }
+        let stored = try db.makeStatement(
+            sql: "SELECT id, day, cid, ease FROM main.revlog \(filter(span.storedCondition)) ORDER BY rowid")
         // The source's numbers are read too, for their types only: `cid` and `ease` are columns 1
         // and 2, as the comparisons below expect.
         let numbers = IntegrityCheck.reviewLogNumericColumns
         assert(numbers.prefix(2) == ["cid", "ease"])
         let original = try db.makeStatement(
-            sql: "SELECT id, \(numbers.joined(separator: ", ")) FROM src.revlog \(filter(shift)) ORDER BY id")
+            sql: "SELECT id, \(numbers.joined(separator: ", ")) FROM src.revlog \(filter(span.sourceCondition(minus: shift))) ORDER BY id")
         let o = stored.sqliteStatement, s = original.sqliteStatement
         let lastNumber = Int32(numbers.count)
         // Steps the source; a row whose numbers are not all numbers is counted.
@@ -127,8 +139,16 @@ struct SourceRules {
         var haveOriginal = try stepOriginal()
         var offset: Int64?
         pass.cardsDense = !cardCreated.isEmpty
+        // Each stored id must be an integer above the one before it and inside the span.
+        let lower = span.from ?? .min, upper = span.to
+        var previous: Int64?
         while try step(o, db) {
             let id = sqlite3_column_int64(o, 0)
+            if sqlite3_column_type(o, 0) != SQLITE_INTEGER || id < lower || upper.map({ id >= $0 }) == true
+                || previous.map({ id <= $0 }) == true {
+                pass.outOfOrder += 1
+            }
+            previous = id
             let day = sqlite3_column_int64(o, 1)
             let card = sqlite3_column_int64(o, 2)
             let target = id &- shift   // wraps for a hostile id, which then matches nothing
@@ -204,19 +224,24 @@ struct SourceRules {
         try reviewLogChecks(db, shift: shift, span: span, cards: cards, &findings)
     }
 
-    /// The stored review id at the middle of the log from `from` on (nil: the whole log), where the
-    /// rest of it is split for two threads.
-    static func middleReviewID(_ db: Database, from: Int64? = nil) throws -> Int64? {
-        let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM main.revlog WHERE id >= ?",
-                                     arguments: [from ?? .min]) ?? 0
-        guard count >= 2 else { return nil }
-        return try Int64.fetchOne(db, sql: "SELECT id FROM main.revlog WHERE id >= ? ORDER BY id LIMIT 1 OFFSET ?",
-                                  arguments: [from ?? .min, count / 2])
+    /// A stored review about the middle of the rows from `fromRow` on (nil: the whole log), where the
+    /// rest of the log is split for two threads: its rowid and id (nil when fewer than two rows remain).
+    /// Rows are found by rowid, with no count of them.
+    static func middleReview(_ db: Database, fromRow: Int64? = nil) throws -> (row: Int64, id: Int64)? {
+        guard let low = try Int64.fetchOne(db, sql: "SELECT rowid FROM main.revlog WHERE rowid >= ? ORDER BY rowid LIMIT 1",
+                                           arguments: [fromRow ?? .min]),
+              let high = try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM main.revlog"), high > low else { return nil }
+        let middle = low + (high - low) / 2 + 1
+        guard let row = try Int64.fetchOne(db, sql: "SELECT rowid FROM main.revlog WHERE rowid >= ? ORDER BY rowid LIMIT 1",
+                                           arguments: [middle]),
+              let id = try Int64.fetchOne(db, sql: "SELECT id FROM main.revlog WHERE rowid = ?", arguments: [row])
+        else { return nil }
+        return (row, id)
     }
 
     /// Stored reviews in `span` now.
     static func storedReviews(_ db: Database, in span: ReviewSpan) throws -> Int {
-        let condition = span.condition(minus: 0)
+        let condition = span.storedCondition
         return try Int.fetchOne(db, sql: "SELECT count(*) FROM main.revlog \(condition.isEmpty ? "" : "WHERE \(condition)")") ?? 0
     }
 
@@ -234,6 +259,8 @@ struct SourceRules {
         if wrongAnswer > 0 { findings.add("reviews", "\(wrongAnswer) review(s) hold a different answer than the learner gave") }
         if missing > 0 { findings.add("reviews", "\(missing) review(s) of cards in the submission are missing from it") }
         if !consistent { findings.add("review-days", "review days differ from the learner's own (or do not start at day 0)") }
+        let outOfOrder = passes.map(\.outOfOrder).reduce(0, +)
+        if outOfOrder > 0 { findings.add("review-order", "\(outOfOrder) review(s) are not stored in ascending order of time (or repeat one)") }
         let notANumber = passes.map(\.sourceNotANumber).reduce(0, +)
         if notANumber > 0 {
             findings.add("source-values", "\(notANumber) review(s) of the source hold text, a blob or NULL where Anki writes a number")

@@ -48,7 +48,7 @@ public struct SubmissionAudit: Sendable {
     /// them one after the other, leaving a core for the caller.
     ///
     /// With `followingReviewLog`, the source comparison of the review log also starts before the log
-    /// is complete: the writer reports with `PendingAudit.reviewsCommitted(below:)` how far it has
+    /// is complete: the writer reports with `PendingAudit.reviewsCommitted(rows:below:)` how far it has
     /// committed the log, and each committed span is compared on the content thread once its other
     /// checks are done; `finish` compares what is left and proves that no span it already compared
     /// changed afterwards.
@@ -155,16 +155,18 @@ public final class PendingAudit: @unchecked Sendable {
     public private(set) var sourceReviewsNotANumber = 0
     private var running: [DispatchSemaphore] = []
     private var finished = false
-    /// How far the writer has committed the review log (stored ids below it are final), and whether
-    /// it has finished; guarded by `progress`.
+    /// The writer's commits of the review log, in order (after each, its first `rows` rows are final
+    /// and hold every stored id below `below`), and whether it has finished; guarded by `progress`.
     private let progress = NSCondition()
-    private var committedBelow: Int64?
+    private var commits: [(rows: Int64, below: Int64)] = []
     private var writingDone = false
     /// Spans of the review log compared while it was written, in order, each with its pass (nil when
-    /// the log was still empty) and the stored reviews it then held; `followedTo` is where the next
-    /// span starts (nil: at the beginning). Written by the content thread, read after `join`.
+    /// the log was still empty) and the stored reviews it then held; `followedTo` and `followedRows`
+    /// are the id and rowid where the next span starts (nil: at the beginning). Written by the content
+    /// thread, read after `join`.
     private var followed: [(span: SourceRules.ReviewSpan, pass: SourceRules.ReviewPass?, stored: Int)] = []
     private var followedTo: Int64?
+    private var followedToRow: Int64?
     /// The stored cards as the review-log passes need them, read once (after the shift is known).
     private var storedCards: SourceRules.StoredCards?
 
@@ -204,17 +206,17 @@ public final class PendingAudit: @unchecked Sendable {
         // What the content thread has not compared yet is split in two halves, compared with the
         // source on two threads: the first, then the proof that the spans compared earlier did not
         // change, on one; the file's own manifest checks, then the second half, on the other.
-        let rest = followedTo
-        var middle: Int64?
+        let rest = followedTo, restRow = followedToRow
+        var middle: (row: Int64, id: Int64)?
         if source != nil {
-            read(queue, into: \.fileFindings) { db, _ in middle = try SourceRules.middleReviewID(db, from: rest) }
+            read(queue, into: \.fileFindings) { db, _ in middle = try SourceRules.middleReview(db, fromRow: restRow) }
         }
         let split = middle
         if source != nil, storedCards == nil, let shift {
             read(queue, into: \.fileFindings) { db, _ in self.storedCards = try SourceRules.StoredCards(db, shift: shift) }
         }
         run(threads: 1, [{ audit in
-            audit.checkSourceReviewLog(.init(from: rest, to: split))
+            audit.checkSourceReviewLog(.init(fromRow: restRow, toRow: split?.row, from: rest, to: split?.id))
             audit.checkFollowedSpansUnchanged()
         }])
         // The review log's references are counted by the passes that compare it with the source, when
@@ -229,7 +231,7 @@ public final class PendingAudit: @unchecked Sendable {
                 let rules = SourceRules(policy: self.policy, source: source.source)
                 try rules.checkStringsAgainstSource(db, .manifest, &findings)
                 if let split {
-                    let span = SourceRules.ReviewSpan(from: split, to: nil)
+                    let span = SourceRules.ReviewSpan(fromRow: split.row, from: split.id)
                     self.secondHalf = try rules.checkReviewLog(db, shift: self.shift, span: span,
                                                                cards: self.storedCards, &findings)
                 }
@@ -261,27 +263,31 @@ public final class PendingAudit: @unchecked Sendable {
         close()
     }
 
-    /// The writer has committed every review whose stored id is below `storedID` (see `start`).
-    public func reviewsCommitted(below storedID: Int64) {
+    /// The writer has committed every review whose stored id is below `storedID`, as the first `rows`
+    /// rows of the log (see `start`).
+    public func reviewsCommitted(rows: Int64, below storedID: Int64) {
         progress.lock()
-        if committedBelow.map({ storedID > $0 }) ?? true {
-            committedBelow = storedID
+        if commits.last.map({ storedID > $0.below && rows >= $0.rows }) ?? true {
+            commits.append((rows, storedID))
             progress.broadcast()
         }
         progress.unlock()
     }
 
-    /// Compares each span of the review log the writer reports committed, until it reports the end.
+    /// Compares each span of the review log the writer reports committed, one commit at a time, until
+    /// it reports the end: then `finish` splits what is left between two threads, so the span this
+    /// thread is comparing is all it waits for.
     func followReviewLog() {
         guard let source else { return }
         while true {
             progress.lock()
-            while !writingDone && (committedBelow == nil || committedBelow == followedTo) { progress.wait() }
-            let bound = writingDone ? nil : committedBelow
-            let from = followedTo
+            while !writingDone && followed.count >= commits.count { progress.wait() }
+            let commit = writingDone ? nil : commits[followed.count]
+            let from = followedTo, fromRow = followedToRow
             progress.unlock()
-            guard let bound else { return }
-            let span = SourceRules.ReviewSpan(from: from, to: bound)
+            guard let commit else { return }
+            let bound = commit.below, toRow = commit.rows + 1
+            let span = SourceRules.ReviewSpan(fromRow: fromRow, toRow: toRow, from: from, to: bound)
             var pass: SourceRules.ReviewPass?
             var stored = 0
             read(sourceQueue, into: \.sourceFindings) { db, findings in
@@ -295,6 +301,7 @@ public final class PendingAudit: @unchecked Sendable {
             progress.lock()
             followed.append((span, pass, stored))
             followedTo = bound
+            followedToRow = toRow
             progress.broadcast()
             progress.unlock()
         }

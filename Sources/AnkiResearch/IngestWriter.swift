@@ -141,7 +141,7 @@ struct IngestWriter {
                 INSERT INTO revlogs (participant, reviewed_at_ms, card_id, ease, ivl, last_ivl, factor, duration_ms,
                                      type, day)
                 SELECT :p, r.id, \(r.1), r.ease, r.ivl, r.lastIvl, r.factor, r.time, r.type, r.day
-                FROM sub.revlog r \(r.0) ORDER BY r.id
+                FROM sub.revlog r \(r.0) ORDER BY r.rowid
                 """),
         ]
         var lastReview: Int64 = 0

@@ -23,6 +23,13 @@ struct AuditTamperTests {
          "references", false),
         ("review of card 1.5", "UPDATE revlog SET cid = 1.5 WHERE id = (SELECT min(id) FROM revlog)", "references", false),
         ("negative review day", "UPDATE revlog SET day = -1 WHERE id = (SELECT max(id) FROM revlog)", "references", false),
+        // The log has no key: its rows must be in ascending order of time, which makes ids unique.
+        ("a review out of order", "UPDATE revlog SET id = (SELECT max(id) FROM revlog) + 1 WHERE rowid = 1", "review-order", false),
+        ("a review repeated", "INSERT INTO revlog SELECT * FROM revlog WHERE rowid = 1", "review-order", false),
+        ("a review id as text", "UPDATE revlog SET id = 'x' || id WHERE rowid = 2", "review-order", false),
+        ("a review out of order, with the source", "UPDATE revlog SET id = (SELECT max(id) FROM revlog) + 1 WHERE rowid = 1",
+         "review-order", true),
+        ("a review repeated, with the source", "INSERT INTO revlog SELECT * FROM revlog WHERE rowid = 3", "review-order", true),
         // With the source, the passes that compare the log with it count these on the way instead.
         // ("rule: text": the finding must also name the text.)
         ("review of a missing card, with the source",
@@ -159,9 +166,9 @@ struct AuditTamperTests {
         let bounds = try queue.read { db in
             // Every 7th review by position, so that the first span always holds the earliest six (ids
             // are shifted at random: picking them by `id % 7` left the first span empty one run in seven).
-            try Int64.fetchAll(db, sql: """
-                SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM revlog) WHERE n % 7 = 0 ORDER BY id
-                """)
+            try Row.fetchAll(db, sql: """
+                SELECT id, n FROM (SELECT id, row_number() OVER (ORDER BY rowid) AS n FROM revlog) WHERE n % 7 = 0 ORDER BY n
+                """).map { (id: $0[0] as Int64, rows: ($0[1] as Int64) - 1) }
         }
         try #require(bounds.count >= 3)
         let pending = try SubmissionAudit().start(
@@ -169,7 +176,7 @@ struct AuditTamperTests {
             source: .init(collection: collection, timeZone: TimeZone(identifier: "Europe/Berlin")!),
             contentThreads: 1, followingReviewLog: true)
         for (index, bound) in bounds.prefix(3).enumerated() {
-            pending.reviewsCommitted(below: bound)
+            pending.reviewsCommitted(rows: bound.rows, below: bound.id)
             pending.waitForFollowedSpans(index + 1)
             if index == 0, let sql {
                 try queue.writeWithoutTransaction { db in try db.execute(sql: sql) }
@@ -184,13 +191,16 @@ struct AuditTamperTests {
         #expect(try followedAudit(changingAfterFirstSpan: nil).isEmpty)
     }
 
-    @Test("a review removed from a span the audit already compared is found", arguments: [
-        "DELETE FROM revlog WHERE id = (SELECT min(id) FROM revlog)",
-        "INSERT INTO revlog SELECT min(id) - 1, cid, ease, ivl, lastIvl, factor, time, type, day FROM revlog",
+    /// A review added later lands after the rows compared (rowids grow): out of order there.
+    @Test("a review removed from or added to a span the audit already compared is found", arguments: [
+        ("DELETE FROM revlog WHERE id = (SELECT min(id) FROM revlog)", "review-log"),
+        ("INSERT INTO revlog SELECT min(id) - 1, cid, ease, ivl, lastIvl, factor, time, type, day FROM revlog", "review-order"),
+        ("INSERT INTO revlog (rowid, id, cid, ease, ivl, lastIvl, factor, time, type, day) "
+            + "SELECT -1, min(id) - 1, cid, ease, ivl, lastIvl, factor, time, type, day FROM revlog", "review-log"),
     ])
-    func followedChanged(_ sql: String) throws {
+    func followedChanged(_ sql: String, _ rule: String) throws {
         let findings = try followedAudit(changingAfterFirstSpan: sql)
-        #expect(findings.contains { $0.rule == "review-log" }, "\(findings)")
+        #expect(findings.contains { $0.rule == rule }, "\(findings)")
     }
 
     /// `cards.data` values and whether the card-data rule must report them. The rule recognises the

@@ -108,7 +108,7 @@ struct IngestTests {
             try db.execute(sql: "UPDATE decks SET name = 'Spanish::Verbs for Friday' WHERE id = (SELECT max(id) FROM decks)")
         }
         try ws.tampered("newyork", as: "schema-version.sqlite") { db in
-            try db.execute(sql: "UPDATE manifest SET value = '2' WHERE key = 'schema_version'")
+            try db.execute(sql: "UPDATE manifest SET value = '1' WHERE key = 'schema_version'")
         }
         try ws.tampered("newyork", as: "wrong-type.sqlite") { db in
             try db.execute(sql: "UPDATE revlog SET ease = 'Anna' WHERE id = (SELECT min(id) FROM revlog)")

@@ -299,7 +299,7 @@ def main():
         k += 1
     out.executemany("insert into revlog values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     out.executemany("insert into manifest values (?, ?)", [
-        ("schema_version", "1"), ("tool_version", "reference_policy.py"),
+        ("schema_version", "2"), ("tool_version", "reference_policy.py"),
         ("source_format", "latest" if modern else "legacy2"), ("count_notes", str(len(note_map))),
         ("count_cards", str(len(card_map))), ("count_revlog", str(len(rows)))])
     out.commit()

@@ -73,6 +73,7 @@ struct WriteSubmission: PipelineStage {
                           WHERE anki_submit_note(n.id) IS NOT NULL
                           ORDER BY n.id LIMIT -1)
                         """, arguments: arguments)
+                    counts["notes"] = db.changesCount
                     lap("notes")
                     try db.execute(sql: """
                         INSERT INTO cards (id, nid, did, ord, type, queue, due, ivl, factor, reps, lapses, left,
@@ -91,6 +92,7 @@ struct WriteSubmission: PipelineStage {
                         WHERE anki_submit_kept_card(c.id) IS NOT NULL
                         ORDER BY c.id
                         """, arguments: arguments)
+                    counts["cards"] = db.changesCount
                     lap("cards")
                     try db.execute(sql: """
                         INSERT INTO col (id, crt, ver, sched_ver, rollover, utc_offset_hours)
@@ -117,7 +119,9 @@ struct WriteSubmission: PipelineStage {
             try diskFull {
                 try output.writeWithoutTransaction { db in
                     // In spans of the original review times, each committed on its own, so that the
-                    // audit compares each span with the source while the next one is written.
+                    // audit compares each span with the source while the next one is written. The rows
+                    // go in in order of their times, so the table's rowids (it has no key) are 1...n in
+                    // that order, and each span is a range of them.
                     //
                     // Reviews of cards not kept (excluded notes, deleted cards) get a NULL card, which
                     // `OR IGNORE` skips (`cid` is NOT NULL): a fifth faster than filtering them in a
@@ -131,19 +135,23 @@ struct WriteSubmission: PipelineStage {
                                r.factor, r.time, r.type, anki_submit_day(r.id) - :first
                         FROM src.revlog r WHERE r.id >= :from AND r.id <= :through ORDER BY r.id
                         """)
+                    var rows = 0
                     for (from, through) in try Self.reviewSpans(db, count: Self.reviewSpanCount) {
                         var spanArguments = arguments
                         spanArguments += ["from": from, "through": through]
                         try db.inTransaction(.deferred) {
                             try insert.execute(arguments: spanArguments)
+                            rows += db.changesCount
                             return .commit
                         }
                         // Reviews after this span are stored with ids above its end moved by the shift.
                         let (end, overflow) = through.addingReportingOverflow(shift.milliseconds)
-                        if !overflow && end < .max { audit.reviewsCommitted(below: end + 1) }
+                        if !overflow && end < .max { audit.reviewsCommitted(rows: Int64(rows), below: end + 1) }
                     }
                     lap("revlog")
-                    for table in ["notes", "cards", "revlog", "decks", "note_types", "deck_config"] {
+                    counts["revlog"] = rows
+                    // The small tables are counted; the large ones were counted as they were written.
+                    for table in ["decks", "note_types", "deck_config"] {
                         counts[table] = try Int.fetchOne(db, sql: "SELECT count(*) FROM main.\(table)") ?? 0
                     }
                 }
