@@ -124,9 +124,11 @@ struct SourceRules {
             sql: "SELECT id, \(numbers.joined(separator: ", ")) FROM src.revlog \(filter(span.sourceCondition(minus: shift))) ORDER BY id")
         let o = stored.sqliteStatement, s = original.sqliteStatement
         let lastNumber = Int32(numbers.count)
-        // Steps the source; a row whose numbers are not all numbers is counted.
+        // Steps the source, reading its id once; a row whose numbers are not all numbers is counted.
+        var originalID: Int64 = 0
         func stepOriginal() throws -> Bool {
             guard try step(s, db) else { return false }
+            originalID = sqlite3_column_int64(s, 0)
             for column in 1...lastNumber {
                 let type = sqlite3_column_type(s, column)
                 if type != SQLITE_INTEGER && type != SQLITE_FLOAT {
@@ -163,11 +165,11 @@ struct SourceRules {
             }
             // Source reviews passed over are not in the submission: only reviews of cards it left out
             // (deleted, or of excluded notes) may be.
-            while haveOriginal && sqlite3_column_int64(s, 0) < target {
+            while haveOriginal && originalID < target {
                 if cards.originals.contains(sqlite3_column_int64(s, 1)) { pass.missing += 1 }
                 haveOriginal = try stepOriginal()
             }
-            if haveOriginal && sqlite3_column_int64(s, 0) == target {
+            if haveOriginal && originalID == target {
                 if !known || cardCreated[Int(card)] &- shift != sqlite3_column_int64(s, 1) { pass.wrongCard += 1 }
                 if sqlite3_column_int64(o, 3) != sqlite3_column_int64(s, 2) { pass.wrongAnswer += 1 }
                 haveOriginal = try stepOriginal()

@@ -223,8 +223,7 @@ public final class PendingAudit: @unchecked Sendable {
         // they saw every stored review of dense card counters; otherwise in one more pass below.
         var storedReviews = 0
         read(queue, into: \.fileFindings) { db, findings in
-            try ManifestRule.check(db, &findings)
-            storedReviews = try Int.fetchOne(db, sql: "SELECT count(*) FROM revlog") ?? 0
+            storedReviews = try ManifestRule.check(db, &findings)["revlog"] ?? 0
         }
         if let source {
             read(queue, into: \.fileFindings) { db, findings in

@@ -35,9 +35,11 @@ struct OpenSubmission: PipelineStage {
             config.foreignKeysEnabled = false
             // WAL while it is built, so the audit can read what is committed while the review log is
             // still written; no checkpoints until the write stage turns it back into one file. No
-            // fsync per commit: the file is synced once, before the rename.
+            // fsync per commit: the file is synced once, before the rename. Temporary b-trees (a sort,
+            // a materialized sub-query) in memory: nothing of the participant's goes to a file in
+            // /var/tmp, even one unlinked at once.
             config.prepareDatabase { db in
-                try db.execute(sql: "PRAGMA secure_delete = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 0")
+                try db.execute(sql: "PRAGMA secure_delete = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY")
                 AnkiCollection.prepareConnection(db)
             }
             let queue = try DatabaseQueue(path: partial.path, configuration: config)
