@@ -171,11 +171,32 @@ struct WriteSubmission: PipelineStage {
             context.report.count("media references neutralized", context.mediaNeutralizer?.replacements ?? 0)
             try diskFull { try writeManifest(context, output: output, counts: counts) }
             lap("rest")
-            findings = try audit.finish()
+            // Everything is written: while the audit finishes, another thread copies the log's pages
+            // into the file (a passive checkpoint, which the audit's readers never block, nor it them)
+            // and flushes it to disk, so that little of either is left for after the audit. A reader
+            // still on an older snapshot holds the copy back at that point: it is tried again shortly.
+            let flushing = InBackground<Void> {
+                for _ in 0..<100 {
+                    let row = try output.writeWithoutTransaction { db in try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)") }
+                    guard let row, let frames: Int = row[1], let copied: Int = row[2], copied < frames else { break }
+                    usleep(2000)
+                }
+                try DurableFile.sync(partial)
+            }
+            do {
+                findings = try audit.finish()
+                try flushing.value()
+            } catch {
+                _ = try? flushing.value()
+                throw error
+            }
             // Text where Anki writes a number: a damaged collection (the reader's error, as for notes
             // and cards), not a fault of the submission.
             if audit.sourceReviewsNotANumber > 0 { throw ReaderError.notANumber(inTable: "revlog") }
             lap("audit")
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            audit.abandon()
+            throw PrepareError(.outputFailure, "The disk is full; the submission could not be written.")
         } catch {
             audit.abandon()
             throw error
