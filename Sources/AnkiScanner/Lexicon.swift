@@ -467,10 +467,35 @@ struct Lexicon: @unchecked Sendable {
             guard let text = try? String(contentsOf: url, encoding: .utf8) else {
                 throw ScannerConfigurationError("cannot read the word list \(url.path)")
             }
-            return text.split(whereSeparator: \.isNewline).compactMap { line in
-                let trimmed = line.trimmingCharacters(in: .whitespaces)
-                return trimmed.isEmpty || trimmed.hasPrefix("#") ? nil : trimmed.precomposedStringWithCanonicalMapping
+            return lines(of: text)
+        }
+
+        /// The entries of a word list: its lines without the spaces and tabs around them, in NFC,
+        /// leaving out empty lines and comments (`#`). Read scalar by scalar: Foundation's trimming
+        /// and normalization of every line took most of the scanner's start-up.
+        static func lines(of text: String) -> [String] {
+            text.unicodeScalars.split(whereSeparator: isLineBreak).compactMap { line in
+                guard let first = line.firstIndex(where: { !isSpace($0) }) else { return nil }
+                let last = line.lastIndex(where: { !isSpace($0) })!
+                let trimmed = line[first..<line.index(after: last)]
+                if trimmed.first == "#" { return nil }
+                let entry = String(String.UnicodeScalarView(trimmed))
+                // Scalars below U+0300 (before the combining marks) have nothing to compose: NFC already.
+                return trimmed.allSatisfy({ $0.value < 0x300 }) ? entry : entry.precomposedStringWithCanonicalMapping
             }
+        }
+
+        /// What `Character.isNewline` breaks lines at (a CR LF pair leaves an empty line, left out).
+        private static func isLineBreak(_ scalar: Unicode.Scalar) -> Bool {
+            switch scalar.value {
+            case 0x0A...0x0D, 0x85, 0x2028, 0x2029: true
+            default: false
+            }
+        }
+
+        /// Foundation's `.whitespaces`: tab and the space separators.
+        private static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
+            scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator
         }
 
         mutating func addNames(_ url: URL, flag: WordFlags) throws {

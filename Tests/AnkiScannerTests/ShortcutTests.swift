@@ -252,4 +252,36 @@ import Testing
         }
         #expect(words > 5_000)
     }
+
+    /// The word-list reader reads scalars; Foundation's trimming and normalization of every line
+    /// (what it replaced, kept here) must give the same entries.
+    private func plainLines(_ text: String) -> [String] {
+        text.split(whereSeparator: \.isNewline).compactMap { line in
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            return trimmed.isEmpty || trimmed.hasPrefix("#") ? nil : trimmed.precomposedStringWithCanonicalMapping
+        }
+    }
+
+    @Test("word lists: every list in Wordlists/ and odd lines read as Foundation reads them")
+    func wordListLines() throws {
+        let folder = Paths.root.appendingPathComponent("Wordlists")
+        let files = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil)!
+            .compactMap { $0 as? URL }.filter { $0.pathExtension == "txt" }
+        #expect(files.count > 50)
+        var entries = 0
+        for file in files {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            let lines = Lexicon.Builder.lines(of: text)
+            #expect(lines == plainLines(text), "\(file.lastPathComponent)")
+            entries += lines.count
+        }
+        #expect(entries > 10_000)
+        let odd = [
+            "Anna\r\nBen\r\n\r\n", "\t  Carla \t\n# comment\n  # indented comment\n",
+            "\u{00A0}Dora\u{3000}\n\u{2028}Emil\u{2029}Fritz\u{85}Gus\u{0B}Hal\u{0C}Ida",
+            "Jose\u{0301}\nRene\u{0301}e\n\u{1100}\u{1161}\u{11A8}\n\u{212B}ngstr\u{00F6}m\n\u{F900}",
+            "", "\n\n", "   ", "#", "x#", "\u{00E9}cole\n\u{0041}\u{030A}",
+        ]
+        for text in odd { #expect(Lexicon.Builder.lines(of: text) == plainLines(text), "\(text.debugDescription)") }
+    }
 }
