@@ -62,10 +62,15 @@ struct WriteSubmission: PipelineStage {
                 try db.inTransaction(.deferred) {
                     // `LIMIT -1` keeps SQLite from flattening the sub-query, so the media function runs
                     // once per note and feeds both `flds` and the sort field, with no temporary table.
+                    //
+                    // Notes and cards get their counters from SQLite: rows go in in ascending order of
+                    // their original ids, into empty tables, so the rowid SQLite gives each (one more
+                    // than the last) is its counter, and SQLite appends instead of searching the table
+                    // for every row as it does for a given id. `checkCounters` proves it.
                     try db.execute(sql: """
-                        INSERT INTO notes (id, mid, tags, flds, sfld, created)
-                        SELECT id, mid, tags, flds, anki_submit_sort_field(flds, sf), created FROM (
-                          SELECT anki_submit_note(n.id) AS id, mt.new AS mid, anki_submit_tags(n.tags) AS tags,
+                        INSERT INTO notes (mid, tags, flds, sfld, created)
+                        SELECT mid, tags, flds, anki_submit_sort_field(flds, sf), created FROM (
+                          SELECT mt.new AS mid, anki_submit_tags(n.tags) AS tags,
                                  anki_submit_media(n.flds) AS flds, n.id + :ms AS created, nt.sort_field AS sf
                           FROM src.notes n
                           CROSS JOIN temp.map_note_types mt ON mt.old = n.mid
@@ -74,11 +79,12 @@ struct WriteSubmission: PipelineStage {
                           ORDER BY n.id LIMIT -1)
                         """, arguments: arguments)
                     counts["notes"] = db.changesCount
+                    try Self.checkCounters(db, table: "notes", count: counts["notes"]!, expected: context.report.value(RemapIDs.name, "notes") ?? -1)
                     lap("notes")
                     try db.execute(sql: """
-                        INSERT INTO cards (id, nid, did, ord, type, queue, due, ivl, factor, reps, lapses, left,
+                        INSERT INTO cards (nid, did, ord, type, queue, due, ivl, factor, reps, lapses, left,
                                            odue, odid, data, created)
-                        SELECT anki_submit_kept_card(c.id), anki_submit_note(c.nid), coalesce(md.new, :defaultDeck),
+                        SELECT anki_submit_note(c.nid), coalesce(md.new, :defaultDeck),
                                c.ord, c.type, c.queue,
                                CASE WHEN \(Self.dueIsTimestamp) THEN c.due + :s ELSE c.due END,
                                c.ivl, c.factor, c.reps, c.lapses, c.left,
@@ -93,6 +99,7 @@ struct WriteSubmission: PipelineStage {
                         ORDER BY c.id
                         """, arguments: arguments)
                     counts["cards"] = db.changesCount
+                    try Self.checkCounters(db, table: "cards", count: counts["cards"]!, expected: context.report.value(RemapIDs.name, "cards") ?? -1)
                     lap("cards")
                     try db.execute(sql: """
                         INSERT INTO col (id, crt, ver, sched_ver, rollover, utc_offset_hours)
@@ -222,6 +229,14 @@ struct WriteSubmission: PipelineStage {
         }
         try finish(context, partial: partial)
         lap("sync-and-rename")
+    }
+
+    /// The counters SQLite gave `table`'s rows are 1...n, n being the rows the id map keeps.
+    static func checkCounters(_ db: Database, table: String, count: Int, expected: Int) throws {
+        let last = try Int.fetchOne(db, sql: "SELECT max(id) FROM main.\(table)") ?? 0
+        guard count == expected, last == count else {
+            throw PrepareError(.outputFailure, "The submission's \(table) were not numbered as planned; nothing was written. Please report this.")
+        }
     }
 
     /// Spans of the review log the write stage commits one by one.
