@@ -195,26 +195,22 @@ final class PackageArchive {
         }
     }
 
-    /// Unpacks the collection database into `destination`. Each block is written as soon as zstd
-    /// has produced it (about 128 KB, still in the CPU cache), without gathering blocks first.
+    /// Unpacks the collection database into `destination`. zstd's blocks are copied into large
+    /// buffers that another thread writes to the file, so decompressing and writing (a quarter of
+    /// the unpacking) run on two cores.
     func extractCollection(to destination: URL) throws {
         let fd = open(destination.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw ReaderError(.workspaceFailure, "Could not write the temporary copy of the collection.")
         }
         defer { close(fd) }
+        let writer = BackgroundFileWriter(fd: fd)
+        defer { writer.cancel() }
+        let failed = ReaderError(.workspaceFailure, "Could not write the temporary copy of the collection (disk full?).")
         try stream(entryNamed: collectionEntryName, zstd: format == .latest) { bytes in
-            var rest = bytes
-            while let base = rest.baseAddress, !rest.isEmpty {
-                let written = write(fd, base, rest.count)
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else {
-                    throw ReaderError(.workspaceFailure,
-                                      "Could not write the temporary copy of the collection (disk full?).")
-                }
-                rest = UnsafeRawBufferPointer(rebasing: rest[written...])
-            }
+            do { try writer.append(bytes) } catch { throw failed }
         }
+        do { try writer.finish() } catch { throw failed }
     }
 
     /// Reads the media map and checks that every file it names is in the package.
