@@ -39,7 +39,7 @@ import Testing
     func failure() throws {
         let url = temporaryFile()
         defer { try? FileManager.default.removeItem(at: url) }
-        FileManager.default.createFile(atPath: url.path, contents: Data())
+        try #require(FileManager.default.createFile(atPath: url.path, contents: Data()))
         let fd = open(url.path, O_RDONLY)   // writes to it fail
         try #require(fd >= 0)
         defer { close(fd) }
