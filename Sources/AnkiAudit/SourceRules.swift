@@ -36,10 +36,6 @@ struct SourceRules {
         var danglingCard = 0
         var negativeDay = 0
         var cardsDense = true
-        /// Source reviews (of any card, kept or not) with text, a blob or NULL in a numeric column a
-        /// submission copies (`IntegrityCheck.reviewLogNumericColumns`): a damaged or hand-made
-        /// collection, which prepare refuses with the reader's error.
-        var sourceNotANumber = 0
         /// Every 1024th stored review's original time (from the first) and the learner's day the cached
         /// calendar gave for it, checked against the plain calendar after the pass.
         var daySamples: [(ms: Int64, day: Int64)] = []
@@ -116,26 +112,15 @@ struct SourceRules {
         func filter(_ condition: String) -> String { condition.isEmpty ? "" : "WHERE \(condition)" }
         let stored = try db.makeStatement(
             sql: "SELECT id, day, cid, ease FROM main.revlog \(filter(span.storedCondition)) ORDER BY rowid")
-        // The source's numbers are read too, for their types only: `cid` and `ease` are columns 1
-        // and 2, as the comparisons below expect.
-        let numbers = IntegrityCheck.reviewLogNumericColumns
-        assert(numbers.prefix(2) == ["cid", "ease"])
+        // (The source's other numbers are not read: prepare's copy refuses any that is not a number.)
         let original = try db.makeStatement(
-            sql: "SELECT id, \(numbers.joined(separator: ", ")) FROM src.revlog \(filter(span.sourceCondition(minus: shift))) ORDER BY id")
+            sql: "SELECT id, cid, ease FROM src.revlog \(filter(span.sourceCondition(minus: shift))) ORDER BY id")
         let o = stored.sqliteStatement, s = original.sqliteStatement
-        let lastNumber = Int32(numbers.count)
-        // Steps the source, reading its id once; a row whose numbers are not all numbers is counted.
+        // Steps the source, reading its id once.
         var originalID: Int64 = 0
         func stepOriginal() throws -> Bool {
             guard try step(s, db) else { return false }
             originalID = sqlite3_column_int64(s, 0)
-            for column in 1...lastNumber {
-                let type = sqlite3_column_type(s, column)
-                if type != SQLITE_INTEGER && type != SQLITE_FLOAT {
-                    pass.sourceNotANumber += 1
-                    break
-                }
-            }
             return true
         }
         var haveOriginal = try stepOriginal()
@@ -263,10 +248,6 @@ struct SourceRules {
         if !consistent { findings.add("review-days", "review days differ from the learner's own (or do not start at day 0)") }
         let outOfOrder = passes.map(\.outOfOrder).reduce(0, +)
         if outOfOrder > 0 { findings.add("review-order", "\(outOfOrder) review(s) are not stored in ascending order of time (or repeat one)") }
-        let notANumber = passes.map(\.sourceNotANumber).reduce(0, +)
-        if notANumber > 0 {
-            findings.add("source-values", "\(notANumber) review(s) of the source hold text, a blob or NULL where Anki writes a number")
-        }
     }
 
 

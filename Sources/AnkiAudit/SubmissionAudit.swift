@@ -149,10 +149,6 @@ public final class PendingAudit: @unchecked Sendable {
     /// The review log's comparison with the source, first and second half (each written by one thread).
     var firstHalf: SourceRules.ReviewPass?
     var secondHalf: SourceRules.ReviewPass?
-    /// Set by `finish`: reviews of the source whose numbers are not all numbers (see
-    /// `SourceRules.ReviewPass.sourceNotANumber`), also a `source-values` finding. Prepare refuses such
-    /// a collection with the reader's error rather than as a failed audit.
-    public private(set) var sourceReviewsNotANumber = 0
     private var running: [DispatchSemaphore] = []
     private var finished = false
     /// The writer's commits of the review log, in order (after each, its first `rows` rows are final
@@ -239,7 +235,6 @@ public final class PendingAudit: @unchecked Sendable {
         join()
         let passes = (followed.map(\.pass) + [firstHalf, secondHalf]).compactMap { $0 }
         if source != nil { SourceRules.report(passes, &sourceFindings) }
-        sourceReviewsNotANumber = passes.map(\.sourceNotANumber).reduce(0, +)
         if !passes.isEmpty && passes.allSatisfy(\.cardsDense) && passes.map(\.stored).reduce(0, +) == storedReviews {
             ReferenceRule.report(danglingCards: passes.map(\.danglingCard).reduce(0, +),
                                  negativeDays: passes.map(\.negativeDay).reduce(0, +), &fileFindings)

@@ -149,8 +149,8 @@ public final class AnkiCollection {
     /// Starts SQLite's integrity check of the working copy on another thread (`validate()` without
     /// waiting for it): the caller overlaps it with its own work and waits before trusting the result.
     /// `checkValueTypes` also refuses text, blobs or NULL in the numeric columns of notes and cards a
-    /// submission copies (`IntegrityCheck.numericColumns`), for prepare, whose audit checks the review
-    /// log's (`IntegrityCheck.reviewLogNumericColumns`).
+    /// submission copies (`IntegrityCheck.numericColumns`), for prepare, whose copy of the review log
+    /// checks the log's (`IntegrityCheck.reviewLogNumericColumns`).
     public func startIntegrityCheck(checkValueTypes: Bool = false) -> IntegrityCheck {
         IntegrityCheck.start(databaseURL, checkValueTypes: checkValueTypes)
     }

@@ -133,14 +133,13 @@ public final class IntegrityCheck: @unchecked Sendable {
     /// The numeric columns of notes and cards a submission copies as they are. Anki writes numbers
     /// there; text or a blob (only in a damaged or hand-made file) would be copied verbatim, so it is
     /// refused instead. The review log's numbers (`reviewLogNumericColumns`) are checked by prepare's
-    /// audit, in the pass that compares every review with the source anyway: one reading of a million
-    /// rows fewer.
+    /// copy of the log, which reads every review anyway: one reading of a million rows fewer.
     static let numericColumns: [(table: String, columns: [String])] = [
         ("notes", ["mid"]),
         ("cards", ["nid", "did", "ord", "type", "queue", "due", "ivl", "factor", "reps", "lapses", "left", "odue", "odid"]),
     ]
 
-    /// The review log's numeric columns a submission copies as they are, in the order the audit reads them.
+    /// The review log's numeric columns a submission copies as they are (prepare's copy checks them).
     public static let reviewLogNumericColumns = ["cid", "ease", "ivl", "lastIvl", "factor", "time", "type"]
 
     /// Waits for the check; throws `.damagedDatabase` when it failed. Can be called more than once.

@@ -42,12 +42,27 @@ public final class ReviewDayCalendar: @unchecked Sendable {
 
     /// Registers `anki_submit_day(ms)` on a connection: a raw SQLite function (no boxing per call, since
     /// it runs once per review, a million times), holding a strong reference to this calendar.
+    ///
+    /// Arguments after the time, if any, are values the caller copies as they are and which must be
+    /// numbers: one that is not (text, a blob, NULL) makes the function fail with `notANumber` in its
+    /// message, so the statement copying a review log checks its values in the same pass.
     public func register(in db: Database, name: String = "anki_submit_day") throws {
         let box = Unmanaged.passRetained(self).toOpaque()
         let rc = sqlite3_create_function_v2(
-            db.sqliteConnection, name, 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, box,
-            { context, _, argv in
-                guard let value = argv?[0], sqlite3_value_type(value) == SQLITE_INTEGER else {
+            db.sqliteConnection, name, -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, box,
+            { context, argc, argv in
+                guard let argv, argc >= 1 else {
+                    sqlite3_result_error(context, "\(ReviewDayCalendar.notANumber): no time", -1)
+                    return
+                }
+                for index in 1..<Int(argc) {
+                    let type = sqlite3_value_type(argv[index])
+                    if type != SQLITE_INTEGER && type != SQLITE_FLOAT {
+                        sqlite3_result_error(context, ReviewDayCalendar.notANumber, -1)
+                        return
+                    }
+                }
+                guard let value = argv[0], sqlite3_value_type(value) == SQLITE_INTEGER else {
                     sqlite3_result_null(context)
                     return
                 }
@@ -62,6 +77,9 @@ public final class ReviewDayCalendar: @unchecked Sendable {
             throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: "cannot register \(name)")
         }
     }
+
+    /// In the error of `anki_submit_day` given a value that is not a number.
+    public static let notANumber = "anki_submit_day: a value that should be a number is not"
 
     /// The same day without any caching (used by tests and the audit as an independent check).
     public func uncachedDay(ofMilliseconds ms: Int64) -> Int64 {

@@ -138,23 +138,6 @@ struct AuditTamperTests {
                 "\(name): \(findings)")
     }
 
-    /// Prepare leaves the review log's value types to the audit's pass over the source (the integrity
-    /// thread checks those of notes and cards only), so the audit must see every one of them.
-    @Test("the source's review log with text, a blob or NULL in its numbers is a finding",
-          arguments: ["type = x'00'", "factor = 'zwei'", "lastIvl = NULL"])
-    func sourceValues(_ change: String) throws {
-        let scratch = try Scratch()
-        let prepared = try prepare(Self.source, zone: "Europe/Berlin", out: scratch.sub("out"))
-        // The last review: the end of the last span the audit compares.
-        let bare = try bareCollection(from: Self.source, in: scratch, changingReview: "SELECT max(id) FROM revlog", set: change)
-        let collection = try AnkiCollection.open(bare)
-        defer { collection.close() }
-        let findings = try SubmissionAudit().audit(
-            submission: prepared.submission,
-            source: .init(collection: collection, timeZone: TimeZone(identifier: "Europe/Berlin")!))
-        #expect(findings.map(\.rule) == ["source-values"], "\(change): \(findings)")
-    }
-
     /// Compares the review log span by span as if prepare were still writing it, changing it in
     /// between with `sql` (nil: not at all); returns what `finish` found.
     func followedAudit(changingAfterFirstSpan sql: String?) throws -> [AuditFinding] {

@@ -85,13 +85,17 @@ struct PrepareTests {
 
     /// The review log is written with `INSERT OR IGNORE` (a review of a card not kept has a NULL card
     /// and is skipped): any other value that would be skipped or copied as text must still refuse the
-    /// collection, with the reader's error, and leave nothing behind.
+    /// collection, with the reader's error, and leave nothing behind. The copy checks every column,
+    /// in every review, including the first and the last, and reviews of cards it leaves out.
     @Test("text, a blob or NULL in the review log's numbers: refused as invalid collection data, nothing left",
-          arguments: ["ease = 'drei'", "cid = 'Karte sieben'", "time = x'00'", "ivl = NULL"])
-    func reviewLogValues(_ change: String) throws {
+          arguments: [("ease = 'drei'", "LIMIT 1 OFFSET 3"), ("cid = 'Karte sieben'", "LIMIT 1 OFFSET 3"),
+                      ("time = x'00'", "LIMIT 1 OFFSET 3"), ("ivl = NULL", "LIMIT 1 OFFSET 3"),
+                      ("lastIvl = NULL", "LIMIT 1"), ("factor = 'zwei'", "DESC LIMIT 1"), ("type = x'00'", "DESC LIMIT 1"),
+                      ("ease = 'vier', cid = 12345", "LIMIT 1 OFFSET 5")])
+    func reviewLogValues(_ change: String, _ which: String) throws {
         let scratch = try Scratch()
         let bare = try bareCollection(from: Fixtures.generated.appendingPathComponent("berlin-latest.colpkg"), in: scratch,
-                                      changingReview: "SELECT id FROM revlog ORDER BY id LIMIT 1 OFFSET 3", set: change)
+                                      changingReview: "SELECT id FROM revlog ORDER BY id \(which)", set: change)
         do {
             try prepare(bare, zone: "Europe/Berlin", out: scratch.sub("out"))
             Issue.record("\(change): prepared")

@@ -132,14 +132,15 @@ struct WriteSubmission: PipelineStage {
                     //
                     // Reviews of cards not kept (excluded notes, deleted cards) get a NULL card, which
                     // `OR IGNORE` skips (`cid` is NOT NULL): a fifth faster than filtering them in a
-                    // sub-query first. Nothing else can be skipped: every other value is a number (the
-                    // audit's pass over the source refuses NULL, text and blobs there, before the copy
-                    // is trusted), ids are unique, and the audit proves that every review of a stored
-                    // card is stored.
+                    // sub-query first. Nothing else can be skipped: every other value must be a number,
+                    // which the day function checks for every review (of any card) as it goes, failing
+                    // the copy otherwise; ids are unique, and the audit proves that every review of a
+                    // stored card is stored.
+                    let numbers = IntegrityCheck.reviewLogNumericColumns.map { "r.\($0)" }.joined(separator: ", ")
                     let insert = try db.makeStatement(sql: """
                         INSERT OR IGNORE INTO revlog (id, cid, ease, ivl, lastIvl, factor, time, type, day)
                         SELECT r.id + :ms, anki_submit_card(r.cid), r.ease, r.ivl, r.lastIvl,
-                               r.factor, r.time, r.type, anki_submit_day(r.id) - :first
+                               r.factor, r.time, r.type, anki_submit_day(r.id, \(numbers)) - :first
                         FROM src.revlog r WHERE r.id >= :from AND r.id <= :through ORDER BY r.id
                         """)
                     var rows = 0
@@ -147,7 +148,13 @@ struct WriteSubmission: PipelineStage {
                         var spanArguments = arguments
                         spanArguments += ["from": from, "through": through]
                         try db.inTransaction(.deferred) {
-                            try insert.execute(arguments: spanArguments)
+                            do {
+                                try insert.execute(arguments: spanArguments)
+                            } catch let error as DatabaseError where error.message?.contains(ReviewDayCalendar.notANumber) == true {
+                                // Text where Anki writes a number: a damaged collection (the reader's
+                                // error, as for notes and cards), not a fault of the submission.
+                                throw ReaderError.notANumber(inTable: "revlog")
+                            }
                             rows += db.changesCount
                             return .commit
                         }
@@ -197,9 +204,6 @@ struct WriteSubmission: PipelineStage {
                 _ = try? flushing.value()
                 throw error
             }
-            // Text where Anki writes a number: a damaged collection (the reader's error, as for notes
-            // and cards), not a fault of the submission.
-            if audit.sourceReviewsNotANumber > 0 { throw ReaderError.notANumber(inTable: "revlog") }
             lap("audit")
         } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
             audit.abandon()
