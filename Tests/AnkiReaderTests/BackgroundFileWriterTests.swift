@@ -5,20 +5,31 @@ import Testing
 /// The collection is written to its working copy by a second thread: every byte in order, a failed
 /// write reported, and a cancelled writer stopped without hanging.
 @Suite struct BackgroundFileWriterTests {
-    func temporaryFile() -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("writer-\(UUID().uuidString)")
+    /// A new file in the temporary folder, open for writing (or, `readOnly`, open so that writes
+    /// fail); closed and removed when the value goes away.
+    final class ScratchFile {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("writer-\(UUID().uuidString)")
+        let fd: Int32
+
+        init(readOnly: Bool = false) throws {
+            try #require(FileManager.default.createFile(atPath: url.path, contents: Data()))
+            fd = open(url.path, readOnly ? O_RDONLY : O_WRONLY)
+            try #require(fd >= 0)
+        }
+
+        deinit {
+            if fd >= 0 { close(fd) }
+            try? FileManager.default.removeItem(at: url)
+        }
     }
 
     @Test("bytes in pieces of every size arrive in order, across buffer boundaries")
     func roundTrip() throws {
-        let url = temporaryFile()
-        defer { try? FileManager.default.removeItem(at: url) }
-        let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        try #require(fd >= 0)
+        let file = try ScratchFile()
         var expected = Data()
         var state: UInt64 = 42
         do {
-            let writer = BackgroundFileWriter(fd: fd, bufferSize: 4096, buffers: 2)
+            let writer = BackgroundFileWriter(fd: file.fd, bufferSize: 4096, buffers: 2)
             for round in 0..<600 {
                 // Sizes from 0 to three buffers and a bit, varied by a fixed generator.
                 state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -30,20 +41,14 @@ import Testing
             try writer.finish()
             try writer.finish()   // twice is harmless
         }
-        close(fd)
-        #expect(try Data(contentsOf: url) == expected)
+        #expect(try Data(contentsOf: file.url) == expected)
         #expect(expected.count > 1_000_000)
     }
 
     @Test("a write that fails is reported, by append or by finish")
     func failure() throws {
-        let url = temporaryFile()
-        defer { try? FileManager.default.removeItem(at: url) }
-        try #require(FileManager.default.createFile(atPath: url.path, contents: Data()))
-        let fd = open(url.path, O_RDONLY)   // writes to it fail
-        try #require(fd >= 0)
-        defer { close(fd) }
-        let writer = BackgroundFileWriter(fd: fd, bufferSize: 1024, buffers: 2)
+        let file = try ScratchFile(readOnly: true)
+        let writer = BackgroundFileWriter(fd: file.fd, bufferSize: 1024, buffers: 2)
         let piece = Data(repeating: 7, count: 10_000)
         #expect(throws: BackgroundFileWriter.WriteFailed.self) {
             for _ in 0..<100 { try piece.withUnsafeBytes { try writer.append($0) } }
@@ -53,20 +58,16 @@ import Testing
 
     @Test("a writer cancelled halfway stops (and one dropped unfinished does too)")
     func cancel() throws {
-        let url = temporaryFile()
-        defer { try? FileManager.default.removeItem(at: url) }
-        let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        try #require(fd >= 0)
-        defer { close(fd) }
+        let file = try ScratchFile()
         let piece = Data(repeating: 1, count: 5000)
-        let writer = BackgroundFileWriter(fd: fd, bufferSize: 1024, buffers: 2)
+        let writer = BackgroundFileWriter(fd: file.fd, bufferSize: 1024, buffers: 2)
         for _ in 0..<20 { try piece.withUnsafeBytes { try writer.append($0) } }
         writer.cancel()
         writer.cancel()
         do {
-            let dropped = BackgroundFileWriter(fd: fd, bufferSize: 1024, buffers: 2)
+            let dropped = BackgroundFileWriter(fd: file.fd, bufferSize: 1024, buffers: 2)
             try piece.withUnsafeBytes { try dropped.append($0) }
         }
-        #expect(try Data(contentsOf: url).count <= 200_000)
+        #expect(try Data(contentsOf: file.url).count <= 200_000)
     }
 }
