@@ -2,9 +2,14 @@ import Foundation
 import GRDB
 import GRDBSQLite
 
-/// Turns review times into the learner's review days, the way FSRS and its benchmark datasets count
-/// them: the local calendar date, in the learner's IANA time zone (DST included), of the review time
-/// minus the rollover hour. Computed on the participant's machine, before any time is shifted.
+/// Turns review times into the learner's review days as Anki counts them (`sched_timing_today_v2_new`):
+/// the review's local wall-clock time in the learner's IANA time zone (DST included); at or past the
+/// rollover hour it is that local date, before it the date before. Computed on the participant's
+/// machine, before any time is shifted.
+///
+/// The wall clock is the instant plus the zone's offset *at that instant*; the rollover is then taken
+/// off the wall clock. (Taking it off the instant first would use the offset of an earlier moment,
+/// a different one next to the rollover on the days the clock changes.)
 ///
 /// Reviews arrive in time order, so the UTC offset is cached until the zone's next transition: one
 /// time-zone lookup per DST period instead of one per review.
@@ -20,11 +25,12 @@ public final class ReviewDayCalendar: @unchecked Sendable {
         self.rolloverHour = rolloverHour
     }
 
-    /// Days since 1970-01-01 of the local date of `ms - rollover hours`.
+    /// Days since 1970-01-01 of the review day of the instant `ms`: the local wall-clock date, one
+    /// less before the rollover hour.
     public func day(ofMilliseconds ms: Int64) -> Int64 {
-        let seconds = floorDiv(ms, 1000) - Int64(rolloverHour) * 3600
+        let seconds = floorDiv(ms, 1000)
         if seconds < validFrom || seconds >= validUntil { refresh(at: seconds) }
-        return floorDiv(seconds + offsetSeconds, 86_400)
+        return floorDiv(seconds + offsetSeconds - Int64(rolloverHour) * 3600, 86_400)
     }
 
     private func refresh(at seconds: Int64) {
@@ -81,14 +87,16 @@ public final class ReviewDayCalendar: @unchecked Sendable {
     /// In the error of `anki_submit_day` given a value that is not a number.
     public static let notANumber = "anki_submit_day: a value that should be a number is not"
 
-    /// The same day without any caching (used by tests and the audit as an independent check).
+    /// The same day without any caching, from Foundation's calendar fields (used by tests and the
+    /// audit as an independent check): the local date, one day less when the local hour is before
+    /// the rollover.
     public func uncachedDay(ofMilliseconds ms: Int64) -> Int64 {
-        let seconds = floorDiv(ms, 1000) - Int64(rolloverHour) * 3600
-        let date = Date(timeIntervalSince1970: TimeInterval(seconds))
+        let date = Date(timeIntervalSince1970: TimeInterval(floorDiv(ms, 1000)))
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return Self.daysFromCivil(year: Int64(parts.year!), month: Int64(parts.month!), day: Int64(parts.day!))
+        let parts = calendar.dateComponents([.year, .month, .day, .hour], from: date)
+        let civil = Self.daysFromCivil(year: Int64(parts.year!), month: Int64(parts.month!), day: Int64(parts.day!))
+        return parts.hour! < rolloverHour ? civil - 1 : civil
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -96,6 +96,60 @@ struct ReviewDayTests {
         }
     }
 
+    /// Truth from Python's zoneinfo on the wall clock (Tests/Fixtures/review-days/make_truth.py), for
+    /// instants around every clock change 2019-2026 in twelve zones (both hemispheres, 30- and
+    /// 45-minute shifts, zones that dropped DST) and every rollover hour.
+    @Test("days next to every clock change equal zoneinfo's wall clock, rollover 0-23")
+    func daysAroundTransitions() throws {
+        let script = Fixtures.root.appendingPathComponent("Tests/Fixtures/review-days/make_truth.py")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "make_truth.py failed")
+        let truth = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        var checked = 0
+        for case let entry as [String: Any] in truth["cases"] as! [Any] {
+            let zone = entry["zone"] as! String
+            let seconds = (entry["seconds"] as! [NSNumber]).map(\.int64Value)
+            let byRollover = entry["days_by_rollover"] as! [[NSNumber]]
+            for rollover in 0..<24 {
+                let calendar = ReviewDayCalendar(timeZone: try #require(TimeZone(identifier: zone)), rolloverHour: rollover)
+                var wrong = 0, uncachedWrong = 0
+                for (index, second) in seconds.enumerated() {
+                    let want = byRollover[rollover][index].int64Value
+                    if calendar.day(ofMilliseconds: second * 1000 + 999) != want { wrong += 1 }
+                    if calendar.uncachedDay(ofMilliseconds: second * 1000) != want { uncachedWrong += 1 }
+                    checked += 1
+                }
+                #expect(wrong == 0, "\(zone) rollover \(rollover): \(wrong) of \(seconds.count) days differ")
+                #expect(uncachedWrong == 0, "\(zone) rollover \(rollover), uncached: \(uncachedWrong) differ")
+            }
+        }
+        #expect(checked > 500_000)
+    }
+
+    /// Two instants worked out by hand (Paris, 2024): on 31 March the clock jumps from 02:00 to 03:00
+    /// at 01:00 UTC; on 27 October it goes back from 03:00 to 02:00 at 01:00 UTC.
+    @Test("Paris on the days the clock changes, by hand")
+    func parisByHand() {
+        let paris = TimeZone(identifier: "Europe/Paris")!
+        let march31 = ReviewDayCalendar.daysFromCivil(year: 2024, month: 3, day: 31)
+        let october27 = ReviewDayCalendar.daysFromCivil(year: 2024, month: 10, day: 27)
+        // 01:30 UTC = 03:30 CEST on the wall clock: past a 3 am rollover, so 31 March.
+        let spring: Int64 = 1_711_848_600_000
+        #expect(ReviewDayCalendar(timeZone: paris, rolloverHour: 3).day(ofMilliseconds: spring) == march31)
+        #expect(ReviewDayCalendar(timeZone: paris, rolloverHour: 4).day(ofMilliseconds: spring) == march31 - 1)
+        // 01:30 UTC = 02:30 CET (the second 02:30 of the night): before a 3 am rollover, so 26 October.
+        let autumn: Int64 = 1_729_992_600_000
+        #expect(ReviewDayCalendar(timeZone: paris, rolloverHour: 3).day(ofMilliseconds: autumn) == october27 - 1)
+        #expect(ReviewDayCalendar(timeZone: paris, rolloverHour: 2).day(ofMilliseconds: autumn) == october27)
+    }
+
     @Test("days from civil dates")
     func civil() {
         #expect(ReviewDayCalendar.daysFromCivil(year: 1970, month: 1, day: 1) == 0)

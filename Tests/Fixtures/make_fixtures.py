@@ -52,8 +52,9 @@ Truth days
 `card_day_sequences` is computed from the final revlog rows only: for each
 revlog `cid` (as a string), the list of `[day - first_day, ease]` of ALL its
 revlog rows in id order, including manual rows with ease 0 (type 4: set due
-date, forget) and filtered-deck preview rows (type 3); day = the local date (in
-the set's time zone, via zoneinfo) of (revlog.id ms - rollover hours), as a
+date, forget) and filtered-deck preview rows (type 3); day = Anki's review day:
+the local wall-clock date (in the set's time zone, via zoneinfo) of revlog.id,
+the date before when the wall-clock hour is before the rollover, as a
 proper-Gregorian ordinal; first_day = the day of the card's first row (of any
 type). Rows of deleted cards (present only in .colpkg files) are included; their
 card ids are listed in `orphan_revlog_cids`.
@@ -309,15 +310,16 @@ def tiny_webm() -> bytes:
 
 
 def anki_day(ms: int, tz: ZoneInfo, rollover: int) -> int:
-    """Truth day: local date (zoneinfo) of (ms - rollover hours), as an ordinal."""
+    """Truth day, Anki's rule (rslib sched_timing_today_v2_new): the local wall-clock date (zoneinfo),
+    the date before when the wall-clock hour is before the rollover; as an ordinal."""
+    local = datetime.fromtimestamp(ms / 1000.0, tz)
+    return local.date().toordinal() - (1 if local.hour < rollover else 0)
+
+
+def shifted_instant_day(ms: int, tz: ZoneInfo, rollover: int) -> int:
+    """NOT Anki's rule: the local date of the instant (ms - rollover hours). Differs from anki_day()
+    next to the rollover on the days the clock changes; used to plant and report those reviews."""
     return datetime.fromtimestamp((ms - rollover * 3_600_000) / 1000.0, tz).date().toordinal()
-
-
-def wall_clock_day(ms: int, tz: ZoneInfo, rollover: int) -> int:
-    """NOT the truth formula: local wall-clock time minus rollover hours. Differs from
-    anki_day() only within an hour of a DST change; used to find and report those reviews."""
-    local = datetime.fromtimestamp(ms / 1000.0, tz).replace(tzinfo=None)
-    return (local - timedelta(hours=rollover)).date().toordinal()
 
 
 def local_ts(d: date, hours: float, tz: ZoneInfo, fold: int = 0) -> int:
@@ -891,10 +893,10 @@ def plan_sessions(sim: Simulator, special_days: set[int]) -> list[tuple[int, int
     start = sim.day0
     end = sim.day0 + timedelta(days=sim.days - 1)
     for t in dst_transitions(tz, start, end):
-        # where the truth formula (local date of t - rollover, shifted in absolute time) and
-        # wall-clock arithmetic (local wall time - rollover hours) disagree, add a session too
+        # where Anki's rule (wall-clock hour against the rollover) and the local date of the
+        # instant minus the rollover hours disagree, add a session too
         edge = next((x for x in range(t - 6 * 3600, t + 6 * 3600, 300)
-                     if anki_day(x * 1000, tz, ro) != wall_clock_day(x * 1000, tz, ro)), None)
+                     if anki_day(x * 1000, tz, ro) != shifted_instant_day(x * 1000, tz, ro)), None)
         dst = [(t - 1800, 3, "dst-before"), (t + 1800, 3 if edge else None, "dst-after")]
         if edge is not None:
             dst.append((edge + 600, None, "dst-edge"))
@@ -1224,7 +1226,7 @@ def collect_truth(col, name, tz_name, rollover, plant_info) -> dict:
         lt = datetime.fromtimestamp(rid / 1000, tz)
         if lt.hour < rollover:
             pre_rollover += 1
-        if anki_day(rid, tz, rollover) != wall_clock_day(rid, tz, rollover):
+        if anki_day(rid, tz, rollover) != shifted_instant_day(rid, tz, rollover):
             dst_edge.append(rid)
     decks = sorted(n for (n,) in [(d.name,) for d in col.decks.all_names_and_ids()] if n != "Default")
     presets = []
