@@ -3,14 +3,17 @@ SHELL := /bin/bash
 SWIFT ?= swift
 APT_PACKAGES := pkg-config libsqlite3-dev libzstd-dev zlib1g-dev libpcre2-dev sqlite3 zstd unzip
 # What the tests need on top: the load test (wrk), HTTP checks (curl) and the review page in a real browser.
-TEST_APT_PACKAGES := wrk curl chromium chromium-driver python3-selenium
+TEST_APT_PACKAGES := wrk curl chromium chromium-driver python3-selenium python3-venv
+# Python packages from PyPI for the tests and fixture scripts (the real Anki backend, genanki, ...).
+VENV := .build/venv
+PYTHON := $(VENV)/bin/python3
 # make run: the review page when run from a terminal; REVIEW=none (or no terminal) for the scripted path.
 REVIEW ?= auto
 EXAMPLE_DECK ?= Tests/Fixtures/generated/berlin-latest.apkg
 BENCH_DIR ?= bench-data
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps test-deps build run test bench bench-review fixtures fuzz clean
+.PHONY: all deps test-deps venv build run test bench bench-review fixtures fuzz clean
 
 all: build
 
@@ -32,6 +35,13 @@ test-deps: deps
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# The tests' Python packages, installed again only when Tests/requirements.txt changes.
+venv: $(VENV)/.installed
+$(VENV)/.installed: Tests/requirements.txt
+	@test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r Tests/requirements.txt
+	@touch $@
+
 build: deps
 	$(SWIFT) build -c release --product anki-submit
 
@@ -48,16 +58,15 @@ run: build
 	    --timezone Europe/Berlin --language de --consent-public no --confirm-special-categories; \
 	fi
 
-test: test-deps
+test: test-deps venv
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
 # Regenerates the small committed fixtures with the real Anki backend (needs PyPI access).
-fixtures:
-	python3 -m pip install -q anki==26.9.3 zstandard
-	python3 Tests/Fixtures/make_fixtures.py --out Tests/Fixtures/generated
-	python3 Tests/Fixtures/make_fixtures.py --hostile --out Tests/Fixtures/hostile
-	python3 Tests/Fixtures/make_fixtures.py --review-html --out Tests/Fixtures/review
+fixtures: venv
+	$(PYTHON) Tests/Fixtures/make_fixtures.py --out Tests/Fixtures/generated
+	$(PYTHON) Tests/Fixtures/make_fixtures.py --hostile --out Tests/Fixtures/hostile
+	$(PYTHON) Tests/Fixtures/make_fixtures.py --review-html --out Tests/Fixtures/review
 
 # Benchmarks: builds a large collection (not committed) and writes BENCHMARKS.md.
 bench: build
