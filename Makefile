@@ -13,7 +13,7 @@ EXAMPLE_DECK ?= Tests/Fixtures/generated/berlin-latest.apkg
 BENCH_DIR ?= bench-data
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps test-deps venv build run test bench bench-review fixtures fuzz clean
+.PHONY: all deps test-deps venv build run test bench bench-review fixtures fuzz fuzz-submissions clean
 
 all: build
 
@@ -88,6 +88,11 @@ bench-review: build
 # Runs libFuzzer on the package reader for FUZZ_SECONDS, seeded with the committed corpus.
 fuzz: deps
 	bash Tests/Fuzz/run.sh $(FUZZ_SECONDS)
+
+# Runs libFuzzer on strangers' submissions (audit and ingest) for FUZZ_SECONDS, from a submission that
+# `prepare` makes first; new inputs go to Tests/Fixtures/fuzz-corpus-submissions, which `make test` replays.
+fuzz-submissions: build
+	bash Tests/Fuzz/run-submissions.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build .build-fuzz $(BENCH_DIR)

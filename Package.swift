@@ -31,6 +31,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // sqlite3_db_config() wrappers (variadic in C) for opening foreign databases safely.
+        .systemLibrary(
+            name: "CAnkiSQLite",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         .systemLibrary(
             name: "CAnkiPCRE2",
             pkgConfig: "libpcre2-8",
@@ -54,6 +59,7 @@ let package = Package(
                 "AnkiZstd",
                 "AnkiSchemas",
                 "CAnkiZlib",
+                "CAnkiSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
@@ -105,7 +111,7 @@ let package = Package(
         .target(
             name: "AnkiResearch",
             dependencies: [
-                "AnkiSubmission", "AnkiAudit",
+                "AnkiSubmission", "AnkiAudit", "AnkiReader",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -144,6 +150,15 @@ let package = Package(
         .executableTarget(
             name: "AnkiReaderFuzz",
             dependencies: ["AnkiReader"]
+        ),
+
+        // libFuzzer target for strangers' submissions (audit and ingest); a corpus replayer in normal builds.
+        .executableTarget(
+            name: "AnkiSubmissionFuzz",
+            dependencies: [
+                "AnkiAudit", "AnkiResearch",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
 
         .testTarget(

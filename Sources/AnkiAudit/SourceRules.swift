@@ -193,7 +193,7 @@ struct SourceRules {
     /// Attaches the collection's working copy as `src` (outside a transaction; once per connection).
     func attachSource(_ db: Database) throws {
         try db.execute(sql: "ATTACH DATABASE ? AS src", arguments: [source.collection.databaseURL.path])
-        AnkiCollection.prepareConnection(db)
+        try AnkiCollection.prepareConnection(db)
         try ShiftedMemberFunction.register(db)
     }
 

@@ -4,9 +4,24 @@ import Foundation
 import GRDB
 import GRDBSQLite
 
-/// Exactly the tables and columns of `Schemas/submission.sql`: nothing the policy excludes can hide
-/// in an extra column, table, view or trigger.
+/// Exactly the objects of `Schemas/submission.sql`, each defined by exactly its text: nothing the policy
+/// excludes can hide in an extra column, table, view, trigger or index, in a name SQLite reserves for
+/// itself (`sqlite_stat1` rows, `sqliteX`-named objects), or in the text of a definition.
 enum SchemaRule {
+    /// Every object the schema creates (lower-cased name: type and the SQL text SQLite keeps for it).
+    static let objects: [String: (type: String, sql: String?)] = {
+        let queue = try! DatabaseQueue()
+        return try! queue.write { db in
+            try db.execute(sql: SubmissionSchema.sql)
+            var objects: [String: (type: String, sql: String?)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT type, name, sql FROM sqlite_master") {
+                objects[(row[1] as String).lowercased()] = (type: row[0], sql: row[2])
+            }
+            return objects
+        }
+    }()
+
+    /// Each table's columns, in order (the schema's table names are lower case).
     static let expected: [String: [String]] = {
         let queue = try! DatabaseQueue()
         return try! queue.write { db in
@@ -20,30 +35,150 @@ enum SchemaRule {
     }()
 
     static func check(_ db: Database, _ findings: inout Findings) throws {
-        let objects = try Row.fetchAll(db, sql: "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
-        for row in objects {
-            let type: String = row[0], name: String = row[1]
-            switch type {
-            case "table":
-                guard let columns = expected[name] else {
-                    findings.add("schema", "unexpected table \(name)")
-                    continue
-                }
-                let actual = try db.columns(in: name).map(\.name)
-                if actual != columns {
-                    findings.add("schema", "table \(name) has columns \(actual.joined(separator: ",")), "
-                                 + "expected \(columns.joined(separator: ","))")
-                }
-            case "index":
+        // Every object, internal ones (`sqlite_…`) included: SQLite lists in sqlite_master only what a
+        // file holds, and a submission holds nothing but the schema's own objects.
+        var present: Set<String> = []
+        for row in try Row.fetchAll(db, sql: "SELECT type, name, sql FROM sqlite_master") {
+            let type = String.fromDatabaseValue(row[0]) ?? "object"
+            let name = String.fromDatabaseValue(row[1]) ?? ""
+            let shown = printableName(name)
+            guard let want = objects[name.lowercased()], want.type == type, !present.contains(name.lowercased()) else {
+                findings.add("schema", "unexpected \(printableName(type)) \(shown)")
                 continue
-            default:
-                findings.add("schema", "unexpected \(type) \(name)")
+            }
+            present.insert(name.lowercased())
+            guard type == "table", let columns = expected[name.lowercased()] else { continue }
+            let actual = try db.columns(in: name).map(\.name)
+            if actual != columns {
+                findings.add("schema", "table \(shown) has columns \(actual.map(printableName).joined(separator: ",")), "
+                             + "expected \(columns.joined(separator: ","))")
+            } else if String.fromDatabaseValue(row[2]) != want.sql {
+                findings.add("schema", "table \(shown) is not defined exactly as in the submission schema")
             }
         }
-        let present = Set(objects.filter { ($0[0] as String) == "table" }.map { $0[1] as String })
         for table in expected.keys.sorted() where !present.contains(table) {
             findings.add("schema", "missing table \(table)")
         }
+    }
+
+    /// A name from the file, for a finding: at most 64 characters, control characters shown as `?`.
+    static func printableName(_ name: String) -> String {
+        let cleaned = String(String.UnicodeScalarView(name.unicodeScalars.prefix(64).map {
+            $0.properties.generalCategory == .control ? "?" : $0
+        }))
+        return name.unicodeScalars.count > 64 ? cleaned + "…" : cleaned
+    }
+}
+
+/// Every value has its column's storage class, from the schema itself: INTEGER columns integers, REAL
+/// columns numbers, TEXT columns text; NULL only where the schema allows. SQLite stores anything
+/// anywhere, and every other rule (like any reader) assumes the declared types, so this runs right
+/// after the schema rule and the others only when it found nothing. The review log, nine integer
+/// columns that its rules read by storage class, is left to them (and to the dataset's STRICT table),
+/// which saves a pass over a million rows.
+public enum ValueTypeRule {
+    struct Table: Sendable {
+        let name: String
+        let columns: [String]
+        /// Per column, a bit for each allowed `sqlite3_column_type` (SQLITE_INTEGER = 1 ... SQLITE_NULL = 5).
+        let allowed: [UInt8]
+        let select: String
+    }
+
+    /// What one pass over the tables saw: the first value of the wrong type (`table.column`; first table
+    /// in name order, then first column in schema order), or else each table's row count and the
+    /// tables whose `id`s are exactly the integers 1...n, each once (or that are empty).
+    public struct Scan: Sendable {
+        public var violation: String?
+        public var rows: [String: Int] = [:]
+        public var denseIDs: Set<String> = []
+    }
+
+    /// Every table but the review log, in name order, each with its columns in schema order.
+    static let tables: [Table] = {
+        let queue = try! DatabaseQueue()
+        return try! queue.write { db in
+            try db.execute(sql: SubmissionSchema.sql)
+            var out: [Table] = []
+            for table in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' "
+                                             + "AND name != 'revlog' ORDER BY name") {
+                var columns: [String] = []
+                var allowed: [UInt8] = []
+                for row in try Row.fetchAll(db, sql: "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?)", arguments: [table]) {
+                    let name: String = row[0], type: String = row[1]
+                    let notNull = (row[2] as Int) == 1 || ((row[3] as Int) > 0 && type.uppercased() != "INTEGER")
+                    var types: [Int32]
+                    switch type.uppercased() {
+                    case "INTEGER": types = [SQLITE_INTEGER]
+                    case "REAL": types = [SQLITE_INTEGER, SQLITE_FLOAT]
+                    default: types = [SQLITE_TEXT]
+                    }
+                    if !notNull { types.append(SQLITE_NULL) }
+                    columns.append(name)
+                    allowed.append(types.reduce(0) { $0 | UInt8(1 << $1) })
+                }
+                let list = columns.map { "\"\($0)\"" }.joined(separator: ", ")
+                out.append(Table(name: table, columns: columns, allowed: allowed, select: "SELECT \(list) FROM \"\(table)\""))
+            }
+            return out
+        }
+    }()
+
+    /// One pass over each table reading each value's storage class, as `typeof()` reports it. Stops at
+    /// the first table with a wrong value. Call it only after the schema rule passed.
+    public static func scan(_ db: Database) throws -> Scan {
+        var result = Scan()
+        for table in tables {
+            let statement = try db.makeStatement(sql: table.select)
+            let s = statement.sqliteStatement
+            let allowed = table.allowed
+            let idColumn = table.columns.firstIndex(of: "id")
+            var ids: [Int64?] = []
+            var count = 0
+            var bad: UInt64 = 0
+            let rows = try Row.fetchCursor(statement)
+            while try rows.next() != nil {
+                count += 1
+                for i in allowed.indices where allowed[i] & UInt8(1 << sqlite3_column_type(s, Int32(i))) == 0 {
+                    bad |= 1 << UInt64(i)
+                }
+                if let idColumn {
+                    let c = Int32(idColumn)
+                    ids.append(sqlite3_column_type(s, c) == SQLITE_INTEGER ? sqlite3_column_int64(s, c) : nil)
+                }
+            }
+            if bad != 0 {
+                result.violation = "\(table.name).\(table.columns[bad.trailingZeroBitCount])"
+                return result
+            }
+            result.rows[table.name] = count
+            if idColumn != nil && isIdentity(ids) { result.denseIDs.insert(table.name) }
+        }
+        return result
+    }
+
+    /// The scan, its violation as a finding.
+    @discardableResult
+    static func check(_ db: Database, _ findings: inout Findings) throws -> Scan {
+        let result = try scan(db)
+        if let violation = result.violation {
+            findings.add("values", "column \(violation) holds a value of the wrong type")
+        }
+        return result
+    }
+
+    /// What `SELECT count(*), count(DISTINCT id), min(id), max(id), sum(typeof(id) != 'integer')` would
+    /// say about `ids` (nil for a value that is not an integer): every id an integer, each once, and
+    /// the smallest 1 and the largest the row count.
+    public static func isIdentity(_ ids: [Int64?]) -> Bool {
+        let n = ids.count
+        guard n > 0 else { return true }
+        var seen = [Bool](repeating: false, count: n + 1)
+        for id in ids {
+            guard let id, id >= 1, id <= Int64(n), !seen[Int(id)] else { return false }
+            seen[Int(id)] = true
+        }
+        return true
     }
 }
 
@@ -56,9 +191,16 @@ enum ManifestRule {
     @discardableResult
     static func check(_ db: Database, _ findings: inout Findings) throws -> [String: Int] {
         var manifest: [String: String] = [:]
+        var notText = 0
         for row in try Row.fetchAll(db, sql: "SELECT key, value FROM manifest") {
-            manifest[row[0]] = row[1]
+            // NULL, a number or a blob (only in a damaged or hand-made file) is a finding, not a crash.
+            guard let key = String.fromDatabaseValue(row[0]), let value = String.fromDatabaseValue(row[1]) else {
+                notText += 1
+                continue
+            }
+            manifest[key] = value
         }
+        if notText > 0 { findings.add("manifest", "\(notText) key(s) or value(s) are not text") }
         for key in required where manifest[key] == nil { findings.add("manifest", "missing key \(key)") }
         if let version = manifest["schema_version"], version != String(SubmissionSchema.version) {
             findings.add("manifest", "schema_version \(version) is not \(SubmissionSchema.version)")

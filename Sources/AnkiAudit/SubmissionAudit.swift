@@ -17,8 +17,20 @@ public struct AuditFinding: Sendable, Equatable, CustomStringConvertible {
 /// moved by one constant.
 public struct SubmissionAudit: Sendable {
     public let policy: Policy
+    /// The work any one query over the submission may do (see `ForeignDatabase.Budget`).
+    public var queryBudget: ForeignDatabase.Budget
 
-    public init(policy: Policy = .standard) { self.policy = policy }
+    public init(policy: Policy = .standard, queryBudget: ForeignDatabase.Budget = .default) {
+        self.policy = policy
+        self.queryBudget = queryBudget
+    }
+
+    /// The finding for a query stopped by its budget (`ForeignDatabase`): the file holds something
+    /// built to stall the audit, or is damaged.
+    static func overBudget(_ findings: inout Findings) {
+        findings.add("budget", "a query over the submission took far more work than any real submission needs "
+                     + "(a damaged file, or one built to stall the check)")
+    }
 
     /// The participant's collection and the time zone review days were computed in.
     public struct Source {
@@ -55,13 +67,21 @@ public struct SubmissionAudit: Sendable {
     public func start(submission url: URL, source: Source?, contentThreads: Int,
                       followingReviewLog: Bool = false) throws -> PendingAudit {
         let pending = PendingAudit(policy: policy, source: source.map(UncheckedSource.init))
-        pending.queue = try Self.open(url)
+        pending.queue = try open(url)
         do {
-            try pending.queue!.read { db in try SchemaRule.check(db, &pending.fileFindings) }
+            try pending.queue!.read { db in
+                try SchemaRule.check(db, &pending.fileFindings)
+                if pending.fileFindings.items.isEmpty { try ValueTypeRule.check(db, &pending.fileFindings) }
+            }
         } catch let error as DatabaseError {
-            pending.fileFindings.add("readable", "the submission cannot be read completely (\(error.resultCode))")
+            if ForeignDatabase.isOverBudget(error) {
+                Self.overBudget(&pending.fileFindings)
+            } else {
+                pending.fileFindings.add("readable", "the submission cannot be read completely (\(error.resultCode))")
+            }
         }
-        // Without the expected tables the other rules' SQL would only fail: the schema findings are all.
+        // Without the expected tables, or with values of the wrong type, the other rules would only fail
+        // or misread: these findings are all.
         guard pending.fileFindings.items.isEmpty else {
             pending.schemaFailed = true
             return pending
@@ -70,7 +90,7 @@ public struct SubmissionAudit: Sendable {
             // The collection is attached once per connection, outside any transaction (a read
             // transaction cannot detach it again).
             let rules = SourceRules(policy: policy, source: source)
-            pending.sourceQueue = try Self.open(url)
+            pending.sourceQueue = try open(url)
             for queue in [pending.queue!, pending.sourceQueue!] {
                 try queue.inDatabase { db in try rules.attachSource(db) }
             }
@@ -85,19 +105,31 @@ public struct SubmissionAudit: Sendable {
     /// inside a read transaction: ingest checks each file on one connection instead of opening it
     /// once per step. Throws `Unreadable` exactly when `audit(submission:)` would.
     public func audit(_ db: Database) throws -> [AuditFinding] {
+        try auditScanning(db).findings
+    }
+
+    /// `audit(_:)`, also returning what the value-type rule saw of the tables (nil when the schema rule
+    /// found something), for ingest's writer.
+    public func auditScanning(_ db: Database) throws -> (findings: [AuditFinding], scan: ValueTypeRule.Scan?) {
         do {
             _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")
         } catch {
             throw Unreadable(description: "the submission is not a readable SQLite submission.")
         }
         var findings = Findings()
+        var scan: ValueTypeRule.Scan?
         do {
             try SchemaRule.check(db, &findings)
+            if findings.items.isEmpty { scan = try ValueTypeRule.check(db, &findings) }
             if findings.items.isEmpty { try fileRules(db, &findings) }
         } catch let error as DatabaseError {
-            findings.add("readable", "the submission cannot be read completely (\(error.resultCode))")
+            if ForeignDatabase.isOverBudget(error) {
+                Self.overBudget(&findings)
+            } else {
+                findings.add("readable", "the submission cannot be read completely (\(error.resultCode))")
+            }
         }
-        return findings.items
+        return (findings.items, scan)
     }
 
     /// The rules that need only the submission, after the schema rule has passed.
@@ -121,12 +153,9 @@ public struct SubmissionAudit: Sendable {
         try ReferenceRule.checkReviewLog(db, &findings)
     }
 
-    private static func open(_ url: URL) throws -> DatabaseQueue {
-        var config = Configuration()
-        config.readonly = true
-        config.label = "anki-submit.audit"
+    private func open(_ url: URL) throws -> DatabaseQueue {
         do {
-            let queue = try DatabaseQueue(path: url.path, configuration: config)
+            let queue = try ForeignDatabase.open(url, label: "anki-submit.audit", budget: queryBudget)
             _ = try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sqlite_master") }
             return queue
         } catch {
@@ -360,6 +389,8 @@ public final class PendingAudit: @unchecked Sendable {
         var found = Findings()
         do {
             try queue.read { db in try body(db, &found) }
+        } catch let error as DatabaseError where ForeignDatabase.isOverBudget(error) {
+            SubmissionAudit.overBudget(&found)
         } catch let error as DatabaseError {
             found.add("readable", "the submission cannot be read completely (\(error.resultCode))")
         } catch {

@@ -1,5 +1,8 @@
 import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A collection opened from any file a participant can hand us: `.apkg`/`.colpkg` of every generation,
 /// or a bare collection database. The source file is never modified: packages are unpacked, and bare
@@ -28,6 +31,7 @@ public final class AnkiCollection {
 
     private let workspace: Workspace
     private let archive: PackageArchive?
+    private let queryBudget: ForeignDatabase.Budget
 
     /// Opens `url`. Throws `ReaderError` for anything hostile, broken or unsupported.
     public static func open(_ url: URL, limits: ReaderLimits = .default,
@@ -45,6 +49,7 @@ public final class AnkiCollection {
     private init(url: URL, kind: InputKind, limits: ReaderLimits, workspace: Workspace) throws {
         sourceURL = url
         self.workspace = workspace
+        queryBudget = limits.queryBudget
         let dbURL = workspace.file("collection.sqlite")
         databaseURL = dbURL
 
@@ -67,8 +72,8 @@ public final class AnkiCollection {
             try Self.copyBareCollection(url, to: dbURL, limits: limits)
         }
 
-        try CollectionDatabase.normalizeJournal(at: dbURL)
-        let database = try CollectionDatabase.open(at: dbURL)
+        try CollectionDatabase.normalizeJournal(at: dbURL, budget: limits.queryBudget)
+        let database = try CollectionDatabase.open(at: dbURL, budget: limits.queryBudget)
         self.database = database
         let loaded = try CollectionDatabase.mapErrors {
             try database.read { db in try SchemaLoader.load(db) }
@@ -81,9 +86,10 @@ public final class AnkiCollection {
 
     deinit { close() }
 
-    /// Registers what a connection needs to read Anki's tables (the `unicase` collation); for
-    /// connections that ATTACH `databaseURL`.
-    public static func prepareConnection(_ db: Database) {
+    /// Prepares a connection that ATTACHes `databaseURL`: `ForeignDatabase.harden` (the collection's
+    /// schema is trusted with nothing) and the `unicase` collation Anki's tables need.
+    public static func prepareConnection(_ db: Database) throws {
+        try ForeignDatabase.harden(db)
         db.add(collation: CollectionDatabase.unicase)
     }
 
@@ -94,22 +100,52 @@ public final class AnkiCollection {
     }
 
     /// A bare collection is copied with its `-wal` (which may hold the latest changes); the original
-    /// and its folder are only read.
+    /// and its folder are only read. Both must be regular files: each is opened without blocking and
+    /// checked on the open descriptor, so a pipe or device put there (even after the file was first
+    /// looked at) is refused instead of waited on.
     private static func copyBareCollection(_ source: URL, to destination: URL, limits: ReaderLimits) throws {
-        let wal = URL(fileURLWithPath: source.path + "-wal")
         var total: UInt64 = 0
-        for (from, to) in [(source, destination), (wal, URL(fileURLWithPath: destination.path + "-wal"))] {
-            guard FileManager.default.fileExists(atPath: from.path) else { continue }
-            let size = (try? FileManager.default.attributesOfItem(atPath: from.path)[.size] as? NSNumber)??.uint64Value ?? 0
-            total += size
+        try copyRegularFile(source.path, to: destination.path, total: &total, limits: limits, what: "The collection")
+        try copyRegularFile(source.path + "-wal", to: destination.path + "-wal", total: &total, limits: limits,
+                            what: "The collection's -wal file beside it", optional: true)
+    }
+
+    private static func copyRegularFile(_ from: String, to: String, total: inout UInt64, limits: ReaderLimits,
+                                        what: String, optional: Bool = false) throws {
+        let input = Glibc.open(from, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        if input < 0 {
+            if optional && errno == ENOENT { return }
+            throw ReaderError(.unreadableFile, "\(what) cannot be read (check its permissions).")
+        }
+        defer { Glibc.close(input) }
+        var info = stat()
+        guard fstat(input, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw ReaderError(.notAFile, "\(what) is a folder, a pipe or a device, not a file.")
+        }
+        let output = Glibc.open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard output >= 0 else {
+            throw ReaderError(.workspaceFailure, "Could not make a temporary copy of the collection (disk full?).")
+        }
+        defer { Glibc.close(output) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw ReaderError(.unreadableFile, "\(what) cannot be read (I/O error).") }
+            if n == 0 { return }
+            total += UInt64(n)
             if total > limits.maxUnpackedBytes {
                 throw ReaderError(.unpackedSizeLimit,
                                   "The collection is larger than the limit of \(formatBytes(limits.maxUnpackedBytes)).")
             }
-            do {
-                try FileManager.default.copyItem(at: from, to: to)
-            } catch {
-                throw ReaderError(.workspaceFailure, "Could not make a temporary copy of the collection (disk full?).")
+            var written = 0
+            while written < n {
+                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, n - written) }
+                if w < 0 && errno == EINTR { continue }
+                guard w > 0 else {
+                    throw ReaderError(.workspaceFailure, "Could not make a temporary copy of the collection (disk full?).")
+                }
+                written += w
             }
         }
     }
@@ -121,7 +157,7 @@ public final class AnkiCollection {
         try CollectionDatabase.mapErrors {
             try database.read { db in
                 func count(_ table: String) throws -> Int {
-                    guard try db.tableExists(table) else { return 0 }
+                    guard try SchemaLoader.hasTable(db, table) else { return 0 }
                     return try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0
                 }
                 return CollectionCounts(notes: try count("notes"), cards: try count("cards"),
@@ -140,7 +176,7 @@ public final class AnkiCollection {
     /// and text. Both always finish, and a failed integrity check is reported first, so the outcome
     /// is the same as running them one after the other.
     public func validate() throws {
-        let integrity = IntegrityCheck.start(databaseURL)
+        let integrity = IntegrityCheck.start(databaseURL, budget: queryBudget)
         let contentResult = Result { try validateContent() }
         try integrity.wait()
         try contentResult.get()
@@ -152,7 +188,7 @@ public final class AnkiCollection {
     /// submission copies (`IntegrityCheck.numericColumns`), for prepare, whose copy of the review log
     /// checks the log's (`IntegrityCheck.reviewLogNumericColumns`).
     public func startIntegrityCheck(checkValueTypes: Bool = false) -> IntegrityCheck {
-        IntegrityCheck.start(databaseURL, checkValueTypes: checkValueTypes)
+        IntegrityCheck.start(databaseURL, budget: queryBudget, checkValueTypes: checkValueTypes)
     }
 
     /// The checks of `validate()` other than the integrity check: id ranges and UTF-8 text.
@@ -225,7 +261,7 @@ public final class AnkiCollection {
     }
 
     public func forEachGrave(_ body: (Grave) throws -> Void) throws {
-        let hasGraves = try CollectionDatabase.mapErrors { try database.read { try $0.tableExists("graves") } }
+        let hasGraves = try CollectionDatabase.mapErrors { try database.read { try SchemaLoader.hasTable($0, "graves") } }
         guard hasGraves else { return }
         try stream(table: "graves", sql: "SELECT usn, oid, type FROM graves") { r in
             try body(Grave(usn: r.int(0), objectID: r.int(1), type: r.int(2)))

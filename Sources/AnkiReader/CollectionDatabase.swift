@@ -2,8 +2,9 @@ import Foundation
 import GRDB
 import GRDBSQLite
 
-/// Opens the unpacked collection with GRDB: read-only, `unicase` collation registered, and
-/// SQLite failures turned into `ReaderError`s that say what is wrong without quoting the data.
+/// Opens the unpacked collection with GRDB under `ForeignDatabase`'s rules (read-only, its schema
+/// trusted with nothing, a work budget per query), `unicase` collation registered, and SQLite failures
+/// turned into `ReaderError`s that say what is wrong without quoting the data.
 enum CollectionDatabase {
     /// Anki accepts schema 11 and 14...18.
     static let supportedSchemas: Set<Int> = [11, 14, 15, 16, 17, 18]
@@ -17,11 +18,9 @@ enum CollectionDatabase {
     /// be read again), and Anki's packages hold WAL-mode databases, whose switch would otherwise
     /// fdatasync the whole freshly written copy to disk (0.06 s on a quiet disk for 112 MB, far more
     /// on a busy one).
-    static func normalizeJournal(at url: URL) throws {
+    static func normalizeJournal(at url: URL, budget: ForeignDatabase.Budget) throws {
         try mapErrors {
-            var config = Configuration()
-            config.label = "anki-submit.normalize"
-            let queue = try DatabaseQueue(path: url.path, configuration: config)
+            let queue = try ForeignDatabase.open(url, label: "anki-submit.normalize", budget: budget, normalizing: true)
             try queue.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous=OFF")
                 _ = try String.fetchOne(db, sql: "PRAGMA journal_mode=DELETE")
@@ -30,16 +29,12 @@ enum CollectionDatabase {
         }
     }
 
-    static func open(at url: URL) throws -> DatabaseQueue {
+    static func open(at url: URL, budget: ForeignDatabase.Budget) throws -> DatabaseQueue {
         try mapErrors {
-            var config = Configuration()
-            config.readonly = true
-            config.label = "anki-submit.collection"
-            config.prepareDatabase { db in
+            try ForeignDatabase.open(url, label: "anki-submit.collection", budget: budget) { db in
                 db.add(collation: unicase)
                 try registerTextValidator(db)
             }
-            return try DatabaseQueue(path: url.path, configuration: config)
         }
     }
 
@@ -49,11 +44,12 @@ enum CollectionDatabase {
     }
 
     /// `anki_submit_invalid_utf8(x)`: 1 when a text or blob value is not valid UTF-8 (or holds NUL),
-    /// read from SQLite's raw bytes so nothing is repaired on the way.
+    /// read from SQLite's raw bytes so nothing is repaired on the way. Not `SQLITE_INNOCUOUS`: with
+    /// `trusted_schema` off, the collection's own schema (a generated column, an index) cannot call it.
     static func registerTextValidator(_ db: Database) throws {
         let rc = sqlite3_create_function_v2(
             db.sqliteConnection, "anki_submit_invalid_utf8", 1,
-            SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nil,
+            SQLITE_UTF8 | SQLITE_DETERMINISTIC, nil,
             { context, argc, argv in
                 guard let value = argv?[0] else { sqlite3_result_int(context, 0); return }
                 let type = sqlite3_value_type(value)
@@ -93,6 +89,10 @@ enum CollectionDatabase {
             return ReaderError(.workspaceFailure, "The temporary copy of the collection could not be used (disk full or I/O error).")
         case .SQLITE_NOMEM:
             return ReaderError(.workspaceFailure, "Not enough memory to read the collection.")
+        case .SQLITE_INTERRUPT:
+            // Only the query budget interrupts (see ForeignDatabase).
+            return ReaderError(.queryBudget, "Reading the collection took far more work than any real collection needs; "
+                               + "the file is damaged or was built to stall the reader.")
         default:
             // "no such table/column" and the like: a database, but not laid out as Anki lays it out.
             // GRDB keeps bound values out of `message`, so it is safe to name the failure kind only.
@@ -121,10 +121,10 @@ public final class IntegrityCheck: @unchecked Sendable {
     /// Written once by the checking thread before it signals `finished`; read only after `wait`.
     private var outcome: Result<Void, any Error> = .success(())
 
-    static func start(_ url: URL, checkValueTypes: Bool = false) -> IntegrityCheck {
+    static func start(_ url: URL, budget: ForeignDatabase.Budget, checkValueTypes: Bool = false) -> IntegrityCheck {
         let check = IntegrityCheck()
         DispatchQueue.global(qos: .userInitiated).async {
-            check.outcome = Result { try Self.run(url, checkValueTypes: checkValueTypes) }
+            check.outcome = Result { try Self.run(url, budget: budget, checkValueTypes: checkValueTypes) }
             check.finished.signal()
         }
         return check
@@ -149,9 +149,9 @@ public final class IntegrityCheck: @unchecked Sendable {
         try outcome.get()
     }
 
-    private static func run(_ url: URL, checkValueTypes: Bool) throws {
+    private static func run(_ url: URL, budget: ForeignDatabase.Budget, checkValueTypes: Bool) throws {
         try CollectionDatabase.mapErrors {
-            let queue = try CollectionDatabase.open(at: url)
+            let queue = try CollectionDatabase.open(at: url, budget: budget)
             defer { try? queue.close() }
             let check = try queue.read { try String.fetchAll($0, sql: "PRAGMA quick_check") }
             if check != ["ok"] {

@@ -11,13 +11,17 @@ public struct ReaderLimits: Sendable, Equatable {
     public var ratioGraceBytes: UInt64
     /// Most bytes a small metadata entry (`meta`, `media`) may unpack to.
     public var maxMetadataBytes: UInt64
+    /// The work any one query over the collection may do (see `ForeignDatabase.Budget`).
+    public var queryBudget: ForeignDatabase.Budget
 
     public init(maxUnpackedBytes: UInt64 = 32 << 30, maxCompressionRatio: UInt64 = 1_000,
-                ratioGraceBytes: UInt64 = 64 << 20, maxMetadataBytes: UInt64 = 64 << 20) {
+                ratioGraceBytes: UInt64 = 64 << 20, maxMetadataBytes: UInt64 = 64 << 20,
+                queryBudget: ForeignDatabase.Budget = .default) {
         self.maxUnpackedBytes = maxUnpackedBytes
         self.maxCompressionRatio = maxCompressionRatio
         self.ratioGraceBytes = ratioGraceBytes
         self.maxMetadataBytes = maxMetadataBytes
+        self.queryBudget = queryBudget
     }
 
     public static let `default` = ReaderLimits()

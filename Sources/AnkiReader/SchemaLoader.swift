@@ -14,21 +14,61 @@ enum SchemaLoader {
         var presets: [DeckPreset]
     }
 
-    static func load(_ db: Database) throws -> Loaded {
-        for table in ["col", "notes", "cards", "revlog"] where try !db.tableExists(table) {
-            throw ReaderError(.notAnAnkiCollection,
-                              "The database is not an Anki collection (it has no \(table) table).")
+    /// The columns the reader reads from each table; every table it reads must be an ordinary table
+    /// with at least these (`ForeignDatabase.plainTable`): a view, a virtual table or a generated
+    /// column is never read.
+    static let columns: [String: [String]] = [
+        "col": ["ver", "crt"],
+        "notes": ["id", "guid", "mid", "mod", "usn", "tags", "flds", "sfld", "csum", "flags", "data"],
+        "cards": ["id", "nid", "did", "ord", "mod", "usn", "type", "queue", "due", "ivl", "factor", "reps", "lapses",
+                  "left", "odue", "odid", "flags", "data"],
+        "revlog": ["id", "cid", "usn", "ease", "ivl", "lastIvl", "factor", "time", "type"],
+        "graves": ["usn", "oid", "type"],
+        "config": ["KEY", "val"],
+        "notetypes": ["id", "name", "config"],
+        "fields": ["ntid", "ord", "name"],
+        "templates": ["ntid", "ord", "name", "config"],
+        "decks": ["id", "name", "kind"],
+        "deck_config": ["id", "name", "config"],
+    ]
+
+    /// Throws unless `table` is an ordinary table with the columns the reader reads.
+    static func requireTable(_ db: Database, _ table: String) throws {
+        guard try ForeignDatabase.plainTable(db, table, columns: columns[table] ?? []) else {
+            throw notLaidOut(table)
         }
+    }
+
+    /// Whether the collection has `table` (the layout of its schema version); throws when something of
+    /// that name exists but is not an ordinary table with the columns the reader reads.
+    static func hasTable(_ db: Database, _ table: String) throws -> Bool {
+        if try ForeignDatabase.plainTable(db, table, columns: columns[table] ?? []) { return true }
+        let exists = try Bool.fetchOne(db, sql: """
+            SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ? COLLATE NOCASE AND type IN ('table', 'view'))
+            """, arguments: [table]) ?? false
+        if exists { throw notLaidOut(table) }
+        return false
+    }
+
+    static func notLaidOut(_ table: String) -> ReaderError {
+        ReaderError(.notAnAnkiCollection,
+                    "The database is not an Anki collection (its \(table) table is missing, or is not a table with Anki's columns).")
+    }
+
+    static func load(_ db: Database) throws -> Loaded {
+        // The version first (a collection too old or too new for the columns below is named as such).
+        try requireTable(db, "col")
         guard let col = try Row.fetchOne(db, sql: "SELECT * FROM col LIMIT 1") else {
             throw ReaderError(.notAnAnkiCollection, "The database is not an Anki collection (its col table is empty).")
         }
         let version = Int((try? col.decode(Int64.self, forColumn: "ver")) ?? 0)
         try checkSchema(version)
+        for table in ["notes", "cards", "revlog"] { try requireTable(db, table) }
         let crt = (try? col.decode(Int64.self, forColumn: "crt")) ?? 0
 
         // Config: the `config` table when it exists, else `col.conf`.
         let conf: LegacySchema.Object
-        if try db.tableExists("config") {
+        if try hasTable(db, "config") {
             conf = try modernConfig(db)
         } else {
             conf = try LegacySchema.parseObject(col.decode(String?.self, forColumn: "conf") ?? "", what: .configuration)
@@ -40,15 +80,15 @@ enum SchemaLoader {
                                       creationOffsetMinutes: LegacySchema.int(conf["creationOffset"]),
                                       localOffsetMinutes: LegacySchema.int(conf["localOffset"]))
 
-        let noteTypes: [NoteType] = try db.tableExists("notetypes")
+        let noteTypes: [NoteType] = try hasTable(db, "notetypes")
             ? try ModernSchema.noteTypes(db)
             : try LegacySchema.noteTypes(LegacySchema.parseObject(
                 col.decode(String?.self, forColumn: "models") ?? "", what: .noteTypeList))
-        var decks: [Deck] = try db.tableExists("decks")
+        var decks: [Deck] = try hasTable(db, "decks")
             ? try ModernSchema.decks(db)
             : try LegacySchema.decks(LegacySchema.parseObject(
                 col.decode(String?.self, forColumn: "decks") ?? "", what: .deckList))
-        let presets: [DeckPreset] = try db.tableExists("deck_config")
+        let presets: [DeckPreset] = try hasTable(db, "deck_config")
             ? try ModernSchema.presets(db)
             : try LegacySchema.presets(LegacySchema.parseObject(
                 col.decode(String?.self, forColumn: "dconf") ?? "", what: .deckOptions))
@@ -116,6 +156,8 @@ enum ModernSchema {
     }
 
     static func noteTypes(_ db: Database) throws -> [NoteType] {
+        try SchemaLoader.requireTable(db, "fields")
+        try SchemaLoader.requireTable(db, "templates")
         var fields: [Int64: [NoteType.Field]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT ntid, ord, name FROM fields ORDER BY ntid, ord") {
             fields[try row.int(0), default: []].append(NoteType.Field(ord: Int(try row.int(1)), name: try row.text(2)))

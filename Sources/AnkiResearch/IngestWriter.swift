@@ -1,3 +1,4 @@
+import AnkiReader
 import AnkiSubmission
 import Foundation
 import GRDB
@@ -17,6 +18,8 @@ struct IngestWriter {
 
     /// Returns the participant number given, or throws a `Rejection` (the transaction is rolled back).
     func add(_ submission: ValidatedSubmission, to db: Database) throws -> Int {
+        // The submission is a stranger's file (audited, but still): the connection trusts its schema with nothing.
+        try ForeignDatabase.harden(db)
         try db.execute(sql: "ATTACH DATABASE ? AS sub", arguments: [submission.copy.path])
         defer { try? db.execute(sql: "DETACH DATABASE sub") }
         var participant = 0

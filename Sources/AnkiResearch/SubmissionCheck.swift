@@ -1,4 +1,5 @@
 import AnkiAudit
+import AnkiReader
 import AnkiSubmission
 import Crypto
 import Foundation
@@ -28,6 +29,7 @@ public struct Rejection: Sendable, Equatable, Error {
         case values = "invalid values"
         case decks = "invalid deck hierarchy"
         case tokenReused = "token already used by another submission"
+        case overBudget = "takes too long to check"
         // Skips (not quarantined):
         case alreadyIngested = "already ingested"
         case duplicate = "same content as another file in this run"
@@ -118,18 +120,10 @@ struct TableFacts: Sendable {
     /// The tables whose `id` the writer re-assigns.
     static let idTables: Set<String> = ["note_types", "deck_config", "decks", "notes", "cards"]
 
-    /// What `SELECT count(*), count(DISTINCT id), min(id), max(id), sum(typeof(id) != 'integer')` would
-    /// say about `ids` (nil for a value that is not an integer): every id an integer, each once, and
-    /// the smallest 1 and the largest the row count.
-    static func isIdentity(_ ids: [Int64?]) -> Bool {
-        let n = ids.count
-        guard n > 0 else { return true }
-        var seen = [Bool](repeating: false, count: n + 1)
-        for id in ids {
-            guard let id, id >= 1, id <= Int64(n), !seen[Int(id)] else { return false }
-            seen[Int(id)] = true
-        }
-        return true
+    /// From the audit's value-type scan (`ValueTypeRule`) of the same connection.
+    init(_ scan: ValueTypeRule.Scan) {
+        rows = scan.rows
+        identity = scan.denseIDs.intersection(Self.idTables)
     }
 }
 
@@ -197,16 +191,16 @@ struct SubmissionCheck: Sendable {
         }
     }
 
+    /// The work any one query over a submission may do (`ForeignDatabase.Budget`).
+    var queryBudget: ForeignDatabase.Budget = .default
+
     private func validate(_ copy: URL, sha: String) throws -> ValidatedSubmission {
-        var config = Configuration()
-        config.readonly = true
-        config.label = "anki-submit.ingest-check"
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA trusted_schema = OFF; PRAGMA cell_size_check = ON") }
-        // One read-only connection and one read transaction for every step below: each connection
-        // opened costs its own schema parse and set-up, more than most checks of a small file.
+        // One read-only connection under ForeignDatabase's rules and one read transaction for every step
+        // below: each connection opened costs its own schema parse and set-up, more than most checks of
+        // a small file.
         let queue: DatabaseQueue
         do {
-            queue = try DatabaseQueue(path: copy.path, configuration: config)
+            queue = try ForeignDatabase.open(copy, label: "anki-submit.ingest-check", budget: queryBudget)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
             throw Rejection(.notSQLite, "not an SQLite database")
         } catch {
@@ -214,10 +208,11 @@ struct SubmissionCheck: Sendable {
         }
         defer { try? queue.close() }
         return try queue.read { db in
-            // 1. The schema version, before anything else, with its own clear reason.
+            // 1. The schema version, before anything else, with its own clear reason (read only from an
+            //    ordinary `manifest` table; anything else is left to the audit's schema rule).
             do {
                 let version: String? = try {
-                    guard try db.tableExists("manifest") else { return nil }
+                    guard try ForeignDatabase.plainTable(db, "manifest", columns: ["key", "value"]) else { return nil }
                     return try String.fetchOne(db, sql: "SELECT CAST(value AS TEXT) FROM manifest WHERE key = 'schema_version'")
                 }()
                 if let version, version != String(SubmissionSchema.version) {
@@ -228,52 +223,52 @@ struct SubmissionCheck: Sendable {
                 throw rejection
             } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
                 throw Rejection(.notSQLite, "not an SQLite database")
+            } catch let error where ForeignDatabase.isOverBudget(error) {
+                throw Rejection(.overBudget, Self.overBudgetDetail)
             } catch {
                 throw Rejection(.damaged, "the database cannot be opened (damaged or truncated)")
             }
-            // 2. Every value the audit reads has its column's type. SQLite stores anything anywhere, and the
-            //    audit (like any reader) assumes the declared types, so this comes first. The review log,
-            //    nine integer columns the audit only counts, is typed by the dataset's STRICT table instead,
-            //    which refuses a wrong value at insert (and saves a pass over a million rows here).
-            //    The same pass counts rows and sees whether ids are exactly 1...n, for the writer.
-            var facts: TableFacts?
-            do {
-                let scan = try Timings.measure("type check") { try TypeCheck.scan(db) }
-                if let bad = scan.violation {
-                    throw Rejection(.values, "column \(bad) holds a value of the wrong type")
-                }
-                facts = scan.facts
-            } catch let rejection as Rejection {
-                throw rejection
-            } catch {
-                // A missing table or column: the audit's schema rule names it below.
-            }
-            // 3. The same audit `anki-submit audit` runs: exact schema, manifest, dense ids, references,
-            //    neutral deck names, card data keys, media names.
+            // 2. The same audit `anki-submit audit` runs: exact schema, the type of every value (the
+            //    review log's nine integer columns are typed by the dataset's STRICT table instead, which
+            //    refuses a wrong value at insert), manifest, dense ids, references, neutral deck names,
+            //    card data keys, media names. Its value-type pass also counts rows and sees whether ids
+            //    are exactly 1...n, for the writer.
             let findings: [AuditFinding]
+            let scan: ValueTypeRule.Scan?
             do {
-                findings = try Timings.measure("audit") { try SubmissionAudit(policy: policy).audit(db) }
+                let audit = SubmissionAudit(policy: policy, queryBudget: queryBudget)
+                let result = try Timings.measure("audit") { try audit.auditScanning(db) }
+                findings = result.findings
+                scan = result.scan
             } catch {
                 throw Rejection(.damaged, "the database cannot be opened (damaged or truncated)")
             }
             if !findings.isEmpty {
                 let summary = findings.prefix(3).map { printable($0.description, limit: 160) }.joined(separator: "; ")
                     + (findings.count > 3 ? "; and \(findings.count - 3) more" : "")
+                if findings.contains(where: { $0.rule == "budget" }) { throw Rejection(.overBudget, Self.overBudgetDetail) }
                 if findings.contains(where: { $0.rule == "readable" }) { throw Rejection(.damaged, summary) }
                 if findings.allSatisfy({ $0.rule == "schema" }) { throw Rejection(.schema, summary) }
+                if let bad = findings.first(where: { $0.rule == "values" }) {
+                    throw Rejection(.values, printable(bad.message, limit: 160))
+                }
                 throw Rejection(.audit, summary)
             }
-            // 4. The manifest values ingest copies, and what the writer needs to know of each table.
+            // 3. The manifest values ingest copies, and what the writer needs to know of each table.
             let manifest = try SubmissionManifest.read(db)
-            guard var tables = facts else {
-                // The type check could not read a table the audit then read without a finding.
+            guard let scan else {
+                // The audit found nothing but did not scan the tables: cannot happen.
                 throw Rejection(.damaged, "the database cannot be read completely")
             }
+            var tables = TableFacts(scan)
             let reviews = try Int.fetchOne(db, sql: "SELECT count(*) FROM revlog") ?? 0
             tables.rows["revlog"] = reviews
             return ValidatedSubmission(copy: copy, sha256: sha, manifest: manifest, reviews: reviews, tables: tables)
         }
     }
+
+    static let overBudgetDetail = "a query over the submission took far more work than any real submission needs "
+        + "(a view, trigger or damaged page built to stall the check)"
 
     static func sha256(of file: URL) -> String? {
         let fd = open(file.path, O_RDONLY | O_CLOEXEC)
@@ -326,79 +321,5 @@ struct SubmissionCheck: Sendable {
             }
         }
         return (Array(hasher.finalize()).hex, header)
-    }
-}
-
-/// The storage classes each column of `Schemas/submission.sql` may hold, from the schema itself:
-/// INTEGER columns integers, REAL columns numbers, TEXT columns text; NULL only where the schema allows.
-enum TypeCheck {
-    struct Table: Sendable {
-        let name: String
-        let columns: [String]
-        /// Per column, a bit for each allowed `sqlite3_column_type` (SQLITE_INTEGER = 1 ... SQLITE_NULL = 5).
-        let allowed: [UInt8]
-        let select: String
-    }
-
-    /// Every table but the review log, in name order, each with its columns in schema order.
-    static let tables: [Table] = {
-        let queue = try! DatabaseQueue()
-        return try! queue.write { db in
-            try db.execute(sql: SubmissionSchema.sql)
-            var out: [Table] = []
-            for table in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' "
-                                             + "AND name != 'revlog' ORDER BY name") {
-                var columns: [String] = []
-                var allowed: [UInt8] = []
-                for row in try Row.fetchAll(db, sql: "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?)", arguments: [table]) {
-                    let name: String = row[0], type: String = row[1]
-                    let notNull = (row[2] as Int) == 1 || ((row[3] as Int) > 0 && type.uppercased() != "INTEGER")
-                    var types: [Int32]
-                    switch type.uppercased() {
-                    case "INTEGER": types = [SQLITE_INTEGER]
-                    case "REAL": types = [SQLITE_INTEGER, SQLITE_FLOAT]
-                    default: types = [SQLITE_TEXT]
-                    }
-                    if !notNull { types.append(SQLITE_NULL) }
-                    columns.append(name)
-                    allowed.append(types.reduce(0) { $0 | UInt8(1 << $1) })
-                }
-                let list = columns.map { "\"\($0)\"" }.joined(separator: ", ")
-                out.append(Table(name: table, columns: columns, allowed: allowed, select: "SELECT \(list) FROM \"\(table)\""))
-            }
-            return out
-        }
-    }()
-
-    /// `table.column` of the first value with the wrong type (first table in name order, then first
-    /// column in schema order), or nil, and when there is none, each table's row count and whether its
-    /// ids are exactly 1...n. One pass over each table reading each value's storage class, as
-    /// `typeof()` reports it; a missing table or column throws (the audit's schema rule names it).
-    static func scan(_ db: Database) throws -> (violation: String?, facts: TableFacts) {
-        var facts = TableFacts()
-        for table in tables {
-            let statement = try db.makeStatement(sql: table.select)
-            let s = statement.sqliteStatement
-            let allowed = table.allowed
-            let idColumn = TableFacts.idTables.contains(table.name) ? table.columns.firstIndex(of: "id") : nil
-            var ids: [Int64?] = []
-            var count = 0
-            var bad: UInt64 = 0
-            let rows = try Row.fetchCursor(statement)
-            while try rows.next() != nil {
-                count += 1
-                for i in allowed.indices where allowed[i] & UInt8(1 << sqlite3_column_type(s, Int32(i))) == 0 {
-                    bad |= 1 << UInt64(i)
-                }
-                if let idColumn {
-                    let c = Int32(idColumn)
-                    ids.append(sqlite3_column_type(s, c) == SQLITE_INTEGER ? sqlite3_column_int64(s, c) : nil)
-                }
-            }
-            if bad != 0 { return ("\(table.name).\(table.columns[bad.trailingZeroBitCount])", facts) }
-            facts.rows[table.name] = count
-            if idColumn != nil && TableFacts.isIdentity(ids) { facts.identity.insert(table.name) }
-        }
-        return (nil, facts)
     }
 }

@@ -16,8 +16,10 @@ struct HostileSubmissionTests {
     static func tampered(_ folder: URL, _ name: String, _ steps: [String]) throws -> URL {
         let file = folder.appendingPathComponent(name)
         try FileManager.default.copyItem(at: try Submissions.named("berlin").url, to: file)
+        var config = Configuration()
+        config.foreignKeysEnabled = false
         for step in steps {
-            let queue = try DatabaseQueue(path: file.path)
+            let queue = try DatabaseQueue(path: file.path, configuration: config)
             try queue.writeWithoutTransaction { try $0.execute(sql: step) }
             try queue.close()
         }

@@ -118,8 +118,8 @@ struct IngestTests {
             try db.execute(sql: "UPDATE decks SET name = x'416e6e61' WHERE id = 1")
         }
         try ws.tampered("newyork", as: "null-deck-ids.sqlite") { db in
-            // decks.id no longer the rowid: every stored id reads as NULL, which the type check allows
-            // for a rowid column. The audit must report it, not crash the run.
+            // decks.id no longer the rowid: every stored id reads as NULL. The definition is no longer the
+            // schema's text, which the audit's schema rule reports (before, the dense-id rule did).
             try db.execute(sql: """
                 PRAGMA writable_schema = ON;
                 UPDATE sqlite_master SET sql = replace(sql, 'id        INTEGER PRIMARY KEY,', 'id        INTEGER,')
@@ -148,7 +148,7 @@ struct IngestTests {
         #expect(reasons["schema-version.sqlite"] == Rejection.Category.schemaVersion.rawValue)
         #expect(reasons["wrong-type.sqlite"] == Rejection.Category.values.rawValue)
         #expect(reasons["wrong-type-deck.sqlite"] == Rejection.Category.values.rawValue)
-        #expect(reasons["null-deck-ids.sqlite"] == Rejection.Category.audit.rawValue)
+        #expect(reasons["null-deck-ids.sqlite"] == Rejection.Category.schema.rawValue)
         #expect(reasons["free-text-language.sqlite"] == Rejection.Category.manifest.rawValue)
         #expect(reasons["truncated.sqlite"] == Rejection.Category.damaged.rawValue)
         #expect(reasons["not-sqlite.sqlite"] == Rejection.Category.notSQLite.rawValue)

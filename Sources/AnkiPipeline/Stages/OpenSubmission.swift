@@ -40,7 +40,7 @@ struct OpenSubmission: PipelineStage {
             // /var/tmp, even one unlinked at once.
             config.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA secure_delete = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY")
-                AnkiCollection.prepareConnection(db)
+                try AnkiCollection.prepareConnection(db)
             }
             let queue = try DatabaseQueue(path: partial.path, configuration: config)
             context.output = queue
