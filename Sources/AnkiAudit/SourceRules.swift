@@ -433,21 +433,24 @@ struct SourceRules {
         let originalIDs = try OriginalIDs(db, tables: ["notes", "cards", "revlog"])
 
         enum Scope { case content, numbers, structure }
-        let textColumns: [(String, String, Scope)] = switch columns {
+        // The survey's free text is the participant's own words, shown to them word by word with what
+        // looks like a deck name, tag or personal data before they confirm it: checked as card text is.
+        let textColumns: [(table: String, column: String, scope: Scope, condition: String)] = switch columns {
         case .content: [
-            ("notes", "flds", .content), ("notes", "sfld", .content), ("notes", "tags", .content),
-            ("cards", "data", .numbers),
-            ("fields", "name", .structure), ("decks", "name", .structure),
-            ("deck_config", "fsrs_params", .structure),
+            ("notes", "flds", .content, ""), ("notes", "sfld", .content, ""), ("notes", "tags", .content, ""),
+            ("cards", "data", .numbers, ""),
+            ("fields", "name", .structure, ""), ("decks", "name", .structure, ""),
+            ("deck_config", "fsrs_params", .structure, ""),
         ]
-        case .manifest: [("manifest", "value", .structure)]
+        case .manifest: [("manifest", "value", .structure, "WHERE key IS NOT 'domain'"),
+                         ("manifest", "value", .content, "WHERE key IS 'domain'")]
         }
         let longestExact = exactStrings.map(\.utf8.count).max() ?? 0
         // Needles as bytes, searched in each value's bytes as SQLite holds them: no String per row.
         let contentNeedles = longTexts.map { Array($0.utf8) }
         let structureNeedles = structural.map { Array($0.utf8) }
-        for (table, column, scope) in textColumns {
-            let statement = try db.makeStatement(sql: "SELECT \(column) FROM main.\(table)")
+        for (table, column, scope, condition) in textColumns {
+            let statement = try db.makeStatement(sql: "SELECT \(column) FROM main.\(table) \(condition)")
             let s = statement.sqliteStatement
             let needles: [[UInt8]]
             switch scope {
@@ -460,8 +463,9 @@ struct SourceRules {
                 let bytes = UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(s, 0)))
                 // Hashing a Swift string normalizes it first: only values as short as some original
                 // string are looked up (note fields are mostly longer than any guid or name).
+                // (A field or an answer that is just a word like a deck's name, "Japanese", is content.)
                 if bytes.count <= longestExact && !(table == "fields" && column == "name")
-                    && exactStrings.contains(String(decoding: bytes, as: UTF8.self)) {
+                    && (scope == .content ? guidSet : exactStrings).contains(String(decoding: bytes, as: UTF8.self)) {
                     findings.add("no-source-strings", "\(table).\(column) holds an original deck or note-type name or guid")
                 }
                 for number in Self.longNumbers(in: bytes) {

@@ -191,17 +191,19 @@ public final class ReviewServer: @unchecked Sendable {
             guard let object else { return Self.json(.badRequest, ["error": "Expected a JSON object."]) }
             let codes = object["languages"] as? [String] ?? []
             let domain = object["domain"] as? String ?? ""
+            let keepDomain = object["domain_confirmed"] as? Bool ?? false
             let consent = object["consent_public"] as? Bool
             let confirmed = object["special_confirmed"] as? Bool ?? false
             do {
-                try session.setSurvey(languages: codes, domain: domain, consentPublic: consent, specialConfirmed: confirmed)
+                try session.setSurvey(languages: codes, domain: domain, domainConfirmed: keepDomain, consentPublic: consent,
+                                      specialConfirmed: confirmed)
             } catch let error as Decisions.Invalid {
                 return Self.json(.badRequest, ["error": error.description])
             } catch {
                 return Self.json(.badRequest, ["error": "The survey answers could not be read."])
             }
             var result = state()
-            result["domain_findings"] = session.surveyFindings(domain).map { FindingLabels.label($0.kind) }
+            result["domain_concerns"] = session.surveyConcerns(domain).map(\.jsonObject)
             return Self.json(.ok, result)
         case "api/decisions":
             do {
@@ -238,8 +240,8 @@ public final class ReviewServer: @unchecked Sendable {
         guard session.summary().notesKept > 0 else {
             return Self.json(.badRequest, ["error": "Every note is excluded: there would be nothing to submit."])
         }
-        if !session.surveyFindings(decisions.domain).isEmpty {
-            return Self.json(.badRequest, ["error": "Your interests/domain answer looks like it contains personal data; please rephrase it."])
+        if !decisions.domainConfirmed && !session.surveyConcerns(decisions.domain).isEmpty {
+            return Self.json(.badRequest, ["error": "Please look at the words marked in your interests answer: change them, or tick \"Keep my answer as written\"."])
         }
         switch await onSubmit(decisions) {
         case .refused(let message):
@@ -259,7 +261,7 @@ public final class ReviewServer: @unchecked Sendable {
             "tags": session.tags.map { ["name": $0.name, "notes": $0.notes, "removed": removed.contains($0.name.lowercased())] },
             "decks": session.decks.map { ["id": String($0.id), "name": $0.name, "notes": $0.notes] },
             "survey": [
-                "languages": decisions.languages, "domain": decisions.domain,
+                "languages": decisions.languages, "domain": decisions.domain, "domain_confirmed": decisions.domainConfirmed,
                 "consent_public": decisions.consentPublic.map { $0 as Any } ?? NSNull(),
                 "special_confirmed": decisions.specialCategoryConfirmed,
             ] as [String: Any],

@@ -67,6 +67,10 @@ extension AnkiSubmit {
         @Option(help: ArgumentHelp("Your interests or domain, in a few words.", valueName: "text"))
         var domain: String?
 
+        @Flag(name: .customLong("keep-domain"),
+              help: "Keep your interests answer exactly as written, though prepare pointed out a word in it.")
+        var keepDomain = false
+
         @Option(name: .customLong("consent-public"),
                 help: ArgumentHelp("May your anonymized data be part of the public release? yes or no.", valueName: "yes|no"))
         var consentPublic: YesNo?
@@ -174,6 +178,7 @@ extension AnkiSubmit {
                                 languages: try Decisions.canonicalLanguages(language, list: languages),
                                 domain: domain, consentPublic: consentPublic.map { $0 == .yes })
                 if confirmSpecialCategories { decisions.specialCategoryConfirmed = true }
+                if keepDomain { decisions.domainConfirmed = true }
             } catch let error as Decisions.Invalid {
                 fail(error.description, code: PrepareError.Code.invalidDecisions.rawValue)
             }

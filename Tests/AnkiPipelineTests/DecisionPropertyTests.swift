@@ -1,5 +1,5 @@
 import AnkiAudit
-import AnkiPipeline
+@testable import AnkiPipeline
 import AnkiReader
 import AnkiSubmission
 import Foundation
@@ -161,6 +161,106 @@ struct DecisionPropertyTests {
     }
 }
 
+/// The survey's free text is the participant's: a word that looks like personal data or names one of
+/// their decks or tags is pointed out by name, and once they keep the answer, it never fails the audit.
+@Suite("survey answers: every word is the participant's to keep")
+struct SurveyAnswerTests {
+    static let berlin = Fixtures.generated.appendingPathComponent("berlin-latest.apkg")
+
+    static func decisions(domain: String, keep: Bool) -> Decisions {
+        var decisions = Decisions()
+        decisions.consentPublic = true
+        decisions.languages = ["de"]
+        decisions.specialCategoryConfirmed = true
+        decisions.domain = domain
+        decisions.domainConfirmed = keep
+        return decisions
+    }
+
+    /// Prepares with `domain`; nil when a clean submission results, else the refusal or the findings.
+    static func outcome(_ file: URL, domain: String, keep: Bool) -> String? {
+        do {
+            let scratch = try Scratch()
+            let prepared = try prepare(file, zone: "Europe/Berlin", decisions: decisions(domain: domain, keep: keep),
+                                       out: scratch.sub("out"))
+            let collection = try AnkiCollection.open(file)
+            defer { collection.close() }
+            let findings = try SubmissionAudit().audit(
+                submission: prepared.submission,
+                source: .init(collection: collection, timeZone: TimeZone(identifier: "Europe/Berlin")!))
+            guard findings.isEmpty else { return "audit: \(findings)" }
+            let stored = try openReadOnly(prepared.submission).read { db in
+                try String.fetchOne(db, sql: "SELECT value FROM manifest WHERE key = 'domain'")
+            }
+            return stored == domain ? nil : "the stored answer differs"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test("the page's own example and language words: submitted as typed",
+          arguments: ["learning German", "studying French", "A2 German exam", "medicine", "travel and cooking"])
+    func ordinaryAnswers(_ domain: String) {
+        // "German" is also a deck of this collection: only "A2 German exam" and the others without a deck
+        // word pass unconfirmed; each passes confirmed.
+        #expect(Self.outcome(Self.berlin, domain: domain, keep: true) == nil)
+    }
+
+    @Test("a deck word is named in the refusal, and kept when confirmed")
+    func deckWord() throws {
+        let refusal = Self.outcome(Self.berlin, domain: "Japanese for travel", keep: false) ?? ""
+        #expect(refusal.contains("\"Japanese\"") && refusal.contains("one of your decks"), "\(refusal)")
+        #expect(Self.outcome(Self.berlin, domain: "Japanese for travel", keep: true) == nil)
+    }
+
+    @Test("personal data is named in the refusal, and kept when confirmed")
+    func personalData() throws {
+        let refusal = Self.outcome(Self.berlin, domain: "medicine with Anna Schmidt", keep: false) ?? ""
+        #expect(refusal.contains("\"Anna Schmidt\"") && refusal.contains("name of a person"), "\(refusal)")
+        #expect(Self.outcome(Self.berlin, domain: "medicine with Anna Schmidt", keep: true) == nil)
+    }
+
+    @Test("the concerns name each word with its reason")
+    func concerns() throws {
+        let check = SurveyAnswerCheck(decks: ["Japanese::JLPT N5", "Cram for Friday test"], tags: ["anna_private", "grammar::cases"],
+                                      noteTypes: ["Basic (and reversed card)"])
+        let found = check.concerns(in: "JLPT N5 grammar, anna_private notes; Japanese (not Japan)", scanner: try sharedScanner())
+        #expect(found.map(\.word) == ["JLPT N5", "grammar", "anna_private", "Japanese"])
+        #expect(found.map(\.reason) == [.deckName, .tag, .tag, .deckName])
+        #expect(check.concerns(in: "Japan and Japanesefood", scanner: try sharedScanner()).isEmpty)
+    }
+
+    /// Random answers built from the collection's own card text, deck names and tags: every one ends in a
+    /// clean submission once kept, and unkept in a refusal that names a word of the answer.
+    @Test("random answers from card text, deck names and tags")
+    func randomAnswers() throws {
+        let collection = try AnkiCollection.open(Self.berlin)
+        var pool: [String] = collection.decks.flatMap(\.nameComponents)
+        try collection.forEachNote { note in
+            pool += note.tagList
+            pool += note.fields.flatMap { $0.split(separator: " ").prefix(4).map(String.init) }
+        }
+        collection.close()
+        pool = pool.filter { !$0.isEmpty && !$0.contains("<") && !$0.contains("[") }
+        var rng = PropertyRandom()
+        var failures: [String] = []
+        for _ in 0..<8 {
+            let words = (0..<Int(rng.next(below: 5) + 1)).map { _ in pool[Int(rng.next(below: UInt64(pool.count)))] }
+            let domain = String(words.joined(separator: " ").prefix(200))
+            if let problem = Self.outcome(Self.berlin, domain: domain, keep: true) {
+                failures.append("kept \(domain.debugDescription) (seed \(rng.seed)): \(problem)")
+            }
+            // A refusal quotes the participant's own words: some quoted part is a piece of the answer.
+            if let refusal = Self.outcome(Self.berlin, domain: domain, keep: false),
+               !(refusal.contains("Please look at your interests answer")
+                 && refusal.components(separatedBy: "\"").enumerated().contains { $0.offset % 2 == 1 && domain.contains($0.element) }) {
+                failures.append("unkept \(domain.debugDescription) (seed \(rng.seed)): \(refusal)")
+            }
+        }
+        #expect(failures.isEmpty, "\(failures)")
+    }
+}
+
 /// A small seeded generator (SplitMix64) for property tests: the seed is random unless
 /// `ANKI_SUBMIT_PROPERTY_SEED` sets it, and every failure message names it, so a failing case can be
 /// run again.
@@ -183,4 +283,59 @@ struct PropertyRandom: RandomNumberGenerator {
     }
 
     mutating func next(below bound: UInt64) -> UInt64 { next() % bound }
+}
+
+/// A failed self-audit (exit 42) is the tool's fault: the participant is told so, what to try, and
+/// where a report without any card content was saved.
+@Suite("a failed self-audit tells the participant what to do")
+struct FaultReportTests {
+    /// After the decisions, every note's tags become the first note type's CSS: a leak the audit finds.
+    struct LeakStyling: PipelineStage {
+        static let name = "test-leak-styling"
+        static let summary = "(test) makes the audit fail"
+        func run(_ context: PipelineContext) throws {
+            let css = context.source.noteTypes.map(\.css).max { $0.count < $1.count } ?? ""
+            try context.requireOutput().writeWithoutTransaction { db in
+                db.add(function: DatabaseFunction("anki_submit_tags", argumentCount: 1, pure: true) { _ in css })
+            }
+        }
+    }
+
+    @Test("the message and the report: no card text, ids or token")
+    func report() throws {
+        let file = Fixtures.generated.appendingPathComponent("berlin-latest.apkg")
+        let scratch = try Scratch()
+        let out = scratch.sub("out")
+        let collection = try AnkiCollection.open(file)
+        defer { collection.close() }
+        var stages = Pipeline.standard.stages
+        let index = try #require(stages.firstIndex { type(of: $0).name == "apply-decisions" })
+        stages.insert(LeakStyling(), at: index + 1)
+        var decisions = Decisions()
+        decisions.consentPublic = true
+        decisions.specialCategoryConfirmed = true
+        let firstNote = try collection.firstNoteID()
+        decisions.excludedNotes = [try #require(firstNote)]
+        let context = PipelineContext(source: collection, policy: .standard,
+                                      options: PrepareOptions(outputDirectory: out, timeZone: TimeZone(identifier: "Europe/Berlin")!,
+                                                              toolVersion: "test"),
+                                      decisions: decisions, scanner: try sharedScanner())
+        let error = try #require(throws: PrepareError.self) { try Pipeline(stages: stages).run(context) }
+        #expect(error.code == .auditFailed)
+        #expect(error.description.contains("not caused by anything you did") && error.description.contains("without your last choice"))
+        #expect(error.description.contains(FaultReport.fileName))
+        #expect(scratch.list(out) == [FaultReport.fileName], "only the report is left")
+        let text = try String(contentsOf: out.appendingPathComponent(FaultReport.fileName), encoding: .utf8)
+        #expect(text.contains("no-source-strings"))
+        let css = collection.noteTypes.map(\.css).max { $0.count < $1.count } ?? ""
+        #expect(!text.contains(String(css.prefix(24))), "no styling")
+        #expect(!text.contains(String(decisions.excludedNotes.first!)), "no note id")
+        for deck in collection.decks where deck.name.count > 3 { #expect(!text.contains(deck.name), "no deck name") }
+    }
+}
+
+extension AnkiCollection {
+    func firstNoteID() throws -> Int64? {
+        try database.read { db in try Int64.fetchOne(db, sql: "SELECT min(id) FROM notes") }
+    }
 }

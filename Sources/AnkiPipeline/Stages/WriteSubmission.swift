@@ -227,9 +227,7 @@ struct WriteSubmission: PipelineStage {
         lap("checkpoint")
         if !findings.isEmpty {
             throw PrepareError(.auditFailed,
-                               "The submission failed its own policy audit (\(findings.count) finding(s): "
-                               + Set(findings.map(\.rule)).sorted().joined(separator: ", ")
-                               + "); nothing was written. Please report this.")
+                               FaultReport.message(findings: findings, report: FaultReport.write(context, findings: findings)))
         }
         try finish(context, partial: partial)
         lap("sync-and-rename")

@@ -84,7 +84,7 @@
     if (s && s.needs_special_notice && !$("confirm-special").checked) list.push("tick the box about health, religion and politics");
     if (state.survey.consent_public === null) list.push("answer the question about the public release");
     if (s && s.notes_kept === 0) list.push("keep at least one note");
-    if (!$("domain-warning").hidden) list.push("rephrase your interests without personal data");
+    if (!$("domain-warning").hidden && !$("domain-keep").checked) list.push("change the marked words of your interests answer, or keep it as written");
     return list;
   }
 
@@ -294,17 +294,32 @@
   async function postSurvey() {
     try {
       const result = await api("api/survey", {
-        languages: state.survey.languages, domain: $("domain").value,
+        languages: state.survey.languages, domain: $("domain").value, domain_confirmed: $("domain-keep").checked,
         consent_public: state.survey.consent_public, special_confirmed: $("confirm-special").checked,
       });
       applyState(result);
-      const warning = $("domain-warning");
-      const found = result.domain_findings || [];
-      warning.hidden = found.length === 0;
-      warning.textContent = found.length ? "This looks like it contains personal data (" + found.join(", ") +
-        "). Please describe your interests without names, addresses or numbers." : "";
+      renderDomainConcerns(result.domain_concerns || []);
       renderBlockers();
     } catch (error) { showError(error); }
+  }
+
+  // Each word of the interests answer that looks like personal data or names a deck, tag or note type,
+  // with why: the participant changes it or keeps the answer as written.
+  function renderDomainConcerns(concerns) {
+    const warning = $("domain-warning");
+    warning.hidden = concerns.length === 0;
+    $("domain-warning-text").textContent = concerns.length
+      ? "Please look at these words before they are shared. Change them, or keep your answer as written." : "";
+    const list = $("domain-concerns");
+    list.replaceChildren();
+    for (const concern of concerns) {
+      const item = document.createElement("li");
+      const word = document.createElement("strong");
+      word.textContent = "\u201c" + concern.word + "\u201d";
+      item.append(word, " " + concern.explanation);
+      list.append(item);
+    }
+    if (concerns.length === 0) $("domain-keep").checked = false;
   }
 
   // ---- state -------------------------------------------------------------------------------------------
@@ -320,6 +335,7 @@
       state.survey.consent_public = data.survey.consent_public;
       state.survey.special_confirmed = data.survey.special_confirmed;
       if (document.activeElement !== $("domain")) $("domain").value = data.survey.domain;
+      $("domain-keep").checked = !!data.survey.domain_confirmed;
       $("confirm-special").checked = data.survey.special_confirmed;
       for (const radio of document.querySelectorAll('input[name="consent"]')) {
         radio.checked = data.survey.consent_public !== null && radio.value === (data.survey.consent_public ? "yes" : "no");
@@ -404,7 +420,9 @@
     $("bulk-exclude").addEventListener("click", () => bulk(Object.assign(matching(), { exclude: true })));
     $("bulk-include").addEventListener("click", () => bulk(Object.assign(matching(), { exclude: false })));
     $("language-search").addEventListener("input", renderLanguageOptions);
-    $("domain").addEventListener("input", saveSurvey);
+    // A changed answer is confirmed again.
+    $("domain").addEventListener("input", () => { $("domain-keep").checked = false; saveSurvey(); });
+    $("domain-keep").addEventListener("change", () => { saveSurvey(); renderBlockers(); });
     $("confirm-special").addEventListener("change", saveSurvey);
     for (const radio of document.querySelectorAll('input[name="consent"]')) {
       radio.addEventListener("change", () => { state.survey.consent_public = radio.value === "yes"; saveSurvey(); renderBlockers(); });
