@@ -73,23 +73,16 @@ struct DecisionPropertyTests {
         let label = "\(deck.file.lastPathComponent), \(excluded.count) note(s) excluded, \(tags.count) tag(s) removed"
             + (seed.map { ", seed \($0)" } ?? "")
         do {
-            let scratch = try Scratch()
-            var decisions = Decisions()
-            decisions.consentPublic = true
-            decisions.languages = ["fr"]
-            decisions.specialCategoryConfirmed = true
+            var decisions = answeredDecisions()
             decisions.excludedNotes = excluded
             decisions.removedTags = tags
-            let prepared = try prepare(deck.file, zone: deck.zone, decisions: decisions, out: scratch.sub("out"))
-            let collection = try AnkiCollection.open(deck.file)
-            defer { collection.close() }
-            let findings = try SubmissionAudit().audit(
-                submission: prepared.submission,
-                source: .init(collection: collection, timeZone: TimeZone(identifier: deck.zone)!))
+            let scratch = try Scratch()
+            defer { withExtendedLifetime(scratch) {} }
+            let (submission, findings) = try prepareAndAudit(deck.file, zone: deck.zone, decisions: decisions, in: scratch)
             if !findings.isEmpty { return "\(label): audit findings \(findings)" }
             let kept = deck.notes.filter { !excluded.contains($0.id) }
             let want = [kept.count, kept.map(\.cards).reduce(0, +), kept.map(\.reviews).reduce(0, +)]
-            let queue = try openReadOnly(prepared.submission)
+            let queue = try openReadOnly(submission)
             let got = try queue.read { db in
                 try ["notes", "cards", "revlog"].map { try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") ?? -1 }
             }
@@ -167,29 +160,17 @@ struct DecisionPropertyTests {
 struct SurveyAnswerTests {
     static let berlin = Fixtures.generated.appendingPathComponent("berlin-latest.apkg")
 
-    static func decisions(domain: String, keep: Bool) -> Decisions {
-        var decisions = Decisions()
-        decisions.consentPublic = true
-        decisions.languages = ["de"]
-        decisions.specialCategoryConfirmed = true
-        decisions.domain = domain
-        decisions.domainConfirmed = keep
-        return decisions
-    }
-
     /// Prepares with `domain`; nil when a clean submission results, else the refusal or the findings.
     static func outcome(_ file: URL, domain: String, keep: Bool) -> String? {
         do {
+            var decisions = answeredDecisions()
+            decisions.domain = domain
+            decisions.domainConfirmed = keep
             let scratch = try Scratch()
-            let prepared = try prepare(file, zone: "Europe/Berlin", decisions: decisions(domain: domain, keep: keep),
-                                       out: scratch.sub("out"))
-            let collection = try AnkiCollection.open(file)
-            defer { collection.close() }
-            let findings = try SubmissionAudit().audit(
-                submission: prepared.submission,
-                source: .init(collection: collection, timeZone: TimeZone(identifier: "Europe/Berlin")!))
+            defer { withExtendedLifetime(scratch) {} }
+            let (submission, findings) = try prepareAndAudit(file, zone: "Europe/Berlin", decisions: decisions, in: scratch)
             guard findings.isEmpty else { return "audit: \(findings)" }
-            let stored = try openReadOnly(prepared.submission).read { db in
+            let stored = try openReadOnly(submission).read { db in
                 try String.fetchOne(db, sql: "SELECT value FROM manifest WHERE key = 'domain'")
             }
             return stored == domain ? nil : "the stored answer differs"
@@ -259,6 +240,25 @@ struct SurveyAnswerTests {
         }
         #expect(failures.isEmpty, "\(failures)")
     }
+}
+
+/// Decisions with the survey answered: consent given, the special-category notice confirmed.
+func answeredDecisions() -> Decisions {
+    var decisions = Decisions()
+    decisions.consentPublic = true
+    decisions.languages = ["fr"]
+    decisions.specialCategoryConfirmed = true
+    return decisions
+}
+
+/// prepare into `scratch`, then the audit against the source: the submission and the audit's findings.
+func prepareAndAudit(_ file: URL, zone: String, decisions: Decisions, in scratch: Scratch) throws -> (URL, [AuditFinding]) {
+    let prepared = try prepare(file, zone: zone, decisions: decisions, out: scratch.sub("out"))
+    let collection = try AnkiCollection.open(file)
+    defer { collection.close() }
+    let findings = try SubmissionAudit().audit(
+        submission: prepared.submission, source: .init(collection: collection, timeZone: TimeZone(identifier: zone)!))
+    return (prepared.submission, findings)
 }
 
 /// A small seeded generator (SplitMix64) for property tests: the seed is random unless
