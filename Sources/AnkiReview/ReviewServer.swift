@@ -98,7 +98,11 @@ public final class ReviewServer: @unchecked Sendable {
         case (.get, "app.css"): return Self.asset(ReviewAssets.style, type: "text/css; charset=utf-8")
         case (.get, "api/state"): return Self.json(.ok, state())
         case (.get, "api/languages"):
-            return Self.json(.ok, ["languages": session.languages.languages.map { ["code": $0.code, "name": $0.name] }])
+            return Self.json(.ok, ["languages": session.languages.languages.map { language -> [String: Any] in
+                var entry: [String: Any] = ["code": language.code, "name": language.name, "rank": language.rank]
+                if let own = language.ownName { entry["own"] = own }
+                return entry
+            }])
         case (.get, "api/notes"):
             var parameters: [String: String] = [:]
             for (key, value) in request.uri.queryParameters { parameters[String(key)] = String(value) }

@@ -257,6 +257,13 @@ def scenario_review(binary: str, out: Path, shots_dir: Path) -> None:
         # 4. Survey: a language by search, the domain, consent.
         search = driver.find_element(By.CSS_SELECTOR, '[data-testid="language-search"]')
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", search)
+        # A language is found first by its own name, without accents too.
+        for typed, code in (("Deutsch", "de"), ("日本語", "ja"), ("portugues", "pt"), ("Español", "es")):
+            search.send_keys(typed)
+            wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="language-option"]'))
+            first = driver.find_elements(By.CSS_SELECTOR, '[data-testid="language-option"]')[0].get_attribute("data-code")
+            check(first == code, f"typing {typed!r} offers {code} first (got {first})")
+            search.clear()
         search.send_keys("Germ")
         wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="language-option"][data-code="de"]'))
         shots.take("language-search", "survey")

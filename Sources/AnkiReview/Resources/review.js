@@ -240,27 +240,36 @@
     }
   }
 
+  // Folded for searching: lower case without accents ("portugues" finds "português").
+  function fold(text) { return text.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase(); }
+
+  // A language is found by its code, its English name or its own name ("Deutsch", "日本語"); exact
+  // matches first, then names that start with the text, then names that contain it; within each, the
+  // most spoken languages first.
   function renderLanguageOptions() {
-    const text = $("language-search").value.trim().toLowerCase();
+    const text = fold($("language-search").value.trim());
     const list = $("language-options");
     list.replaceChildren();
     if (!text) return;
     const scored = [];
     for (const language of state.languages) {
-      const name = language.name.toLowerCase();
+      const names = [fold(language.name)].concat(language.own ? [fold(language.own)] : []);
       let score = -1;
       if (language.code === text) score = 0;
-      else if (name === text) score = 1;
-      else if (name.startsWith(text)) score = 2 + (language.code.length === 2 ? 0 : 1);
-      else if (name.includes(text)) score = 4 + (language.code.length === 2 ? 0 : 1);
+      else if (names.includes(text)) score = 1;
+      else if (names.some((name) => name.startsWith(text))) score = 2;
+      else if (names.some((name) => name.includes(text))) score = 4;
+      if (score > 1 && language.code.length !== 2) score += 1;
       if (score >= 0) scored.push([score, language]);
     }
-    scored.sort((a, b) => a[0] - b[0] || a[1].name.localeCompare(b[1].name));
+    const rank = (language) => language.rank > 0 ? language.rank : 100000;
+    scored.sort((a, b) => a[0] - b[0] || rank(a[1]) - rank(b[1]) || a[1].name.localeCompare(b[1].name));
     for (const [, language] of scored.slice(0, 12)) {
       const chosen = state.survey.languages.includes(language.code);
       const button = el("button", { type: "button", class: "btn", "data-testid": "language-option",
         "data-code": language.code, "aria-pressed": String(chosen) },
-        [el("span", { text: (chosen ? "✓ " : "") + language.name }), el("span", { class: "code", text: language.code })]);
+        [el("span", { text: (chosen ? "✓ " : "") + language.name + (language.own && language.own !== language.name ? " \u00b7 " + language.own : "") }),
+         el("span", { class: "code", text: language.code })]);
       button.addEventListener("click", () => {
         if (!state.survey.languages.includes(language.code)) state.survey.languages.push(language.code);
         $("language-search").value = "";
