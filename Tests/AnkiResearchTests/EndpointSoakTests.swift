@@ -24,7 +24,7 @@ final class SoakState: @unchecked Sendable {
 }
 
 /// The endpoint as it runs for real, bounded to about 40 s: the built binary under `wrk` (valid and
-/// malformed tokens) while the journal's disk (a 1 MiB tmpfs) fills and empties twice a second, killed
+/// malformed tokens) while the journal's disk (a 4 MiB tmpfs) fills and empties twice a second, killed
 /// with SIGKILL and restarted every few seconds. Every 202 a client got must then be applied by
 /// `research withdraw`, once.
 @Suite("research serve-withdrawals: soak on a filling disk with kill -9", .serialized)
@@ -73,11 +73,11 @@ struct EndpointSoakTests {
         let ws = try Workspace()
         defer { ws.remove() }
         _ = try ws.ingest()   // an empty dataset and its key
-        let fs = try Tmpfs(size: "1m")
+        let fs = try Tmpfs(size: "4m")
         defer { fs.unmount() }
         let journal = fs.dir.appendingPathComponent("withdrawals.journal")
         let tokens = (0..<30).map { _ in WithdrawalToken.generate().text }
-        let serverArgs = ["--rate-limit", "6000", "--burst", "50"]
+        let serverArgs = ["--rate-limit", "30000", "--burst", "100"]
         let state = SoakState()
 
         // The disk fills and empties, and a second client watches /health, until the test says stop.
