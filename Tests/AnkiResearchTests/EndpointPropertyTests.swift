@@ -63,7 +63,9 @@ struct RandomRequest: CustomStringConvertible {
 
     static func make<R: RandomNumberGenerator>(_ rng: inout R) -> RandomRequest {
         let method = Bool.random(using: &rng) ? .post : methods.randomElement(using: &rng)!
-        var uri = Int.random(in: 0..<4, using: &rng) == 0
+        // Half of them at the withdrawal route itself, the rest anywhere.
+        var uri = Bool.random(using: &rng) ? "/withdrawals"
+            : Int.random(in: 0..<4, using: &rng) == 0
             ? "/" + (randomText(&rng, length: Int.random(in: 0..<40, using: &rng))
                 .addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? "")
             : paths.randomElement(using: &rng)!
@@ -114,8 +116,8 @@ struct EndpointPropertyTests {
         let ws = try Workspace()
         defer { ws.remove() }
         var options = WithdrawalServerOptions()
-        options.requestsPerMinute = 600
-        options.burst = 50
+        options.requestsPerMinute = 6000
+        options.burst = 150
         let journal = try JournalWriter(url: ws.journal)
         defer { journal.close() }
         let app = WithdrawalServer.makeApplication(options: options, journal: journal)
@@ -138,8 +140,13 @@ struct EndpointPropertyTests {
             try await client.execute(uri: "/health", method: .get) { response in
                 #expect(response.status == .ok, "seed \(seed): unhealthy after random requests")
             }
+            // Still taking requests.
+            try await client.execute(uri: "/withdrawals", method: .post, headers: [.contentType: "text/plain"],
+                                     body: ByteBuffer(string: WithdrawalToken.generate().text)) { response in
+                #expect(response.status == .accepted, "seed \(seed): a valid request refused after random requests")
+            }
             report("random requests, seed \(seed): " + seen.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " "))
-            #expect(seen[202, default: 0] > 0 && seen[400, default: 0] > 0)
+            #expect(seen[400, default: 0] > 0 && seen[413, default: 0] > 0)
         }
         // Every record in the journal is complete and readable.
         #expect(try WithdrawalJournal.read(ws.journal, from: 0).records.allSatisfy { $0.record != nil })
