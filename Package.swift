@@ -179,7 +179,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AnkiReviewTests",
-            dependencies: ["AnkiReview", "AnkiReader", "AnkiScanner"]
+            dependencies: ["AnkiReview", "AnkiReader", "AnkiScanner", .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .testTarget(
             name: "AnkiSubmitCLITests",

@@ -56,7 +56,8 @@ public final class AnkiCollection {
             packageVersion = archive.metaVersion
             media = try archive.mediaFiles()
             try archive.extractCollection(to: dbURL)
-            guard try InputSniffer.sniff(dbURL) == .sqliteDatabase else {
+            // The unpacked copy's own name never reaches a message: only what it is not.
+            guard (try? InputSniffer.sniff(dbURL)) == .sqliteDatabase else {
                 throw ReaderError(.notAnAnkiCollection, "The package's collection is not a database.")
             }
         case .sqliteDatabase:
@@ -99,6 +100,16 @@ public final class AnkiCollection {
         let wal = URL(fileURLWithPath: source.path + "-wal")
         var total: UInt64 = 0
         for (from, to) in [(source, destination), (wal, URL(fileURLWithPath: destination.path + "-wal"))] {
+            var info = stat()
+            if from == wal {
+                // The -wal was not named by the participant: a link there is never followed.
+                guard lstat(wal.path, &info) == 0 else { continue }
+                guard (info.st_mode & S_IFMT) == S_IFREG else {
+                    throw ReaderError(.unreadableFile,
+                                      "\(wal.lastPathComponent) next to the collection is a link or not a regular file, "
+                                      + "so it is not read; open and close the collection in Anki, then try again.")
+                }
+            }
             guard FileManager.default.fileExists(atPath: from.path) else { continue }
             let size = (try? FileManager.default.attributesOfItem(atPath: from.path)[.size] as? NSNumber)??.uint64Value ?? 0
             total += size
@@ -108,6 +119,10 @@ public final class AnkiCollection {
             }
             do {
                 try FileManager.default.copyItem(at: from, to: to)
+            } catch let error as CocoaError where error.code == .fileWriteOutOfSpace {
+                throw ReaderError(.workspaceFailure, "Could not make a temporary copy of the collection (the disk is full).")
+            } catch let error as CocoaError where error.code == .fileReadNoPermission || error.code == .fileReadUnknown {
+                throw ReaderError(.unreadableFile, "\(from.lastPathComponent) cannot be read (permissions or I/O error).")
             } catch {
                 throw ReaderError(.workspaceFailure, "Could not make a temporary copy of the collection (disk full?).")
             }

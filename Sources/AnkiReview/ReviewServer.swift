@@ -23,6 +23,8 @@ public final class ReviewServer: @unchecked Sendable {
     let onSubmit: @Sendable (Decisions) async -> SubmitOutcome
     let onFinished: @Sendable () -> Void
     let saveDirectory: String
+    /// Bounds the connections and how long each may take (idle, slow headers, slow bodies).
+    public let connectionGuard: ConnectionGuard
 
     private let lock = NSLock()
     private var boundPort = 0
@@ -34,8 +36,9 @@ public final class ReviewServer: @unchecked Sendable {
 
     public init(session: ReviewSession, saveDirectory: String,
                 onSubmit: @escaping @Sendable (Decisions) async -> SubmitOutcome,
-                onFinished: @escaping @Sendable () -> Void = {}) {
+                onFinished: @escaping @Sendable () -> Void = {}, limits: ConnectionLimits = ConnectionLimits()) {
         self.session = session
+        connectionGuard = ConnectionGuard(limits: limits)
         self.saveDirectory = saveDirectory
         self.onSubmit = onSubmit
         self.onFinished = onFinished
@@ -62,7 +65,8 @@ public final class ReviewServer: @unchecked Sendable {
         configuration.serverName = nil
         var logger = Logger(label: "anki-submit.review")
         logger.logLevel = .critical
-        return Application(responder: ReviewResponder(server: self), configuration: configuration,
+        return Application(responder: ReviewResponder(server: self), server: connectionGuard.server(),
+                           configuration: configuration,
                            onServerRunning: { [self] channel in
                                let actual = channel.localAddress?.port ?? port
                                lock.withLock { boundPort = actual }

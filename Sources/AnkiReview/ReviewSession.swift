@@ -272,7 +272,8 @@ public final class ReviewSession: @unchecked Sendable {
         let current = currentDecisions
         let matching = matching(query, decisions: current)
         let size = max(1, min(query.pageSize, 200))
-        let start = min(max(0, query.page) * size, matching.count)
+        // Any page number is answered: one past the last is as empty as any later one (no overflow).
+        let start = min(max(0, min(query.page, matching.count)) * size, matching.count)
         let slice = matching[start..<min(start + size, matching.count)]
         return (matching.count, slice.map { render(notes[$0], excluded: current.excludedNotes.contains(notes[$0].id)) })
     }

@@ -152,6 +152,15 @@ extension AnkiSubmit {
         }
 
         private func loadInputs() throws -> (Policy, Decisions, DataDirectory, LanguageList) {
+            if let tokenFile {
+                var isFolder: ObjCBool = false
+                if tokenFile.hasSuffix("/")
+                    || (FileManager.default.fileExists(atPath: tokenFile, isDirectory: &isFolder) && isFolder.boolValue) {
+                    fail("--token-file: \(tokenFile) is a folder; give the name of the file to save the token in "
+                         + "(like \(tokenFile.hasSuffix("/") ? tokenFile : tokenFile + "/")my-token.txt).",
+                         code: PrepareError.Code.invalidOptions.rawValue)
+                }
+            }
             let policy: Policy
             do {
                 policy = try self.policy.map { try Policy.load(URL(fileURLWithPath: $0)) } ?? .standard

@@ -184,7 +184,10 @@
     card.setAttribute("data-testid", "card-side");
     card.innerHTML = html; // sanitized by the server; the page's CSP forbids inline script anyway
     root.append(card);
-    return el("div", { class: "side" }, [el("div", { class: "side-label", text: label }), host]);
+    // The card's CSS can style its own host (`:host`, whose !important beats the page's): the box around
+    // the host is what keeps the card inside (see .card-box in app.css).
+    return el("div", { class: "side" }, [el("div", { class: "side-label", text: label }),
+      el("div", { class: "card-box" }, [host])]);
   }
 
   // ---- tags, decks -------------------------------------------------------------------------------------
