@@ -74,14 +74,6 @@ public enum WithdrawalServer {
         options: WithdrawalServerOptions, journal: JournalWriter, logger: Logger? = nil,
         onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
     ) -> Application<RouterResponder<WithdrawalRequestContext>> {
-        makeApplication(options: options, journal: journal, registry: ConnectionRegistry(limits: options.limits),
-                        logger: logger, onRunning: onRunning)
-    }
-
-    static func makeApplication(
-        options: WithdrawalServerOptions, journal: JournalWriter, registry: ConnectionRegistry, logger: Logger? = nil,
-        onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
-    ) -> Application<RouterResponder<WithdrawalRequestContext>> {
         let router = Router(context: WithdrawalRequestContext.self)
         let limiter = RateLimiter(perMinute: options.requestsPerMinute, burst: options.burst)
         let maxBody = options.maxBodyBytes
@@ -161,7 +153,7 @@ public enum WithdrawalServer {
         config.serverName = nil
         var log = logger ?? Logger(label: "anki-submit.withdrawals")
         if logger == nil { log.logLevel = .warning }
-        let server = GuardedHTTP1Channel.builder(registry: registry, configuration: .init())
+        let server = GuardedHTTP1Channel.builder(registry: ConnectionRegistry(limits: options.limits), configuration: .init())
         return Application(router: router, server: server, configuration: config, onServerRunning: { channel in
             await onRunning(channel.localAddress?.port ?? options.port)
         }, logger: log)
