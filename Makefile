@@ -13,7 +13,7 @@ EXAMPLE_DECK ?= Tests/Fixtures/generated/berlin-latest.apkg
 BENCH_DIR ?= bench-data
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps test-deps venv build run test bench bench-review fixtures fuzz fuzz-submissions clean
+.PHONY: all deps test-deps venv build run test bench bench-media bench-review fixtures fuzz fuzz-submissions clean
 
 all: build
 
@@ -72,6 +72,10 @@ fixtures: venv
 bench: build
 	python3 -m pip install -q anki==26.9.3 zstandard
 	bash Tests/Benchmarks/run.sh $(BENCH_DIR)
+
+# Media names (issue 15): prepare on a deck with 50,000 media names next to the same deck without media.
+bench-media: build venv
+	bash Tests/Benchmarks/media/run.sh $(BENCH_DIR)
 
 # Researcher side (issue 6): ingest of 1,000 small and 5 large submissions next to the sqlite3 shell.
 bench-research: build

@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // The withdrawal endpoint's connection guard is a NIO channel handler (NIO comes with Hummingbird).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     ],
     targets: [
         // C libraries, reached through pkg-config; Debian package names for the hint.
@@ -115,6 +117,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -190,7 +194,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AnkiReviewTests",
-            dependencies: ["AnkiReview", "AnkiReader", "AnkiScanner"]
+            dependencies: ["AnkiReview", "AnkiReader", "AnkiScanner", .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .testTarget(
             name: "AnkiSubmitCLITests",

@@ -272,15 +272,33 @@ struct SourceRules {
         }
         let candidates = try Int64.fetchAll(db, sql: "SELECT id FROM src.notes WHERE id BETWEEN ? AND ? ORDER BY id",
                                             arguments: [low, high])
-        // Each candidate is tried on the first thousand rows; the full checks follow below.
+        // Each candidate is tried on the first thousand notes; of those that fit them all, the one that
+        // fits most of the first thousand cards (with their note, template, counts and position) and
+        // reviews wins. Notes alone do not
+        // decide: notes added in one go (an import, a shared deck) have consecutive ids, so with the
+        // first note left out, a shift one millisecond longer maps every kept note onto another note
+        // too. (Ties to the rows, not all-or-nothing, so that one tampered card or counter is reported
+        // by its own rule below.) The full checks follow.
         var found: Int64?
+        var fewestUnmatched = Int.max
         for original in candidates {
             let c = first &- original
-            let unmatched = try count("""
+            let notes = try count("""
                 SELECT count(*) FROM (SELECT created AS t FROM main.notes ORDER BY created LIMIT 1000) o
                 WHERE NOT EXISTS (SELECT 1 FROM src.notes s WHERE s.id = o.t - ?)
                 """, [c])
-            if unmatched == 0 { found = c; break }
+            guard notes == 0 else { continue }
+            let others = try count("""
+                SELECT (SELECT count(*) FROM (SELECT * FROM main.cards ORDER BY id LIMIT 1000) k
+                        LEFT JOIN main.notes n ON n.id = k.nid
+                        WHERE NOT EXISTS (SELECT 1 FROM src.cards s WHERE s.id = k.created - :c AND s.nid = n.created - :c
+                                          AND s.ord = k.ord AND s.reps = k.reps AND s.lapses = k.lapses
+                                          AND k.due = s.due + CASE WHEN \(Self.dueIsTimestamp) THEN :s ELSE 0 END))
+                     + (SELECT count(*) FROM (SELECT id AS t FROM main.revlog ORDER BY rowid LIMIT 1000) r
+                        WHERE NOT EXISTS (SELECT 1 FROM src.revlog s WHERE s.id = r.t - :c))
+                """, ["c": c, "s": seconds])
+            if others < fewestUnmatched { (found, fewestUnmatched) = (c, others) }
+            if others == 0 { break }
         }
         guard let shift = found else {
             findings.add("time-shift", "notes times are not the source times moved by one constant")
@@ -415,21 +433,24 @@ struct SourceRules {
         let originalIDs = try OriginalIDs(db, tables: ["notes", "cards", "revlog"])
 
         enum Scope { case content, numbers, structure }
-        let textColumns: [(String, String, Scope)] = switch columns {
+        // The survey's free text is the participant's own words, shown to them word by word with what
+        // looks like a deck name, tag or personal data before they confirm it: checked as card text is.
+        let textColumns: [(table: String, column: String, scope: Scope, condition: String)] = switch columns {
         case .content: [
-            ("notes", "flds", .content), ("notes", "sfld", .content), ("notes", "tags", .content),
-            ("cards", "data", .numbers),
-            ("fields", "name", .structure), ("decks", "name", .structure),
-            ("deck_config", "fsrs_params", .structure),
+            ("notes", "flds", .content, ""), ("notes", "sfld", .content, ""), ("notes", "tags", .content, ""),
+            ("cards", "data", .numbers, ""),
+            ("fields", "name", .structure, ""), ("decks", "name", .structure, ""),
+            ("deck_config", "fsrs_params", .structure, ""),
         ]
-        case .manifest: [("manifest", "value", .structure)]
+        case .manifest: [("manifest", "value", .structure, "WHERE key IS NOT 'domain'"),
+                         ("manifest", "value", .content, "WHERE key IS 'domain'")]
         }
         let longestExact = exactStrings.map(\.utf8.count).max() ?? 0
         // Needles as bytes, searched in each value's bytes as SQLite holds them: no String per row.
         let contentNeedles = longTexts.map { Array($0.utf8) }
         let structureNeedles = structural.map { Array($0.utf8) }
-        for (table, column, scope) in textColumns {
-            let statement = try db.makeStatement(sql: "SELECT \(column) FROM main.\(table)")
+        for (table, column, scope, condition) in textColumns {
+            let statement = try db.makeStatement(sql: "SELECT \(column) FROM main.\(table) \(condition)")
             let s = statement.sqliteStatement
             let needles: [[UInt8]]
             switch scope {
@@ -442,8 +463,9 @@ struct SourceRules {
                 let bytes = UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(s, 0)))
                 // Hashing a Swift string normalizes it first: only values as short as some original
                 // string are looked up (note fields are mostly longer than any guid or name).
+                // (A field or an answer that is just a word like a deck's name, "Japanese", is content.)
                 if bytes.count <= longestExact && !(table == "fields" && column == "name")
-                    && exactStrings.contains(String(decoding: bytes, as: UTF8.self)) {
+                    && (scope == .content ? guidSet : exactStrings).contains(String(decoding: bytes, as: UTF8.self)) {
                     findings.add("no-source-strings", "\(table).\(column) holds an original deck or note-type name or guid")
                 }
                 for number in Self.longNumbers(in: bytes) {

@@ -7,7 +7,7 @@ import Foundation
 /// ```json
 /// {"format": "anki-submit-decisions", "version": 1,
 ///  "excluded_notes": [1712345678901], "removed_tags": ["for_friday_test"],
-///  "languages": ["de", "en"], "domain": "medicine", "consent_public": true,
+///  "languages": ["de", "en"], "domain": "medicine", "domain_confirmed": false, "consent_public": true,
 ///  "special_category_confirmed": false}
 /// ```
 /// Note ids are the original ids, as `inspect`/`scan` report them.
@@ -16,6 +16,9 @@ public struct Decisions: Sendable, Equatable {
     public var removedTags: [String] = []
     public var languages: [String] = []
     public var domain: String = ""
+    /// The participant keeps the domain answer as written, though it holds a word that looks like
+    /// personal data or names one of their decks or tags (`SurveyAnswerCheck`).
+    public var domainConfirmed = false
     public var consentPublic: Bool?
     public var specialCategoryConfirmed = false
 
@@ -35,7 +38,7 @@ public struct Decisions: Sendable, Equatable {
             throw Invalid("not a JSON object (is the file complete?)")
         }
         let known: Set<String> = ["format", "version", "excluded_notes", "removed_tags", "languages", "domain",
-                                  "consent_public", "special_category_confirmed"]
+                                  "domain_confirmed", "consent_public", "special_category_confirmed"]
         let unknown = Set(object.keys).subtracting(known).sorted()
         guard unknown.isEmpty else { throw Invalid("unknown key(s) \(unknown.joined(separator: ", "))") }
         if let format = object["format"], format as? String != Self.format {
@@ -65,6 +68,10 @@ public struct Decisions: Sendable, Equatable {
             guard let text = domain as? String else { throw Invalid("\"domain\" must be text") }
             self.domain = text
         }
+        if let confirmed = object["domain_confirmed"] {
+            guard let flag = confirmed as? Bool else { throw Invalid("\"domain_confirmed\" must be true or false") }
+            domainConfirmed = flag
+        }
         if let consent = object["consent_public"], !(consent is NSNull) {
             guard let flag = consent as? Bool else { throw Invalid("\"consent_public\" must be true or false") }
             consentPublic = flag
@@ -92,7 +99,7 @@ public struct Decisions: Sendable, Equatable {
         var object: [String: Any] = [
             "format": Self.format, "version": Self.version,
             "excluded_notes": excludedNotes.sorted(), "removed_tags": removedTags,
-            "languages": languages, "domain": domain,
+            "languages": languages, "domain": domain, "domain_confirmed": domainConfirmed,
             "special_category_confirmed": specialCategoryConfirmed,
         ]
         object["consent_public"] = consentPublic.map { $0 as Any } ?? NSNull()

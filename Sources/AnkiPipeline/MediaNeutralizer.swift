@@ -8,7 +8,8 @@ import Foundation
 /// media file names are replaced too.
 public final class MediaNeutralizer: @unchecked Sendable {
     private let media: Policy.Media
-    private let knownNames: PCRE2Regex?
+    /// The package's media names (3 characters or more) as they may appear in field text.
+    private let knownNames: LiteralSetSearch?
     private let lock = NSLock()
     private var replaced = 0
 
@@ -20,10 +21,55 @@ public final class MediaNeutralizer: @unchecked Sendable {
 
     public init(policy: Policy, mediaNames: [String]) throws {
         media = policy.media
-        let names = mediaNames.filter { $0.count >= 3 }.sorted { $0.utf8.count > $1.utf8.count }
-        knownNames = names.isEmpty ? nil
-            : try PCRE2Regex(names.map { "\\Q" + $0.replacingOccurrences(of: "\\E", with: "\\E\\\\E\\Q") + "\\E" }
-                .joined(separator: "|"))
+        var forms: [[UInt8]] = []
+        for name in mediaNames where name.count >= 3 { forms += Self.writtenForms(of: name) }
+        knownNames = forms.isEmpty ? nil : LiteralSetSearch(forms)
+    }
+
+    /// The ways a field may write `name`: as it is, in the other Unicode normalization (Anki stores NFC,
+    /// a file from a Mac may be named in NFD), HTML-escaped (Anki writes `[sound:a &amp; b.mp3]`) and
+    /// percent-encoded (Anki writes `<img src="my%20photo.jpg">`).
+    static func writtenForms(of name: String) -> [[UInt8]] {
+        // Byte strings, not `String`s: Swift compares strings by canonical equivalence, NFC == NFD.
+        var forms: [[UInt8]] = [Array(name.utf8)]
+        func add(_ form: String) {
+            let bytes = Array(form.utf8)
+            if !forms.contains(bytes) { forms.append(bytes) }
+        }
+        if !name.utf8.allSatisfy({ $0 < 0x80 }) {
+            add(name.precomposedStringWithCanonicalMapping)
+            add(name.decomposedStringWithCanonicalMapping)
+        }
+        for form in forms.map({ String(decoding: $0, as: UTF8.self) }) {
+            var escaped = form
+            if escaped.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") }) {
+                escaped = escaped.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                    .replacingOccurrences(of: ">", with: "&gt;")
+                add(escaped)
+            }
+            if escaped.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") }) {
+                add(escaped.replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&#x27;"))
+            }
+            add(percentEncoded(form))
+        }
+        return forms
+    }
+
+    /// Percent-encoding as Python's `urllib.parse.quote` does it (Anki's editor for image names): every
+    /// byte but letters, digits and `_.-~/`.
+    static func percentEncoded(_ name: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for byte in name.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "~"), UInt8(ascii: "/"):
+                out.append(byte)
+            default:
+                out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The kind of a reference from its name or address ("image", "audio", "video", "other").
@@ -40,6 +86,13 @@ public final class MediaNeutralizer: @unchecked Sendable {
         return found == "other" ? defaultKind : found
     }
 
+    /// The kind of a media file from its name's extension ("other" without a known one). Unlike
+    /// `kind(of:)`, which reads addresses too, a `?` or `#` is part of a file name.
+    func kind(ofFileName name: String) -> String {
+        guard let dot = name.lastIndex(of: "."), !name[dot...].contains("/") else { return "other" }
+        return media.kind(ofExtension: String(name[name.index(after: dot)...]))
+    }
+
     /// `neutralize` on UTF-8 bytes; nil when nothing changes (most notes: no reference, no known name).
     public func neutralize(bytes: UnsafeBufferPointer<UInt8>) throws -> [UInt8]? {
         var mayChange = false
@@ -47,7 +100,7 @@ public final class MediaNeutralizer: @unchecked Sendable {
             mayChange = try !MediaReferences.find(in: bytes).isEmpty
         }
         if !mayChange, let knownNames {
-            mayChange = try knownNames.firstMatch(in: bytes) != nil
+            mayChange = knownNames.occurs(in: bytes)
         }
         guard mayChange else { return nil }
         return Array(try neutralize(String(decoding: bytes, as: UTF8.self)).utf8)
@@ -84,31 +137,25 @@ public final class MediaNeutralizer: @unchecked Sendable {
             bytes = out
         }
         if let knownNames {
-            bytes = try replace(bytes, with: knownNames) { match, source in
-                count += 1
-                return Array(media.placeholder(for: kind(of: Self.string(source, match.range))).utf8)
+            let matches = bytes.withUnsafeBufferPointer { knownNames.matches(in: $0) }
+            if !matches.isEmpty {
+                var out: [UInt8] = []
+                out.reserveCapacity(bytes.count)
+                var last = 0
+                for match in matches {
+                    out.append(contentsOf: bytes[last..<match.lowerBound])
+                    out.append(contentsOf: media.placeholder(for: kind(ofFileName: Self.string(bytes, match))).utf8)
+                    last = match.upperBound
+                }
+                out.append(contentsOf: bytes[last...])
+                count += matches.count
+                bytes = out
             }
         }
         if count > 0 {
             lock.lock(); replaced += count; lock.unlock()
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private func replace(_ bytes: [UInt8], with regex: PCRE2Regex,
-                         _ replacement: (PCRE2Match, [UInt8]) throws -> [UInt8]) throws -> [UInt8] {
-        let matches = try bytes.withUnsafeBufferPointer { try regex.matches(in: $0) }
-        guard !matches.isEmpty else { return bytes }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var last = 0
-        for match in matches where match.range.lowerBound >= last {
-            out.append(contentsOf: bytes[last..<match.range.lowerBound])
-            out.append(contentsOf: try replacement(match, bytes))
-            last = match.range.upperBound
-        }
-        out.append(contentsOf: bytes[last...])
-        return out
     }
 
     private static func string(_ bytes: [UInt8], _ range: Range<Int>) -> String {

@@ -61,7 +61,8 @@ public final class AnkiCollection {
             packageVersion = archive.metaVersion
             media = try archive.mediaFiles()
             try archive.extractCollection(to: dbURL)
-            guard try InputSniffer.sniff(dbURL) == .sqliteDatabase else {
+            // The unpacked copy's own name never reaches a message: only what it is not.
+            guard (try? InputSniffer.sniff(dbURL)) == .sqliteDatabase else {
                 throw ReaderError(.notAnAnkiCollection, "The package's collection is not a database.")
             }
         case .sqliteDatabase:
@@ -112,9 +113,14 @@ public final class AnkiCollection {
 
     private static func copyRegularFile(_ from: String, to: String, total: inout UInt64, limits: ReaderLimits,
                                         what: String, optional: Bool = false) throws {
-        let input = Glibc.open(from, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        // The -wal (`optional`) was not named by the participant: a link there is never followed.
+        let input = Glibc.open(from, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (optional ? O_NOFOLLOW : 0))
         if input < 0 {
             if optional && errno == ENOENT { return }
+            if optional && errno == ELOOP {
+                throw ReaderError(.unreadableFile,
+                                  "\(what) is a link, so it is not read; open and close the collection in Anki, then try again.")
+            }
             throw ReaderError(.unreadableFile, "\(what) cannot be read (check its permissions).")
         }
         defer { Glibc.close(input) }

@@ -37,7 +37,9 @@ final class PackageArchive {
 
         var entries: [String: Entry] = [:]
         var declaredTotal: UInt64 = 0
+        var count = 0
         for entry in archive {
+            count += 1
             let name = entry.path(using: .utf8)
             try Self.checkEntryName(name, type: entry.type)
             if entries[name] != nil {
@@ -46,6 +48,13 @@ final class PackageArchive {
             }
             entries[name] = entry
             declaredTotal &+= entry.uncompressedSize
+        }
+        // A directory cut short lists fewer entries than its end record counts: that is damage, not a
+        // package without a collection.
+        if let expected = Self.declaredEntryCount(url), expected != UInt64(count) {
+            throw ReaderError(.damagedArchive,
+                              "The package is damaged or incomplete (its zip directory lists \(expected) files, "
+                              + "but only \(count) can be read); try exporting it from Anki again.")
         }
         self.entries = entries
         if declaredTotal > limits.maxUnpackedBytes {
@@ -114,6 +123,45 @@ final class PackageArchive {
         }
     }
 
+    static let unsupportedCompression = ReaderError(
+        .unsupportedCompression,
+        "The package is compressed with a method Anki never uses (like bzip2 or LZMA), so it was not made by Anki "
+            + "or was repacked by another program; export it from Anki again.")
+
+    /// The number of entries the zip's end record (or its ZIP64 end record) declares, when it can be read.
+    static func declaredEntryCount(_ url: URL) -> UInt64? {
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return nil }
+        defer { try? handle.close() }
+        guard let size = try? handle.seekToEnd(), size >= 22 else { return nil }
+        let tailLength = min(size, 22 + 65535 + 20)
+        guard (try? handle.seek(toOffset: size - tailLength)) != nil,
+              let tail = try? handle.read(upToCount: Int(tailLength)), tail.count == Int(tailLength) else { return nil }
+        let bytes = [UInt8](tail)
+        func u16(_ i: Int) -> UInt64 { UInt64(bytes[i]) | UInt64(bytes[i + 1]) << 8 }
+        func u32(_ i: Int) -> UInt64 { u16(i) | u16(i + 2) << 16 }
+        // The last end record whose comment reaches exactly to the end of the file.
+        var position = bytes.count - 22
+        while position >= 0 {
+            if bytes[position] == 0x50, bytes[position + 1] == 0x4B, bytes[position + 2] == 5, bytes[position + 3] == 6,
+               position + 22 + Int(u16(position + 20)) == bytes.count {
+                break
+            }
+            position -= 1
+        }
+        guard position >= 0 else { return nil }
+        let total = u16(position + 10)
+        guard total == 0xFFFF else { return total }
+        // ZIP64: the locator just before the end record gives the ZIP64 end record's offset.
+        let locator = position - 20
+        guard locator >= 0, u32(locator) == 0x0706_4B50 else { return nil }
+        let offset = u32(locator + 8) | u32(locator + 12) << 32
+        guard offset < size, (try? handle.seek(toOffset: offset)) != nil,
+              let record = try? handle.read(upToCount: 40), record.count == 40 else { return nil }
+        let r = [UInt8](record)
+        guard r[0] == 0x50, r[1] == 0x4B, r[2] == 6, r[3] == 6 else { return nil }
+        return (0..<8).reduce(UInt64(0)) { $0 | UInt64(r[32 + $1]) << (8 * UInt64($1)) }
+    }
+
     private static func readSmallEntry(_ archive: Archive, _ entry: Entry, limit: UInt64) throws -> Data {
         guard entry.uncompressedSize <= limit else {
             throw ReaderError(.unpackedSizeLimit, "A small information entry of the package is implausibly large.")
@@ -131,6 +179,8 @@ final class PackageArchive {
             try checksum.verify(expected: entry.checksum)
         } catch let error as ReaderError {
             throw error
+        } catch Archive.ArchiveError.invalidCompressionMethod {
+            throw unsupportedCompression
         } catch {
             throw ReaderError(.damagedArchive, "The package is damaged (an entry cannot be unpacked).")
         }
@@ -180,6 +230,8 @@ final class PackageArchive {
                 throw ReaderError(.damagedCompressedData,
                                   "Compressed data inside the package is truncated or damaged; export it from Anki again.")
             }
+        } catch Archive.ArchiveError.invalidCompressionMethod {
+            throw Self.unsupportedCompression
         } catch let error as CocoaError where error.code == .fileWriteOutOfSpace {
             throw ReaderError(.workspaceFailure, "The disk is full; the package could not be unpacked.")
         } catch {

@@ -27,7 +27,8 @@ public struct ReaderError: Error, CustomStringConvertible, Equatable, Sendable {
         case mediaMissing = 30
         case emptyCollection = 31
         case workspaceFailure = 32
-        case queryBudget = 33
+        case unsupportedCompression = 33
+        case queryBudget = 34
         case interrupted = 130
 
         /// One line for `--help`: what the code means.
@@ -56,6 +57,7 @@ public struct ReaderError: Error, CustomStringConvertible, Equatable, Sendable {
             case .mediaMissing: return "the package's media list names files that are missing"
             case .emptyCollection: return "the collection contains no notes"
             case .workspaceFailure: return "a temporary working copy could not be made (disk full?)"
+            case .unsupportedCompression: return "the package uses a compression method Anki never writes (bzip2, LZMA, ...)"
             case .queryBudget: return "reading the collection took far more work than a real one needs (damaged or built to stall)"
             case .interrupted: return "interrupted (Ctrl-C); temporary files were removed"
             }

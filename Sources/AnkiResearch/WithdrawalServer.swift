@@ -14,6 +14,8 @@ public struct WithdrawalServerOptions: Sendable {
     public var burst = 5
     /// Behind a reverse proxy on the same machine: take the client from the last X-Forwarded-For entry.
     public var trustForwardedFor = false
+    /// Open connections, idle and request time limits.
+    public var limits = ConnectionLimits()
 
     public init() {}
 }
@@ -137,7 +139,8 @@ public enum WithdrawalServer {
                 try await journal.append(record)
             } catch {
                 return answer(.serviceUnavailable, ["status": "error",
-                    "error": "Your request could not be recorded; nothing was received. Please try again later."])
+                    "error": "Your request could not be recorded. Please try again later (sending the same token again is harmless)."],
+                              extra: [.retryAfter: "60"])
             }
             return answer(.accepted, [
                 "status": "received", "receipt": record.receipt,
@@ -150,7 +153,8 @@ public enum WithdrawalServer {
         config.serverName = nil
         var log = logger ?? Logger(label: "anki-submit.withdrawals")
         if logger == nil { log.logLevel = .warning }
-        return Application(router: router, configuration: config, onServerRunning: { channel in
+        let server = GuardedHTTP1Channel.builder(registry: ConnectionRegistry(limits: options.limits), configuration: .init())
+        return Application(router: router, server: server, configuration: config, onServerRunning: { channel in
             await onRunning(channel.localAddress?.port ?? options.port)
         }, logger: log)
     }

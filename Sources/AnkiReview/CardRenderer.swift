@@ -156,19 +156,6 @@ public struct CardRenderer: Sendable {
     }
 }
 
-/// Words a participant understands for each finding kind.
-public enum FindingLabels {
-    static let labels: [String: String] = [
-        "email": "e-mail address", "phone": "phone number", "iban": "bank account (IBAN)",
-        "card_number": "payment card number", "national_id": "ID or social security number",
-        "date_of_birth": "date of birth", "date": "date", "digits": "long number", "url": "web address",
-        "ip_address": "IP address", "name": "name of a person", "health": "health",
-        "religion": "religion or belief", "politics": "political opinion",
-    ]
-
-    public static func label(_ kind: String) -> String { labels[kind] ?? kind.replacingOccurrences(of: "_", with: " ") }
-}
-
 /// The template language, on raw (unsanitized) text.
 struct Raw {
     let values: [String: String]

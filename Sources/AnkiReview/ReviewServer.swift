@@ -23,6 +23,8 @@ public final class ReviewServer: @unchecked Sendable {
     let onSubmit: @Sendable (Decisions) async -> SubmitOutcome
     let onFinished: @Sendable () -> Void
     let saveDirectory: String
+    /// Bounds the connections and how long each may take (idle, slow headers, slow bodies).
+    public let connectionGuard: ConnectionGuard
 
     private let lock = NSLock()
     private var boundPort = 0
@@ -34,8 +36,9 @@ public final class ReviewServer: @unchecked Sendable {
 
     public init(session: ReviewSession, saveDirectory: String,
                 onSubmit: @escaping @Sendable (Decisions) async -> SubmitOutcome,
-                onFinished: @escaping @Sendable () -> Void = {}) {
+                onFinished: @escaping @Sendable () -> Void = {}, limits: ConnectionLimits = ConnectionLimits()) {
         self.session = session
+        connectionGuard = ConnectionGuard(limits: limits)
         self.saveDirectory = saveDirectory
         self.onSubmit = onSubmit
         self.onFinished = onFinished
@@ -62,7 +65,8 @@ public final class ReviewServer: @unchecked Sendable {
         configuration.serverName = nil
         var logger = Logger(label: "anki-submit.review")
         logger.logLevel = .critical
-        return Application(responder: ReviewResponder(server: self), configuration: configuration,
+        return Application(responder: ReviewResponder(server: self), server: connectionGuard.server(),
+                           configuration: configuration,
                            onServerRunning: { [self] channel in
                                let actual = channel.localAddress?.port ?? port
                                lock.withLock { boundPort = actual }
@@ -98,7 +102,11 @@ public final class ReviewServer: @unchecked Sendable {
         case (.get, "app.css"): return Self.asset(ReviewAssets.style, type: "text/css; charset=utf-8")
         case (.get, "api/state"): return Self.json(.ok, state())
         case (.get, "api/languages"):
-            return Self.json(.ok, ["languages": session.languages.languages.map { ["code": $0.code, "name": $0.name] }])
+            return Self.json(.ok, ["languages": session.languages.languages.map { language -> [String: Any] in
+                var entry: [String: Any] = ["code": language.code, "name": language.name, "rank": language.rank]
+                if let own = language.ownName { entry["own"] = own }
+                return entry
+            }])
         case (.get, "api/notes"):
             var parameters: [String: String] = [:]
             for (key, value) in request.uri.queryParameters { parameters[String(key)] = String(value) }
@@ -191,17 +199,19 @@ public final class ReviewServer: @unchecked Sendable {
             guard let object else { return Self.json(.badRequest, ["error": "Expected a JSON object."]) }
             let codes = object["languages"] as? [String] ?? []
             let domain = object["domain"] as? String ?? ""
+            let keepDomain = object["domain_confirmed"] as? Bool ?? false
             let consent = object["consent_public"] as? Bool
             let confirmed = object["special_confirmed"] as? Bool ?? false
             do {
-                try session.setSurvey(languages: codes, domain: domain, consentPublic: consent, specialConfirmed: confirmed)
+                try session.setSurvey(languages: codes, domain: domain, domainConfirmed: keepDomain, consentPublic: consent,
+                                      specialConfirmed: confirmed)
             } catch let error as Decisions.Invalid {
                 return Self.json(.badRequest, ["error": error.description])
             } catch {
                 return Self.json(.badRequest, ["error": "The survey answers could not be read."])
             }
             var result = state()
-            result["domain_findings"] = session.surveyFindings(domain).map { FindingLabels.label($0.kind) }
+            result["domain_concerns"] = session.surveyConcerns(domain).map(\.jsonObject)
             return Self.json(.ok, result)
         case "api/decisions":
             do {
@@ -238,8 +248,8 @@ public final class ReviewServer: @unchecked Sendable {
         guard session.summary().notesKept > 0 else {
             return Self.json(.badRequest, ["error": "Every note is excluded: there would be nothing to submit."])
         }
-        if !session.surveyFindings(decisions.domain).isEmpty {
-            return Self.json(.badRequest, ["error": "Your interests/domain answer looks like it contains personal data; please rephrase it."])
+        if !decisions.domainConfirmed && !session.surveyConcerns(decisions.domain).isEmpty {
+            return Self.json(.badRequest, ["error": "Please look at the words marked in your interests answer: change them, or tick \"Keep my answer as written\"."])
         }
         switch await onSubmit(decisions) {
         case .refused(let message):
@@ -259,7 +269,7 @@ public final class ReviewServer: @unchecked Sendable {
             "tags": session.tags.map { ["name": $0.name, "notes": $0.notes, "removed": removed.contains($0.name.lowercased())] },
             "decks": session.decks.map { ["id": String($0.id), "name": $0.name, "notes": $0.notes] },
             "survey": [
-                "languages": decisions.languages, "domain": decisions.domain,
+                "languages": decisions.languages, "domain": decisions.domain, "domain_confirmed": decisions.domainConfirmed,
                 "consent_public": decisions.consentPublic.map { $0 as Any } ?? NSNull(),
                 "special_confirmed": decisions.specialCategoryConfirmed,
             ] as [String: Any],

@@ -55,6 +55,8 @@ public final class ReviewSession: @unchecked Sendable {
     public let scanner: AnkiScanner.Scanner
     public let specialThreshold: Int
     public let sourceFormat: String
+    /// The survey answer's check, the same as prepare's (AnkiPipeline's `SurveyAnswerCheck`).
+    let surveyCheck: SurveyAnswerCheck
     let renderer = CardRenderer()
     let sanitizer = HTMLSanitizer()
 
@@ -127,6 +129,8 @@ public final class ReviewSession: @unchecked Sendable {
             .sorted { $0.name.lowercased() < $1.name.lowercased() }
         decks = collection.decks.filter { !$0.isFiltered }.map { DeckEntry(id: $0.id, name: $0.name, notes: deckNoteCounts[$0.id] ?? 0) }
             .sorted { $0.name.lowercased() < $1.name.lowercased() }
+        surveyCheck = SurveyAnswerCheck(decks: collection.decks.map(\.name), tags: tags.map(\.name),
+                                        noteTypes: collection.noteTypes.map(\.name))
     }
 
     // MARK: Decisions
@@ -169,11 +173,13 @@ public final class ReviewSession: @unchecked Sendable {
         return true
     }
 
-    public func setSurvey(languages codes: [String], domain: String, consentPublic: Bool?, specialConfirmed: Bool) throws {
+    public func setSurvey(languages codes: [String], domain: String, domainConfirmed: Bool = false, consentPublic: Bool?,
+                          specialConfirmed: Bool) throws {
         let canonical = try Decisions.canonicalLanguages(codes, list: languages)
         lock.withLock {
             decisions.languages = canonical
             decisions.domain = domain
+            decisions.domainConfirmed = domainConfirmed
             decisions.consentPublic = consentPublic
             decisions.specialCategoryConfirmed = specialConfirmed
         }
@@ -191,9 +197,10 @@ public final class ReviewSession: @unchecked Sendable {
         lock.withLock { decisions = loaded }
     }
 
-    /// Findings in the survey's free text (shown next to the field; the submission refuses them).
-    public func surveyFindings(_ text: String) -> [Finding] {
-        text.isEmpty ? [] : scanner.scanText(text, field: Finding.surveyField)
+    /// Words of the survey's free text the participant should look at (shown next to the field as they
+    /// type; Create needs them changed or confirmed).
+    public func surveyConcerns(_ text: String) -> [SurveyConcern] {
+        surveyCheck.concerns(in: text, scanner: scanner)
     }
 
     // MARK: Counts
@@ -265,7 +272,8 @@ public final class ReviewSession: @unchecked Sendable {
         let current = currentDecisions
         let matching = matching(query, decisions: current)
         let size = max(1, min(query.pageSize, 200))
-        let start = min(max(0, query.page) * size, matching.count)
+        // Any page number is answered: one past the last is as empty as any later one (no overflow).
+        let start = min(max(0, min(query.page, matching.count)) * size, matching.count)
         let slice = matching[start..<min(start + size, matching.count)]
         return (matching.count, slice.map { render(notes[$0], excluded: current.excludedNotes.contains(notes[$0].id)) })
     }

@@ -302,6 +302,9 @@ struct WordFlags: OptionSet, Sendable, Hashable {
     static let month = WordFlags(rawValue: 1 << 13)
     /// A German function word: the field is German, so capitalization says nothing about nouns.
     static let germanFunction = WordFlags(rawValue: 1 << 14)
+    /// The name of a language ("German", "Deutsch", "español"): never a person's name, though some
+    /// are also surnames somewhere ("learning German", "A2 German exam").
+    static let language = WordFlags(rawValue: 1 << 15)
 
     static let name: WordFlags = [.given, .surname]
     static let stop: WordFlags = [.stopWord, .stopNoun]
@@ -386,6 +389,8 @@ struct Lexicon: @unchecked Sendable {
         }
         let places = root.appendingPathComponent("stop/places.txt")
         if FileManager.default.fileExists(atPath: places.path) { try builder.addStopWords(places) }
+        let languages = root.appendingPathComponent("stop/languages.txt")
+        if FileManager.default.fileExists(atPath: languages.path) { try builder.addNames(languages, flag: .language) }
         for lang in configuration.specialLanguages {
             for category in SpecialTerm.Category.allCases {
                 let url = root.appendingPathComponent("special/\(category.name)/\(lang).txt")

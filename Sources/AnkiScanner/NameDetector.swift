@@ -54,7 +54,8 @@ extension Scanner {
             let t = tokens[k]
             guard t.hasLetter, !t.hasDigit, !t.isHangul, !t.flags.isDisjoint(with: .name) else { return nil }
             // Function words that are also names somewhere ("Das", "Will", "Ben") are function words.
-            guard t.flags.isDisjoint(with: [.determiner, .firstPerson, .particle, .title, .cue]) else { return nil }
+            // Nor are language names ("learning German").
+            guard t.flags.isDisjoint(with: [.determiner, .firstPerson, .particle, .title, .cue, .language]) else { return nil }
             if !identifier {
                 switch t.letterCase {
                 case .lower: return nil

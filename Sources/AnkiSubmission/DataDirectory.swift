@@ -49,6 +49,10 @@ public struct LanguageList: Sendable {
         public let alpha2: String?
         public let alpha3: String
         public let name: String
+        /// The language's name in itself ("Deutsch", "日本語"), when CLDR has one.
+        public var ownName: String? = nil
+        /// 1 for the most spoken language, 2 for the next...; 0 for the others.
+        public var rank = 0
         /// The code stored in submissions: alpha-2 when it exists.
         public var code: String { alpha2 ?? alpha3 }
     }
@@ -61,8 +65,12 @@ public struct LanguageList: Sendable {
         var index: [String: Int] = [:]
         for line in tsv.split(separator: "\n") where !line.hasPrefix("#") {
             let parts = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 3 else { continue }
-            let language = Language(alpha2: parts[0].isEmpty ? nil : parts[0], alpha3: parts[1], name: parts[2])
+            guard parts.count == 3 || parts.count == 5 else { continue }
+            var language = Language(alpha2: parts[0].isEmpty ? nil : parts[0], alpha3: parts[1], name: parts[2])
+            if parts.count == 5 {
+                language.ownName = parts[3].isEmpty ? nil : parts[3]
+                language.rank = Int(parts[4]) ?? 0
+            }
             index[language.alpha3] = list.count
             if let a2 = language.alpha2 { index[a2] = list.count }
             list.append(language)

@@ -67,6 +67,10 @@ extension AnkiSubmit {
         @Option(help: ArgumentHelp("Your interests or domain, in a few words.", valueName: "text"))
         var domain: String?
 
+        @Flag(name: .customLong("keep-domain"),
+              help: "Keep your interests answer exactly as written, though prepare pointed out a word in it.")
+        var keepDomain = false
+
         @Option(name: .customLong("consent-public"),
                 help: ArgumentHelp("May your anonymized data be part of the public release? yes or no.", valueName: "yes|no"))
         var consentPublic: YesNo?
@@ -148,6 +152,15 @@ extension AnkiSubmit {
         }
 
         private func loadInputs() throws -> (Policy, Decisions, DataDirectory, LanguageList) {
+            if let tokenFile {
+                var isFolder: ObjCBool = false
+                if tokenFile.hasSuffix("/")
+                    || (FileManager.default.fileExists(atPath: tokenFile, isDirectory: &isFolder) && isFolder.boolValue) {
+                    fail("--token-file: \(tokenFile) is a folder; give the name of the file to save the token in "
+                         + "(like \(tokenFile.hasSuffix("/") ? tokenFile : tokenFile + "/")my-token.txt).",
+                         code: PrepareError.Code.invalidOptions.rawValue)
+                }
+            }
             let policy: Policy
             do {
                 policy = try self.policy.map { try Policy.load(URL(fileURLWithPath: $0)) } ?? .standard
@@ -174,6 +187,7 @@ extension AnkiSubmit {
                                 languages: try Decisions.canonicalLanguages(language, list: languages),
                                 domain: domain, consentPublic: consentPublic.map { $0 == .yes })
                 if confirmSpecialCategories { decisions.specialCategoryConfirmed = true }
+                if keepDomain { decisions.domainConfirmed = true }
             } catch let error as Decisions.Invalid {
                 fail(error.description, code: PrepareError.Code.invalidDecisions.rawValue)
             }

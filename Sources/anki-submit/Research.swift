@@ -143,9 +143,13 @@ extension AnkiSubmit.Research {
                 answers 202 and a receipt number once the request is appended to the journal and flushed to \
                 disk; a malformed token gets 400, a body over --max-body 413, too many requests from one \
                 client 429. The answer is the same whether or not the token belongs to a submission. \
-                GET / is a small form for participants, GET /health a health check. The journal holds only \
-                the SHA-256 of each token; apply it with `research withdraw --journal`. Put a TLS-terminating \
-                reverse proxy in front of it to serve the public (then pass --trust-forwarded-for).
+                GET / is a small form for participants, GET /health a health check (503 while the journal \
+                cannot take a complete record, e.g. on a full disk; it recovers by itself when space returns). \
+                The journal holds only the SHA-256 of each token; apply it with `research withdraw --journal`. \
+                At most --max-connections are open at once (over the limit the one idle longest is closed); \
+                a connection without a request closes after --idle-timeout, a request must arrive and be \
+                answered within --request-timeout of its first byte. Put a TLS-terminating reverse proxy in \
+                front of it to serve the public (then pass --trust-forwarded-for).
                 """
         )
 
@@ -172,10 +176,42 @@ extension AnkiSubmit.Research {
               help: "Take the client address from X-Forwarded-For (only behind your own reverse proxy).")
         var trustForwardedFor = false
 
+        @Option(name: .customLong("max-connections"),
+                help: ArgumentHelp("Connections open at once (lowered to fit the open-file limit).", valueName: "n"))
+        var maxConnections = 256
+
+        @Option(name: .customLong("idle-timeout"),
+                help: ArgumentHelp("Seconds a connection may stay open without a request.", valueName: "seconds"))
+        var idleTimeout = 10.0
+
+        @Option(name: .customLong("request-timeout"),
+                help: ArgumentHelp("Seconds from a request's first byte to the end of its answer.", valueName: "seconds"))
+        var requestTimeout = 10.0
+
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port takes 0 to 65535.") }
             guard maxBody >= 64 else { throw ValidationError("--max-body must be at least 64 bytes.") }
             guard rateLimit > 0, burst >= 1 else { throw ValidationError("--rate-limit and --burst must be positive.") }
+            guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1.") }
+            guard idleTimeout > 0, idleTimeout <= 86400, requestTimeout > 0, requestTimeout <= 86400 else {
+                throw ValidationError("--idle-timeout and --request-timeout take 0 < seconds <= 86400.")
+            }
+        }
+
+        /// The connection limit that fits the open-file limit (raised toward the hard limit first),
+        /// with descriptors to spare for the journal, the listener and the event loops.
+        static func fittingConnections(_ wanted: Int) -> Int {
+            let spare: rlim_t = 64
+            var limit = rlimit()
+            guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return wanted }
+            let needed = rlim_t(wanted) + spare
+            if limit.rlim_cur < needed {
+                var raised = limit
+                raised.rlim_cur = min(needed, limit.rlim_max)
+                if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+            }
+            guard limit.rlim_cur < needed else { return wanted }
+            return max(1, Int(limit.rlim_cur > spare ? limit.rlim_cur - spare : 1))
         }
 
         func run() throws {
@@ -186,6 +222,13 @@ extension AnkiSubmit.Research {
             options.requestsPerMinute = rateLimit
             options.burst = burst
             options.trustForwardedFor = trustForwardedFor
+            options.limits.maxConnections = Self.fittingConnections(maxConnections)
+            if options.limits.maxConnections < maxConnections {
+                FileHandle.standardError.write(Data(("anki-submit: the open-file limit allows \(options.limits.maxConnections) "
+                    + "connections, not --max-connections \(maxConnections); raise it with `ulimit -n`.\n").utf8))
+            }
+            options.limits.idleTimeout = idleTimeout
+            options.limits.requestTimeout = requestTimeout
             let writer = try research { try JournalWriter(url: URL(fileURLWithPath: journal)) }
             let host = bind
             let journalPath = journal

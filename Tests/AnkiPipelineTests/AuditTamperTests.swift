@@ -86,7 +86,7 @@ struct AuditTamperTests {
             UPDATE cards SET created = CASE id WHEN 1 THEN (SELECT created FROM cards WHERE id = 2)
                                               ELSE (SELECT created FROM cards WHERE id = 1) END WHERE id IN (1, 2)
             """, "dense-ids: card counters", true),
-        ("deck name as field name", "UPDATE manifest SET value = 'Japanese::JLPT N5' WHERE key = 'domain'",
+        ("deck name in the manifest", "UPDATE manifest SET value = 'Japanese::JLPT N5' WHERE key = 'tool_version'",
          "no-source-strings", true),
         // The statements below are completed with a value read from the source (see `tamper`).
         ("original id in text", "UPDATE notes SET flds = flds || ' ref %@' WHERE id = 1", "no-original-ids", true),

@@ -107,11 +107,11 @@ struct ForeignDatabaseTests {
         }
     }
 
-    @Test("the reader turns a query over budget into exit code 33")
+    @Test("the reader turns a query over budget into exit code 34")
     func readerCode() throws {
         let error = CollectionDatabase.translate(DatabaseError(resultCode: .SQLITE_INTERRUPT))
         #expect(error.code == .queryBudget)
-        #expect(error.exitCode == 33)
+        #expect(error.exitCode == 34)
     }
 
     @Test("the default budget reads the fixtures with a wide margin (steps per byte of the file)")

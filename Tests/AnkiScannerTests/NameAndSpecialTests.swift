@@ -29,6 +29,19 @@ private func special(_ text: String) -> [String] {
         #expect(names(text) == [name], "in \(text.debugDescription)")
     }
 
+    /// Language names are never names of people, though some are surnames somewhere ("German", "French").
+    @Test(arguments: [
+        "learning German", "studying French", "A2 German exam", "Japanese for travel", "medicine and Spanish literature",
+        "Deutsch lernen für die Arbeit", "aprendo alemán e inglés", "cours d'Anglais", "Tedesco per il lavoro",
+    ])
+    func languageNamesAreNotNames(text: String) {
+        #expect(names(text, minimumScore: 0).isEmpty, "in \(text.debugDescription): \(names(text, minimumScore: 0))")
+    }
+
+    @Test func namesNextToLanguageNamesAreStillNames() {
+        #expect(names("Anna Schmidt teaches German") == ["Anna Schmidt"])
+    }
+
     /// Vocabulary cards: these names are ordinary words there.
     @Test(arguments: [
         "Die Rose blüht im Mai", "der Wolf heult", "Will you marry me? – Willst du mich heiraten?", "la luz del sol",

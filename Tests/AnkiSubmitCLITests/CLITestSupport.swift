@@ -9,7 +9,9 @@ struct CLI {
     static let generated = root.appendingPathComponent("Tests/Fixtures/generated")
     static let hostile = root.appendingPathComponent("Tests/Fixtures/hostile")
 
+    /// The built binary beside the tests (or `ANKI_SUBMIT_TEST_BINARY`, to run the tests against another build).
     static let binary: URL = {
+        if let other = ProcessInfo.processInfo.environment["ANKI_SUBMIT_TEST_BINARY"] { return URL(fileURLWithPath: other) }
         let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("anki-submit")
         if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }

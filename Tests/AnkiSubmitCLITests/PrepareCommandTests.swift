@@ -130,3 +130,55 @@ struct PrepareCommandTests {
         #expect(left.isEmpty, "left in the output folder: \(left)")
     }
 }
+
+/// The journeys that ended in an error before, run as a participant runs them: the built binary on an
+/// Anki-made deck (notes added in one batch), then `audit --source` on what it wrote.
+@Suite("participant journeys through the binary")
+struct JourneyTests {
+    static let quick = CLI.root.appendingPathComponent("Tests/Fixtures/anki-made/quick-latest.apkg")
+    static let berlin = CLI.generated.appendingPathComponent("berlin-latest.apkg")
+    static let answers = ["--timezone", "Europe/Paris", "--consent-public", "yes", "--language", "fr",
+                          "--confirm-special-categories"]
+
+    static func noteIDs() throws -> [Int64] {
+        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: CLI.root.appendingPathComponent(
+            "Tests/Fixtures/anki-made/quick-truth.json"))) as! [String: Any]
+        return (truth["notes"] as! [[String: Any]]).map { ($0["id"] as! NSNumber).int64Value }
+    }
+
+    /// prepare, then audit --source: both exit 0.
+    func submitAndAudit(_ deck: URL, _ extra: [String]) throws -> (CLI.Result, CLI.Result?) {
+        let cli = try CLI()
+        defer { cli.cleanUp() }
+        let out = cli.cwd.appendingPathComponent("out")
+        let result = try cli.run(["prepare", deck.path, "--review", "none", "--out", out.path] + Self.answers + extra)
+        guard result.status == 0 else { return (result, nil) }
+        let audit = try cli.run(["audit", out.appendingPathComponent("anki-submission.sqlite").path, "--source", deck.path,
+                                 "--timezone", "Europe/Paris"])
+        return (result, audit)
+    }
+
+    @Test("excluding the first, a middle and the last note of an Anki-made deck")
+    func exclusions() throws {
+        let ids = try Self.noteIDs()
+        for extra in [["--exclude-note", String(ids[0])], ["--exclude-note", String(ids[ids.count / 2])],
+                      ["--exclude-note", String(ids[0]), "--exclude-note", String(ids[1]), "--exclude-note", String(ids.last!)]] {
+            let (result, audit) = try submitAndAudit(Self.quick, extra)
+            #expect(result.status == 0, "\(extra.count / 2) excluded: \(result.stderr)")
+            #expect(audit?.status == 0, "\(audit?.stdout ?? "")")
+        }
+    }
+
+    @Test("a domain answer with a deck word: named in the refusal (exit 40), submitted with --keep-domain")
+    func deckWordInTheAnswer() throws {
+        let (refused, _) = try submitAndAudit(Self.berlin, ["--domain", "Japanese for travel"])
+        #expect(refused.status == 40)
+        #expect(refused.stderr.contains("\"Japanese\"") && refused.stderr.contains("--keep-domain"), "\(refused.stderr)")
+        let (kept, audit) = try submitAndAudit(Self.berlin, ["--domain", "Japanese for travel", "--keep-domain"])
+        #expect(kept.status == 0, "\(kept.stderr)")
+        #expect(audit?.status == 0, "\(audit?.stdout ?? "")")
+        let (language, languageAudit) = try submitAndAudit(Self.berlin, ["--domain", "A2 exam, studying French"])
+        #expect(language.status == 0, "\(language.stderr)")
+        #expect(languageAudit?.status == 0)
+    }
+}

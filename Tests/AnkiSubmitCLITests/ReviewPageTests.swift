@@ -191,6 +191,23 @@ struct ReviewPageBrowserTests {
         let failed = output.split(separator: "\n").filter { $0.hasPrefix("FAIL") || $0.contains("Error") || $0.contains("Exception") }
         #expect(process.terminationStatus == 0, "browser test failed:\n\(failed.joined(separator: "\n"))\n\(output.suffix(2000))")
     }
+
+    @Test("a card's CSS (:host fixed/sticky/absolute, !important, huge, negative margins, transform, ::before) stays in its box")
+    func cardContainment() throws {
+        let out = CLI.root.appendingPathComponent(".build/test-output/card-containment")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [CLI.root.appendingPathComponent("Tests/Browser/card_containment.py").path,
+                             "--bin", CLI.binary.path, "--out", out.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let failed = output.split(separator: "\n").filter { $0.hasPrefix("FAIL") || $0.contains("Error") || $0.contains("Exception") }
+        #expect(process.terminationStatus == 0, "browser test failed:\n\(failed.joined(separator: "\n"))\n\(output.suffix(2000))")
+    }
 }
 
 /// A running `prepare` with its review page, found through the address it prints.
@@ -224,9 +241,15 @@ final class ReviewPage: @unchecked Sendable {
         self.csrf = csrf
     }
 
-    static func start(deck: URL = CLI.generated.appendingPathComponent("berlin-latest.apkg")) throws -> ReviewPage {
+    /// `fileLimit`: the page's process runs under `ulimit -n fileLimit`.
+    static func start(deck: URL = CLI.generated.appendingPathComponent("berlin-latest.apkg"),
+                      fileLimit: Int? = nil) throws -> ReviewPage {
         let cli = try CLI()
         let (process, out, _) = cli.process(["prepare", deck.path, "--no-browser", "--out", "out", "--timezone", "UTC"])
+        if let fileLimit {
+            process.arguments = ["-c", "ulimit -n \(fileLimit) && exec \"$0\" \"$@\"", CLI.binary.path] + (process.arguments ?? [])
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        }
         try process.run()
         var text = ""
         let handle = out.fileHandleForReading

@@ -257,6 +257,13 @@ def scenario_review(binary: str, out: Path, shots_dir: Path) -> None:
         # 4. Survey: a language by search, the domain, consent.
         search = driver.find_element(By.CSS_SELECTOR, '[data-testid="language-search"]')
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", search)
+        # A language is found first by its own name, without accents too.
+        for typed, code in (("Deutsch", "de"), ("日本語", "ja"), ("portugues", "pt"), ("Español", "es")):
+            search.send_keys(typed)
+            wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="language-option"]'))
+            first = driver.find_elements(By.CSS_SELECTOR, '[data-testid="language-option"]')[0].get_attribute("data-code")
+            check(first == code, f"typing {typed!r} offers {code} first (got {first})")
+            search.clear()
         search.send_keys("Germ")
         wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="language-option"][data-code="de"]'))
         shots.take("language-search", "survey")
@@ -272,7 +279,18 @@ def scenario_review(binary: str, out: Path, shots_dir: Path) -> None:
         domain.clear()
         domain.send_keys("languages, travel")
         wait(driver).until(lambda d: not d.find_element(By.CSS_SELECTOR, '[data-testid="domain-warning"]').is_displayed())
+        # The page's own example names a deck of this collection ("Japanese"): the word is shown with
+        # why, Create waits until the participant changes it or keeps the answer as written.
+        domain.clear()
+        domain.send_keys("Japanese for travel")
+        wait(driver).until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="domain-warning"]').is_displayed())
+        concerns = driver.find_element(By.CSS_SELECTOR, '[data-testid="domain-concerns"]').text
+        check("\u201cJapanese\u201d" in concerns and "deck" in concerns, f"the deck word is named ({concerns!r})")
         click(driver, driver.find_element(By.CSS_SELECTOR, '[data-testid="consent-yes"]'))
+        check(not driver.find_element(By.CSS_SELECTOR, '[data-testid="submit"]').is_enabled(),
+              "Create waits for the marked word to be changed or kept")
+        shots.take("domain-deck-word", "survey")
+        click(driver, driver.find_element(By.CSS_SELECTOR, '[data-testid="domain-keep"]'))
         wait(driver).until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="submit"]').is_enabled())
         shots.take("survey-answered", "survey")
         shots.take("summary", "finish")
@@ -312,7 +330,7 @@ def scenario_review(binary: str, out: Path, shots_dir: Path) -> None:
     manifest = dict(db.execute("SELECT key, value FROM manifest"))
     check(json.loads(manifest["languages"]) == ["de", "ja"], f"languages stored ({manifest['languages']})")
     check(manifest["consent_public"] in ("1", "true", "yes"), f"consent stored ({manifest['consent_public']})")
-    check(manifest["domain"] == "languages, travel", "domain stored")
+    check(manifest["domain"] == "Japanese for travel", "the kept domain answer is stored as written")
     truth = json.loads((ROOT / "Tests/Fixtures/generated/berlin-truth.json").read_text())
     (count,) = db.execute("SELECT count(*) FROM notes").fetchone()
     check(count == truth["note_count"] - 1, f"exactly one note left out ({count} of {truth['note_count']})")

@@ -106,7 +106,7 @@ echo "$found new finding(s); $(ls "$work"/artifacts | grep -cE '^(crash|timeout|
 # The harness swallows every error, so libFuzzer only sees crashes, hangs and memory blow-ups. An error
 # that is not a ReaderError (say GRDB's RowDecodingError escaping the reader) is a bug too: the CLI
 # then exits 1 with a raw database message instead of its documented code. So every new input is
-# replayed through `anki-submit inspect` (release build) and any exit status other than 0 and 10-33
+# replayed through `anki-submit inspect` (release build) and any exit status other than 0 and 10-34
 # is reported, grouped by message, with one reproducer each in $work/findings.
 cli="${FUZZ_CLI:-}"
 if [ -z "$cli" ]; then
@@ -127,7 +127,7 @@ if [ -n "$cli" ] && [ -x "$cli" ]; then
     timeout 60 nice -n "$nice_level" "$cli" inspect "$probe" --max-unpacked-size 64M > /dev/null 2> "$scratch/err"
     rc=$?
     set -e
-    if [ "$rc" -ne 0 ] && { [ "$rc" -lt 10 ] || [ "$rc" -gt 33 ]; }; then
+    if [ "$rc" -ne 0 ] && { [ "$rc" -lt 10 ] || [ "$rc" -gt 34 ]; }; then
       signature="$(head -n 1 "$scratch/err" | sed -E 's/database value .* - column/database value ... - column/; s/, row: .*//' | cut -c1-150)"
       echo "exit $rc: $signature" | tee -a "$work/findings/list.txt" >> "$scratch/found.txt"
       key="$(printf '%s' "$rc $signature" | sha1sum | cut -c1-12)"

@@ -24,8 +24,19 @@ struct OpenSubmission: PipelineStage {
         } catch {
             throw PrepareError(.outputFailure, "Cannot create the output folder \(folder.path).")
         }
-        let partial = folder.appendingPathComponent(".anki-submission-\(UUID().uuidString.prefix(8)).partial")
-        Workspace.trackTemporaryFile(partial.path)
+        // What a killed run left here (recognised by name, owner and a lock nobody holds) goes first.
+        Workspace.sweepAbandonedPartialFiles(in: folder)
+        if let tokenFolder = context.options.tokenFile?.deletingLastPathComponent(), tokenFolder.path != folder.path {
+            Workspace.sweepAbandonedPartialFiles(in: tokenFolder)
+        }
+        // Made by us, new, private and not through a link; SQLite then opens the existing empty file
+        // (and gives its -wal and -shm the same mode 0600).
+        let partial: URL
+        do {
+            partial = try Workspace.createPartialFile(in: folder, stem: "anki-submission").url
+        } catch {
+            throw PrepareError(.outputFailure, "Cannot write in \(folder.path) (\(error.reason)).")
+        }
         context.partialURL = partial
         do {
             var config = Configuration()

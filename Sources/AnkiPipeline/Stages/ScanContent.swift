@@ -13,14 +13,16 @@ struct ScanContent: PipelineStage {
     static let summary = "personal data and special categories are found; flagged notes can be left out"
 
     func run(_ context: PipelineContext) throws {
-        // The survey's free text is checked first: it is short and the answer is needed at once.
-        let surveyFindings = context.decisions.domain.isEmpty
-            ? 0 : context.scanner.scanText(context.decisions.domain, field: Finding.surveyField).count
-        if surveyFindings > 0 {
-            context.report.count("findings in the survey text", surveyFindings)
-            throw PrepareError(.invalidDecisions,
-                               "Your interests/domain answer looks like it contains personal data (a name, address or "
-                               + "number); please rephrase it without that.")
+        // The survey's free text is checked first: it is short and the answer is needed at once. A word
+        // that looks like personal data or names a deck, tag or note type is the participant's to keep
+        // (`domainConfirmed`); otherwise the refusal names each word.
+        let domain = context.decisions.domain
+        if !domain.isEmpty {
+            let concerns = try SurveyAnswerCheck(collection: context.source).concerns(in: domain, scanner: context.scanner)
+            context.report.count("words to confirm in the survey text", concerns.count)
+            if !concerns.isEmpty && !context.decisions.domainConfirmed {
+                throw PrepareError(.invalidDecisions, SurveyAnswerCheck.refusal(concerns))
+            }
         }
         if let report = context.scanReport {
             // The review page has already scanned the same collection with the same scanner.

@@ -227,9 +227,7 @@ struct WriteSubmission: PipelineStage {
         lap("checkpoint")
         if !findings.isEmpty {
             throw PrepareError(.auditFailed,
-                               "The submission failed its own policy audit (\(findings.count) finding(s): "
-                               + Set(findings.map(\.rule)).sorted().joined(separator: ", ")
-                               + "); nothing was written. Please report this.")
+                               FaultReport.message(findings: findings, report: FaultReport.write(context, findings: findings)))
         }
         try finish(context, partial: partial)
         lap("sync-and-rename")
@@ -341,30 +339,45 @@ struct WriteSubmission: PipelineStage {
 
 /// Small helpers for files that must be complete when they appear.
 enum DurableFile {
+    /// Writes `data` to a new private file next to `url` (never through a link, never over an existing
+    /// file: `Workspace.createPartialFile`), flushes it, and renames it to `url`.
     static func write(_ data: Data, to url: URL, mode: mode_t) throws {
-        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
-        Workspace.trackTemporaryFile(temp.path)
-        defer { Workspace.untrackTemporaryFile(temp.path) }
-        let fd = open(temp.path, O_WRONLY | O_CREAT | O_TRUNC, mode)
-        guard fd >= 0 else {
-            throw PrepareError(.outputFailure, "Cannot write \(url.lastPathComponent) in \(url.deletingLastPathComponent().path).")
+        let folder = url.deletingLastPathComponent()
+        let temp: URL
+        let fd: Int32
+        do {
+            let made = try Workspace.createPartialFile(in: folder, stem: "anki-submit-token")
+            temp = made.url
+            fd = made.descriptor
+        } catch {
+            throw PrepareError(.outputFailure, "Cannot write \(url.lastPathComponent) in \(folder.path) (\(error.reason)).")
         }
+        defer { Workspace.untrackTemporaryFile(temp.path) }
         fchmod(fd, mode)
+        var failure: Int32 = 0
         let ok = data.withUnsafeBytes { buffer -> Bool in
             var offset = 0
             while offset < buffer.count {
                 let n = Foundation.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n <= 0 { return false }
+                if n <= 0 {
+                    failure = n < 0 ? errno : ENOSPC
+                    return false
+                }
                 offset += n
             }
-            return fsync(fd) == 0
+            if fsync(fd) != 0 {
+                failure = errno
+                return false
+            }
+            return true
         }
-        close(fd)
-        guard ok, rename(temp.path, url.path) == 0 else {
+        if ok, rename(temp.path, url.path) != 0 { failure = errno }
+        guard ok, failure == 0 else {
             unlink(temp.path)
-            throw PrepareError(.outputFailure, "Cannot write \(url.lastPathComponent) (disk full?).")
+            throw PrepareError(.outputFailure, "Cannot write \(url.lastPathComponent) in \(folder.path) "
+                               + "(\(PartialFileError(errno: failure).reason)).")
         }
-        syncDirectory(url.deletingLastPathComponent())
+        syncDirectory(folder)
     }
 
     static func sync(_ url: URL) throws {

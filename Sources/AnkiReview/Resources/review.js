@@ -84,7 +84,7 @@
     if (s && s.needs_special_notice && !$("confirm-special").checked) list.push("tick the box about health, religion and politics");
     if (state.survey.consent_public === null) list.push("answer the question about the public release");
     if (s && s.notes_kept === 0) list.push("keep at least one note");
-    if (!$("domain-warning").hidden) list.push("rephrase your interests without personal data");
+    if (!$("domain-warning").hidden && !$("domain-keep").checked) list.push("change the marked words of your interests answer, or keep it as written");
     return list;
   }
 
@@ -184,7 +184,10 @@
     card.setAttribute("data-testid", "card-side");
     card.innerHTML = html; // sanitized by the server; the page's CSP forbids inline script anyway
     root.append(card);
-    return el("div", { class: "side" }, [el("div", { class: "side-label", text: label }), host]);
+    // The card's CSS can style its own host (`:host`, whose !important beats the page's): the box around
+    // the host is what keeps the card inside (see .card-box in app.css).
+    return el("div", { class: "side" }, [el("div", { class: "side-label", text: label }),
+      el("div", { class: "card-box" }, [host])]);
   }
 
   // ---- tags, decks -------------------------------------------------------------------------------------
@@ -240,27 +243,36 @@
     }
   }
 
+  // Folded for searching: lower case without accents ("portugues" finds "português").
+  function fold(text) { return text.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase(); }
+
+  // A language is found by its code, its English name or its own name ("Deutsch", "日本語"); exact
+  // matches first, then names that start with the text, then names that contain it; within each, the
+  // most spoken languages first.
   function renderLanguageOptions() {
-    const text = $("language-search").value.trim().toLowerCase();
+    const text = fold($("language-search").value.trim());
     const list = $("language-options");
     list.replaceChildren();
     if (!text) return;
     const scored = [];
     for (const language of state.languages) {
-      const name = language.name.toLowerCase();
+      const names = [fold(language.name)].concat(language.own ? [fold(language.own)] : []);
       let score = -1;
       if (language.code === text) score = 0;
-      else if (name === text) score = 1;
-      else if (name.startsWith(text)) score = 2 + (language.code.length === 2 ? 0 : 1);
-      else if (name.includes(text)) score = 4 + (language.code.length === 2 ? 0 : 1);
+      else if (names.includes(text)) score = 1;
+      else if (names.some((name) => name.startsWith(text))) score = 2;
+      else if (names.some((name) => name.includes(text))) score = 4;
+      if (score > 1 && language.code.length !== 2) score += 1;
       if (score >= 0) scored.push([score, language]);
     }
-    scored.sort((a, b) => a[0] - b[0] || a[1].name.localeCompare(b[1].name));
+    const rank = (language) => language.rank > 0 ? language.rank : 100000;
+    scored.sort((a, b) => a[0] - b[0] || rank(a[1]) - rank(b[1]) || a[1].name.localeCompare(b[1].name));
     for (const [, language] of scored.slice(0, 12)) {
       const chosen = state.survey.languages.includes(language.code);
       const button = el("button", { type: "button", class: "btn", "data-testid": "language-option",
         "data-code": language.code, "aria-pressed": String(chosen) },
-        [el("span", { text: (chosen ? "✓ " : "") + language.name }), el("span", { class: "code", text: language.code })]);
+        [el("span", { text: (chosen ? "✓ " : "") + language.name + (language.own && language.own !== language.name ? " \u00b7 " + language.own : "") }),
+         el("span", { class: "code", text: language.code })]);
       button.addEventListener("click", () => {
         if (!state.survey.languages.includes(language.code)) state.survey.languages.push(language.code);
         $("language-search").value = "";
@@ -294,17 +306,32 @@
   async function postSurvey() {
     try {
       const result = await api("api/survey", {
-        languages: state.survey.languages, domain: $("domain").value,
+        languages: state.survey.languages, domain: $("domain").value, domain_confirmed: $("domain-keep").checked,
         consent_public: state.survey.consent_public, special_confirmed: $("confirm-special").checked,
       });
       applyState(result);
-      const warning = $("domain-warning");
-      const found = result.domain_findings || [];
-      warning.hidden = found.length === 0;
-      warning.textContent = found.length ? "This looks like it contains personal data (" + found.join(", ") +
-        "). Please describe your interests without names, addresses or numbers." : "";
+      renderDomainConcerns(result.domain_concerns || []);
       renderBlockers();
     } catch (error) { showError(error); }
+  }
+
+  // Each word of the interests answer that looks like personal data or names a deck, tag or note type,
+  // with why: the participant changes it or keeps the answer as written.
+  function renderDomainConcerns(concerns) {
+    const warning = $("domain-warning");
+    warning.hidden = concerns.length === 0;
+    $("domain-warning-text").textContent = concerns.length
+      ? "Please look at these words before they are shared. Change them, or keep your answer as written." : "";
+    const list = $("domain-concerns");
+    list.replaceChildren();
+    for (const concern of concerns) {
+      const item = document.createElement("li");
+      const word = document.createElement("strong");
+      word.textContent = "\u201c" + concern.word + "\u201d";
+      item.append(word, " " + concern.explanation);
+      list.append(item);
+    }
+    if (concerns.length === 0) $("domain-keep").checked = false;
   }
 
   // ---- state -------------------------------------------------------------------------------------------
@@ -320,6 +347,7 @@
       state.survey.consent_public = data.survey.consent_public;
       state.survey.special_confirmed = data.survey.special_confirmed;
       if (document.activeElement !== $("domain")) $("domain").value = data.survey.domain;
+      $("domain-keep").checked = !!data.survey.domain_confirmed;
       $("confirm-special").checked = data.survey.special_confirmed;
       for (const radio of document.querySelectorAll('input[name="consent"]')) {
         radio.checked = data.survey.consent_public !== null && radio.value === (data.survey.consent_public ? "yes" : "no");
@@ -404,7 +432,9 @@
     $("bulk-exclude").addEventListener("click", () => bulk(Object.assign(matching(), { exclude: true })));
     $("bulk-include").addEventListener("click", () => bulk(Object.assign(matching(), { exclude: false })));
     $("language-search").addEventListener("input", renderLanguageOptions);
-    $("domain").addEventListener("input", saveSurvey);
+    // A changed answer is confirmed again.
+    $("domain").addEventListener("input", () => { $("domain-keep").checked = false; saveSurvey(); });
+    $("domain-keep").addEventListener("change", () => { saveSurvey(); renderBlockers(); });
     $("confirm-special").addEventListener("change", saveSurvey);
     for (const radio of document.querySelectorAll('input[name="consent"]')) {
       radio.addEventListener("change", () => { state.survey.consent_public = radio.value === "yes"; saveSurvey(); renderBlockers(); });
