@@ -12,8 +12,10 @@ import Testing
 struct ConnectionGuardTests {
     static let limits = ConnectionLimits(maxConnections: 8, headTimeout: .milliseconds(500), bodyTimeout: .milliseconds(500))
 
-    /// Runs a tiny server (GET / answers "ok", POST /echo reads the body) behind `watch`.
-    static func withServer(_ watch: ConnectionGuard, _ body: @Sendable (Int) async throws -> Void) async throws {
+    /// Runs a tiny server (GET / answers "ok", POST /echo reads the body) behind `watch`, and `body`
+    /// (blocking socket calls) on a thread of its own: on the concurrency pool it would hold one of the
+    /// few threads the server's handlers need (two on a two-core machine, shared with other suites).
+    static func withServer(_ watch: ConnectionGuard, _ body: @escaping @Sendable (Int, Checks) throws -> Void) async throws {
         let router = Router()
         router.get("/") { _, _ in "ok" }
         router.post("/echo") { request, _ -> String in
@@ -31,15 +33,23 @@ struct ConnectionGuardTests {
                 try await Task.sleep(for: .milliseconds(10))
                 waited += 1
             }
-            try await body(port.withLock { $0 })
+            let port = port.withLock { $0 }
+            let checks = Checks()
+            let outcome: Result<Void, any Error> = await withCheckedContinuation { continuation in
+                Thread { continuation.resume(returning: Result { try body(port, checks) }) }.start()
+            }
+            for failure in checks.failures { Issue.record(Comment(rawValue: failure)) }
+            // The clients are closed by now; let the server finish what they left before it stops.
+            try await Task.sleep(for: .milliseconds(300))
             group.cancelAll()
+            try outcome.get()
         }
     }
 
     @Test("headers sent a byte at a time are cut off at the head deadline")
     func slowHeaders() async throws {
-        try await Self.withServer(ConnectionGuard(limits: Self.limits)) { port in
-            let client = try #require(TestClient(port: port))
+        try await Self.withServer(ConnectionGuard(limits: Self.limits)) { port, c in
+            let client = try c.require(TestClient(port: port))
             let start = Date()
             _ = client.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             var closed = false
@@ -47,58 +57,79 @@ struct ConnectionGuardTests {
                 // Keeps sending: without a deadline for the whole head this would never end.
                 closed = !client.send("X-Slow: a\r\n") || client.isClosed(waiting: 0.1)
             }
-            #expect(closed, "a trickling head was held open for 4 seconds")
-            #expect(Date().timeIntervalSince(start) < 3)
+            c.expect(closed, "a trickling head was held open for 4 seconds")
+            c.expect(Date().timeIntervalSince(start) < 3)
         }
     }
 
     @Test("a body sent a byte at a time is cut off at the body deadline")
     func slowBody() async throws {
-        try await Self.withServer(ConnectionGuard(limits: Self.limits)) { port in
-            let client = try #require(TestClient(port: port))
+        try await Self.withServer(ConnectionGuard(limits: Self.limits)) { port, c in
+            let client = try c.require(TestClient(port: port))
             _ = client.send("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n")
             var closed = false
             for _ in 0..<40 where !closed { closed = !client.send("x") || client.isClosed(waiting: 0.1) }
-            #expect(closed, "a trickling body was held open for 4 seconds")
+            c.expect(closed, "a trickling body was held open for 4 seconds")
         }
     }
 
     @Test("an idle connection is closed, before and after a request")
     func idle() async throws {
-        try await Self.withServer(ConnectionGuard(limits: Self.limits)) { port in
-            let silent = try #require(TestClient(port: port))
-            #expect(silent.isClosed(waiting: 3), "a silent connection stayed open")
-            let client = try #require(TestClient(port: port))
-            #expect(client.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
-            #expect(client.readAnswer().hasPrefix("HTTP/1.1 200"))
-            #expect(client.isClosed(waiting: 3), "a keep-alive connection stayed open")
+        try await Self.withServer(ConnectionGuard(limits: Self.limits)) { port, c in
+            let silent = try c.require(TestClient(port: port))
+            c.expect(silent.isClosed(waiting: 3), "a silent connection stayed open")
+            let client = try c.require(TestClient(port: port))
+            c.expect(client.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+            c.expect(client.readAnswer().hasPrefix("HTTP/1.1 200"))
+            c.expect(client.isClosed(waiting: 3), "a keep-alive connection stayed open")
         }
     }
 
     @Test("a request and its body in good time are answered")
     func goodRequest() async throws {
-        try await Self.withServer(ConnectionGuard(limits: Self.limits)) { port in
-            let client = try #require(TestClient(port: port))
-            #expect(client.send("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello"))
+        try await Self.withServer(ConnectionGuard(limits: Self.limits)) { port, c in
+            let client = try c.require(TestClient(port: port))
+            c.expect(client.send("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello"))
             let answer = client.readAnswer()
-            #expect(answer.hasPrefix("HTTP/1.1 200"))
-            #expect(answer.hasSuffix("5"))
+            c.expect(answer.hasPrefix("HTTP/1.1 200"))
+            c.expect(answer.hasSuffix("5"))
         }
     }
 
     @Test("a crowd of idle connections cannot keep the rightful client out")
     func crowd() async throws {
         let watch = ConnectionGuard(limits: ConnectionLimits(maxConnections: 8, headTimeout: .seconds(30), bodyTimeout: .seconds(30)))
-        try await Self.withServer(watch) { port in
+        try await Self.withServer(watch) { port, c in
             var crowd: [TestClient] = []
             for _ in 0..<50 { if let client = TestClient(port: port) { crowd.append(client) } }
-            #expect(crowd.count == 50)
-            try await Task.sleep(for: .milliseconds(200))
-            #expect(watch.connectionCount <= 8)
-            let client = try #require(TestClient(port: port))
-            #expect(client.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
-            #expect(client.readAnswer().hasPrefix("HTTP/1.1 200"))
+            c.expect(crowd.count == 50)
+            Thread.sleep(forTimeInterval: 0.2)
+            c.expect(watch.connectionCount <= 8)
+            let client = try c.require(TestClient(port: port))
+            c.expect(client.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+            c.expect(client.readAnswer().hasPrefix("HTTP/1.1 200"))
         }
+    }
+}
+
+/// Expectations made on a plain thread (where Swift Testing cannot see the test), recorded by the test.
+final class Checks: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [String] = []
+    var failures: [String] { lock.withLock { list } }
+
+    func expect(_ condition: Bool, _ message: String = "expectation failed", line: Int = #line) {
+        if !condition { lock.withLock { list.append("line \(line): \(message)") } }
+    }
+
+    struct Missing: Error {}
+
+    func require<T>(_ value: T?, line: Int = #line) throws -> T {
+        guard let value else {
+            lock.withLock { list.append("line \(line): required value missing") }
+            throw Missing()
+        }
+        return value
     }
 }
 
