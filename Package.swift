@@ -165,6 +165,9 @@ let package = Package(
             ]
         ),
 
+        // What several test targets share (the property tests' seeded generator).
+        .target(name: "AnkiTestSupport", path: "Tests/Support"),
+
         .testTarget(
             name: "AnkiReaderTests",
             dependencies: [
@@ -176,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "AnkiPipelineTests",
             dependencies: [
-                "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPipeline", "AnkiScanner",
+                "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPipeline", "AnkiScanner", "AnkiTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -187,7 +190,7 @@ let package = Package(
         .testTarget(
             name: "AnkiResearchTests",
             dependencies: [
-                "AnkiResearch", "AnkiSubmission", "AnkiAudit",
+                "AnkiResearch", "AnkiSubmission", "AnkiAudit", "AnkiTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
@@ -198,7 +201,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AnkiSubmitCLITests",
-            dependencies: ["AnkiReader"]
+            dependencies: ["AnkiReader", "AnkiTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

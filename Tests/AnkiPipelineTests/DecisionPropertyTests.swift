@@ -4,6 +4,7 @@ import AnkiReader
 import AnkiSubmission
 import Foundation
 import GRDB
+import AnkiTestSupport
 import Testing
 
 /// Whatever the participant decides (any note excluded, any tag removed), prepare ends in a
@@ -119,7 +120,7 @@ struct DecisionPropertyTests {
         let file = Fixtures.root.appendingPathComponent("Tests/Fixtures/\(name)")
         let deck = name.hasPrefix("anki-made/quick-latest.apkg") ? try Self.quick()
             : try Self.counted(file, zone: "Europe/Berlin")
-        var rng = PropertyRandom()
+        var rng = SeededGenerator()
         var failures: [String] = []
         let tags = Array(Set(deck.notes.flatMap { $0.tags.map { $0.lowercased() } })).sorted()
         for round in 0..<6 {
@@ -223,7 +224,7 @@ struct SurveyAnswerTests {
         }
         collection.close()
         pool = pool.filter { !$0.isEmpty && !$0.contains("<") && !$0.contains("[") }
-        var rng = PropertyRandom()
+        var rng = SeededGenerator()
         var failures: [String] = []
         for _ in 0..<8 {
             let words = (0..<Int(rng.next(below: 5) + 1)).map { _ in pool[Int(rng.next(below: UInt64(pool.count)))] }
@@ -261,29 +262,6 @@ func prepareAndAudit(_ file: URL, zone: String, decisions: Decisions, in scratch
     return (prepared.submission, findings)
 }
 
-/// A small seeded generator (SplitMix64) for property tests: the seed is random unless
-/// `ANKI_SUBMIT_PROPERTY_SEED` sets it, and every failure message names it, so a failing case can be
-/// run again.
-struct PropertyRandom: RandomNumberGenerator {
-    let seed: UInt64
-    private var state: UInt64
-
-    init() {
-        let fixed = ProcessInfo.processInfo.environment["ANKI_SUBMIT_PROPERTY_SEED"].flatMap { UInt64($0) }
-        seed = fixed ?? UInt64.random(in: 1...UInt64.max)
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func next(below bound: UInt64) -> UInt64 { next() % bound }
-}
 
 /// A failed self-audit (exit 42) is the tool's fault: the participant is told so, what to try, and
 /// where a report without any card content was saved.

@@ -1,4 +1,5 @@
 import AnkiSubmission
+import AnkiTestSupport
 import Testing
 
 @Suite("Many literal strings in one pass (Aho-Corasick, leftmost-longest)")
@@ -42,7 +43,7 @@ struct LiteralSetSearchTests {
 
     @Test("random needles and texts over a small alphabet agree with the definition")
     func random() {
-        var generator = SplitMix(seed: 15)
+        var generator = SeededGenerator(seed: 15)
         for _ in 0..<3_000 {
             let needles = (0..<Int.random(in: 1...8, using: &generator)).map { _ in
                 (0..<Int.random(in: 1...5, using: &generator)).map { _ in UInt8.random(in: 97...99, using: &generator) }
@@ -62,15 +63,3 @@ struct LiteralSetSearchTests {
     }
 }
 
-/// A seeded generator, so a failure can be replayed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import AnkiTestSupport
 import Testing
 
 /// No request, however odd, may stop the review page: the process never traps, every answer has a
@@ -28,7 +29,7 @@ struct ReviewPageRobustnessTests {
         let page = try ReviewPage.start()
         defer { page.stop() }
         let seed = UInt64(Date().timeIntervalSince1970 * 1000)
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let routes = ["", "api/state", "api/languages", "api/notes", "api/decisions", "api/notes/exclude", "api/bulk",
                       "api/tags", "api/survey", "app.js", "app.css", "api", "api/notes/", "../api/state", "%2e%2e/x",
                       "api/notes?x", String(repeating: "a/", count: 300)]
@@ -97,18 +98,6 @@ struct ReviewPageRobustnessTests {
     }
 }
 
-/// A small, fast, seedable generator so a failing run can be repeated.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Plain TCP connections to 127.0.0.1, for tests that must hold sockets open without speaking HTTP.
 enum RawSocket {
