@@ -69,8 +69,7 @@ fixtures: venv
 	$(PYTHON) Tests/Fixtures/make_fixtures.py --review-html --out Tests/Fixtures/review
 
 # Benchmarks: builds a large collection (not committed) and writes BENCHMARKS.md.
-bench: build
-	python3 -m pip install -q anki==26.9.3 zstandard
+bench: build venv
 	bash Tests/Benchmarks/run.sh $(BENCH_DIR)
 
 # Media names (issue 15): prepare on a deck with 50,000 media names next to the same deck without media.

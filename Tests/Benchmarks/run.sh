@@ -29,13 +29,9 @@ if [ -n "$need_apt" ]; then
   SUDO=$( [ "$(id -u)" = 0 ] || echo sudo )
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need_apt
 fi
-py_missing=""
-python3 -c 'import importlib.metadata as m; assert m.version("anki") == "26.9.3"' 2>/dev/null || py_missing="$py_missing anki==26.9.3"
-python3 -c 'import zstandard' 2>/dev/null || py_missing="$py_missing zstandard"
-if [ -n "$py_missing" ]; then
-  echo "Installing Python packages:$py_missing"
-  python3 -m pip install -q $py_missing
-fi
+# The tests' venv (`make venv`) has the real Anki backend the references use.
+python=.build/venv/bin/python3
+[ -x "$python" ] || { echo "no $python: run make venv first" >&2; exit 2; }
 
 if [ -n "${ANKI_SUBMIT_BIN:-}" ]; then
   bin="$ANKI_SUBMIT_BIN"
@@ -48,12 +44,12 @@ fi
 
 if [ ! -f "$bench_dir/large-latest.apkg" ]; then
   echo "Making the large collection in $bench_dir (about a minute)"
-  nice -n "$nice_level" python3 Tests/Fixtures/make_fixtures.py --large --out "$bench_dir"
+  nice -n "$nice_level" "$python" Tests/Fixtures/make_fixtures.py --large --out "$bench_dir"
 fi
 ls -l "$bench_dir"/large-latest.apkg
 
 only=()
 [ -n "${BENCH_ONLY:-}" ] && only=(--only "$BENCH_ONLY")
-nice -n "$nice_level" python3 Tests/Benchmarks/bench.py --bin "$bin" --data "$bench_dir" \
+nice -n "$nice_level" "$python" Tests/Benchmarks/bench.py --bin "$bin" --data "$bench_dir" \
   --reps "${BENCH_REPS:-5}" --inspect-reps "${BENCH_INSPECT_REPS:-10}" --timeout "${BENCH_TIMEOUT:-600}" \
   --json "$bench_dir/results.json" "${only[@]}"
