@@ -132,7 +132,8 @@ def main():
         lm = {label: statistics.median(s["seconds"] for s in r) for label, r in large.items()}
         rows = ["| binary | prepare, median | rounds (s) | peak memory | vs before |", "|---|---:|---|---:|---:|"]
         for label, r in large.items():
-            rows.append(f"| {label} | {lm[label]:.2f} s | {', '.join(f'{s['seconds']:.2f}' for s in r)} | "
+            rounds = ", ".join(f"{s['seconds']:.2f}" for s in r)
+            rows.append(f"| {label} | {lm[label]:.2f} s | {rounds} | "
                         f"{statistics.median(s['peak_mb'] for s in r):.0f} MB | "
                         f"{lm[label] / lm['before (baseline binary)']:.2f}x |")
         large_text = (f"\n\nThe large collection of `make bench` ({args.large.name}, 40k notes, 3 media files), "
