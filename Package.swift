@@ -26,7 +26,8 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
-        // zlib's crc32() for the zip entry checksums (ZIPFoundation's own CRC-32 is table-driven Swift).
+        // zlib for reading packages: inflate and crc32() (AnkiReader's ZipFile; ZIPFoundation, which lists a
+        // zip by reading every entry's local header, stays for the tests that build hostile packages).
         // Not `CZlib`: ZIPFoundation has a module of (nearly) that name.
         .systemLibrary(
             name: "CAnkiZlib",
@@ -64,7 +65,6 @@ let package = Package(
                 "CAnkiSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),

@@ -3,9 +3,7 @@ import CAnkiZlib
 /// The CRC-32 of a zip entry's unpacked bytes, computed with zlib while they stream through and
 /// compared with the checksum the zip directory records for the entry.
 ///
-/// ZIPFoundation's `extract(_:consumer:)` only returns the CRC-32 it computes (in table-driven Swift,
-/// about a third of zlib's speed) and leaves the comparison to the caller, so the reader extracts with
-/// `skipCRC32: true` and checks here instead.
+/// `ZipFile.extract` leaves the check to its caller, which sees every byte anyway.
 struct EntryChecksum {
     private(set) var value: UInt32 = 0
 

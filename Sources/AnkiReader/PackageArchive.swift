@@ -2,7 +2,6 @@ import AnkiSchemas
 import AnkiZstd
 import Foundation
 import SwiftProtobuf
-import ZIPFoundation
 
 /// An `.apkg`/`.colpkg` opened for reading: entry names checked, generation decided, and entries
 /// unpacked on request under the size and ratio limits.
@@ -13,8 +12,8 @@ final class PackageArchive {
     static let legacy1CollectionEntry = "collection.anki2"
 
     let url: URL
-    private let archive: Archive
-    private let entries: [String: Entry]
+    private let zip: ZipFile
+    private let entries: [String: ZipFile.Entry]
     let limits: ReaderLimits
     private var budget: UnpackBudget
     /// The `meta` version when present (1 legacy1, 2 legacy2, 3 latest).
@@ -25,36 +24,29 @@ final class PackageArchive {
         self.url = url
         self.limits = limits
         self.budget = UnpackBudget(limits: limits)
-        let archive: Archive
+        let zip: ZipFile
         do {
-            archive = try Archive(url: url, accessMode: .read)
+            // A directory entry takes at least 46 bytes plus its name: the metadata limit bounds both.
+            zip = try ZipFile(url: url, maxDirectoryBytes: max(limits.maxMetadataBytes, 64 << 20))
+        } catch ZipFile.Failure.unreadable {
+            throw ReaderError(.unreadableFile, "The package cannot be read (input/output error or no permission).")
         } catch {
             throw ReaderError(.damagedArchive,
                               "The package is damaged or incomplete (its zip directory cannot be read); "
                               + "try exporting it from Anki again.")
         }
-        self.archive = archive
+        self.zip = zip
 
-        var entries: [String: Entry] = [:]
+        var entries: [String: ZipFile.Entry] = [:]
+        entries.reserveCapacity(zip.entries.count)
         var declaredTotal: UInt64 = 0
-        var count = 0
-        for entry in archive {
-            count += 1
-            let name = entry.path(using: .utf8)
-            try Self.checkEntryName(name, type: entry.type)
-            if entries[name] != nil {
+        for entry in zip.entries {
+            try Self.checkEntryName(entry.name, isFile: entry.isFileType)
+            if entries.updateValue(entry, forKey: entry.name) != nil {
                 throw ReaderError(.duplicateEntryName,
                                   "The package lists the same file twice, which Anki never does; it may have been tampered with.")
             }
-            entries[name] = entry
             declaredTotal &+= entry.uncompressedSize
-        }
-        // A directory cut short lists fewer entries than its end record counts: that is damage, not a
-        // package without a collection.
-        if let expected = Self.declaredEntryCount(url), expected != UInt64(count) {
-            throw ReaderError(.damagedArchive,
-                              "The package is damaged or incomplete (its zip directory lists \(expected) files, "
-                              + "but only \(count) can be read); try exporting it from Anki again.")
         }
         self.entries = entries
         if declaredTotal > limits.maxUnpackedBytes {
@@ -66,7 +58,7 @@ final class PackageArchive {
         // `meta` is authoritative when present; without it, the entries tell the generation.
         var metaVersion: Int?
         if let meta = entries["meta"] {
-            let bytes = try Self.readSmallEntry(archive, meta, limit: 1 << 16)
+            let bytes = try Self.readSmallEntry(zip, meta, limit: 1 << 16)
             let decoded: AnkiPackageMetadata
             do {
                 decoded = try AnkiPackageMetadata(serializedBytes: bytes)
@@ -111,76 +103,55 @@ final class PackageArchive {
 
     /// Entry names must be plain file names at the root: no path separators, no `..`, nothing absolute,
     /// no control characters, no folders or links.
-    static func checkEntryName(_ name: String, type: Entry.EntryType) throws {
-        let unsafe = name.isEmpty || name == "." || name == ".."
-            || name.contains("/") || name.contains("\\")
-            || name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
-            || (name.count >= 2 && name.dropFirst().first == ":")
-        if unsafe || type != .file {
+    static func checkEntryName(_ name: String, isFile: Bool) throws {
+        let bytes = name.utf8
+        var unsafe = bytes.isEmpty || name == "." || name == ".."
+        // `X:` at the start (a drive letter), separators and control characters, byte by byte.
+        if !unsafe, name.dropFirst().first == ":" { unsafe = true }
+        if !unsafe {
+            for byte in bytes where byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "\\") {
+                unsafe = true
+                break
+            }
+        }
+        if unsafe || !isFile {
             throw ReaderError(.unsafeEntryName,
                               "The package contains a file whose name points outside the package "
                               + "(like ../ or a folder path); Anki never writes such names, so it was refused.")
         }
     }
 
+    static let encrypted = ReaderError(
+        .unsupportedCompression,
+        "The package is encrypted, which Anki never does, so it was not made by Anki or was repacked by another "
+            + "program; export it from Anki again.")
+
     static let unsupportedCompression = ReaderError(
         .unsupportedCompression,
         "The package is compressed with a method Anki never uses (like bzip2 or LZMA), so it was not made by Anki "
             + "or was repacked by another program; export it from Anki again.")
 
-    /// The number of entries the zip's end record (or its ZIP64 end record) declares, when it can be read.
-    static func declaredEntryCount(_ url: URL) -> UInt64? {
-        guard let handle = try? FileHandle(forReadingFrom: url) else { return nil }
-        defer { try? handle.close() }
-        guard let size = try? handle.seekToEnd(), size >= 22 else { return nil }
-        let tailLength = min(size, 22 + 65535 + 20)
-        guard (try? handle.seek(toOffset: size - tailLength)) != nil,
-              let tail = try? handle.read(upToCount: Int(tailLength)), tail.count == Int(tailLength) else { return nil }
-        let bytes = [UInt8](tail)
-        func u16(_ i: Int) -> UInt64 { UInt64(bytes[i]) | UInt64(bytes[i + 1]) << 8 }
-        func u32(_ i: Int) -> UInt64 { u16(i) | u16(i + 2) << 16 }
-        // The last end record whose comment reaches exactly to the end of the file.
-        var position = bytes.count - 22
-        while position >= 0 {
-            if bytes[position] == 0x50, bytes[position + 1] == 0x4B, bytes[position + 2] == 5, bytes[position + 3] == 6,
-               position + 22 + Int(u16(position + 20)) == bytes.count {
-                break
-            }
-            position -= 1
-        }
-        guard position >= 0 else { return nil }
-        let total = u16(position + 10)
-        guard total == 0xFFFF else { return total }
-        // ZIP64: the locator just before the end record gives the ZIP64 end record's offset.
-        let locator = position - 20
-        guard locator >= 0, u32(locator) == 0x0706_4B50 else { return nil }
-        let offset = u32(locator + 8) | u32(locator + 12) << 32
-        guard offset < size, (try? handle.seek(toOffset: offset)) != nil,
-              let record = try? handle.read(upToCount: 40), record.count == 40 else { return nil }
-        let r = [UInt8](record)
-        guard r[0] == 0x50, r[1] == 0x4B, r[2] == 6, r[3] == 6 else { return nil }
-        return (0..<8).reduce(UInt64(0)) { $0 | UInt64(r[32 + $1]) << (8 * UInt64($1)) }
-    }
-
-    private static func readSmallEntry(_ archive: Archive, _ entry: Entry, limit: UInt64) throws -> Data {
+    private static func readSmallEntry(_ zip: ZipFile, _ entry: ZipFile.Entry, limit: UInt64) throws -> Data {
         guard entry.uncompressedSize <= limit else {
             throw ReaderError(.unpackedSizeLimit, "A small information entry of the package is implausibly large.")
         }
         var data = Data()
         var checksum = EntryChecksum()
         do {
-            _ = try archive.extract(entry, skipCRC32: true) { chunk in
-                data.append(chunk)
+            try zip.extract(entry, chunkSize: 1 << 16) { chunk in
+                data.append(contentsOf: chunk)
                 if UInt64(data.count) > limit {
                     throw ReaderError(.unpackedSizeLimit, "A small information entry of the package is implausibly large.")
                 }
-                chunk.withUnsafeBytes { checksum.update($0) }
+                checksum.update(chunk)
             }
-            try checksum.verify(expected: entry.checksum)
+            try checksum.verify(expected: entry.crc32)
         } catch let error as ReaderError {
             throw error
-        } catch Archive.ArchiveError.invalidCompressionMethod {
+        } catch ZipFile.Failure.unsupportedMethod {
             throw unsupportedCompression
+        } catch ZipFile.Failure.encrypted {
+            throw encrypted
         } catch {
             throw ReaderError(.damagedArchive, "The package is damaged (an entry cannot be unpacked).")
         }
@@ -200,10 +171,10 @@ final class PackageArchive {
         var finalOutput: UInt64 = 0
         var checksum = EntryChecksum()
         do {
-            _ = try archive.extract(entry, bufferSize: 1 << 20, skipCRC32: true) { chunk in
+            try zip.extract(entry, chunkSize: 1 << 20) { chunk in
                 zipOutput += UInt64(chunk.count)
                 try budget.checkRatio(output: zipOutput, input: packed)
-                chunk.withUnsafeBytes { checksum.update($0) }
+                checksum.update(chunk)
                 if let decompressor {
                     try decompressor.feed(chunk) { out in
                         finalOutput += UInt64(out.count)
@@ -213,10 +184,10 @@ final class PackageArchive {
                 } else {
                     finalOutput += UInt64(chunk.count)
                     try budget.add(chunk.count, entryOutput: finalOutput, entryInput: packed)
-                    try chunk.withUnsafeBytes { try sink($0) }
+                    try sink(chunk)
                 }
             }
-            try checksum.verify(expected: entry.checksum)
+            try checksum.verify(expected: entry.crc32)
             try decompressor?.finish()
         } catch let error as ReaderError {
             throw error
@@ -230,10 +201,12 @@ final class PackageArchive {
                 throw ReaderError(.damagedCompressedData,
                                   "Compressed data inside the package is truncated or damaged; export it from Anki again.")
             }
-        } catch Archive.ArchiveError.invalidCompressionMethod {
+        } catch ZipFile.Failure.unsupportedMethod {
             throw Self.unsupportedCompression
-        } catch let error as CocoaError where error.code == .fileWriteOutOfSpace {
-            throw ReaderError(.workspaceFailure, "The disk is full; the package could not be unpacked.")
+        } catch ZipFile.Failure.encrypted {
+            throw Self.encrypted
+        } catch ZipFile.Failure.unreadable {
+            throw ReaderError(.unreadableFile, "The package cannot be read (input/output error).")
         } catch {
             throw ReaderError(.damagedArchive,
                               "The package is damaged (an entry cannot be unpacked or its checksum is wrong); "
@@ -286,20 +259,44 @@ final class PackageArchive {
                 files.append(MediaFile(entryName: entryName, name: item.name, size: UInt64(item.size)))
             }
         } else {
-            let object: Any
-            do { object = try JSONSerialization.jsonObject(with: raw) } catch {
-                throw ReaderError(.damagedArchive, "The package's media list is damaged (not valid JSON).")
-            }
-            guard let map = object as? [String: Any] else {
-                throw ReaderError(.damagedArchive, "The package's media list is damaged (not a JSON object).")
-            }
-            for (key, value) in map {
-                guard let name = value as? String else {
-                    throw ReaderError(.damagedArchive, "The package's media list is damaged (a name is not text).")
+            // The common case decoded straight into strings; anything else again, to say what is wrong.
+            let map: [String: String]
+            if let decoded = try? JSONDecoder().decode([String: String].self, from: raw) {
+                map = decoded
+            } else {
+                let object: Any
+                do { object = try JSONSerialization.jsonObject(with: raw) } catch {
+                    throw ReaderError(.damagedArchive, "The package's media list is damaged (not valid JSON).")
                 }
-                files.append(MediaFile(entryName: key, name: name, size: entries[key]?.uncompressedSize ?? 0))
+                guard let dictionary = object as? [String: Any] else {
+                    throw ReaderError(.damagedArchive, "The package's media list is damaged (not a JSON object).")
+                }
+                var names: [String: String] = [:]
+                for (key, value) in dictionary {
+                    guard let name = value as? String else {
+                        throw ReaderError(.damagedArchive, "The package's media list is damaged (a name is not text).")
+                    }
+                    names[key] = name
+                }
+                map = names
             }
-            files.sort { (Int($0.entryName) ?? .max, $0.entryName) < (Int($1.entryName) ?? .max, $1.entryName) }
+            // In entry order: numbered entries by number, then the rest by name. Anki and genanki number
+            // the entries 0, 1, 2, ...: those are placed directly, without comparing.
+            var slots = [MediaFile?](repeating: nil, count: map.count)
+            var others: [MediaFile] = []
+            for (key, name) in map {
+                let file = MediaFile(entryName: key, name: name, size: entries[key]?.uncompressedSize ?? 0)
+                if let number = Int(key), number >= 0, number < slots.count, String(number) == key {
+                    slots[number] = file
+                } else {
+                    others.append(file)
+                }
+            }
+            files = slots.compactMap { $0 }
+            if !others.isEmpty {
+                files += others
+                files.sort { (Int($0.entryName) ?? .max, $0.entryName) < (Int($1.entryName) ?? .max, $1.entryName) }
+            }
         }
         let missing = files.filter { entries[$0.entryName] == nil }.count
         if missing > 0 {

@@ -57,7 +57,7 @@ public struct ReaderError: Error, CustomStringConvertible, Equatable, Sendable {
             case .mediaMissing: return "the package's media list names files that are missing"
             case .emptyCollection: return "the collection contains no notes"
             case .workspaceFailure: return "a temporary working copy could not be made (disk full?)"
-            case .unsupportedCompression: return "the package uses a compression method Anki never writes (bzip2, LZMA, ...)"
+            case .unsupportedCompression: return "the package uses a compression method Anki never writes (bzip2, LZMA, ...) or is encrypted"
             case .queryBudget: return "reading the collection took far more work than a real one needs (damaged or built to stall)"
             case .interrupted: return "interrupted (Ctrl-C); temporary files were removed"
             }
