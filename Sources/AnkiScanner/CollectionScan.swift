@@ -91,8 +91,11 @@ public struct ScanReport: Sendable, Equatable {
 extension Scanner {
     /// Scans every note of `collection` (fields, tags and the names of the media files each note
     /// refers to) and the names of media no note refers to. `minimumScore` overrides the scanner's.
-    /// `progress` is called with the number of notes scanned so far, every 1,000 notes.
-    public func scan(collection: AnkiCollection, minimumScore: Double? = nil,
+    /// `mediaNames: false` leaves file names out: `prepare` replaces every one of them, so they never
+    /// leave the computer and are nothing the participant has to act on (and a deck's tens of thousands
+    /// of names would be scanned for nothing). `progress` is called with the number of notes scanned so
+    /// far, every 1,000 notes.
+    public func scan(collection: AnkiCollection, minimumScore: Double? = nil, mediaNames: Bool = true,
                      progress: ((Int) -> Void)? = nil) throws -> ScanReport {
         let threshold = minimumScore ?? self.minimumScore
         var summary = ScanSummary()
@@ -117,7 +120,7 @@ extension Scanner {
                 if !tagFindings.isEmpty { findings += tagFindings }
             }
             var namesInNote = Set<String>()
-            do {
+            if mediaNames {
                 for name in names where namesInNote.insert(name).inserted {
                     referenced.insert(name)
                     if mediaCache[name] == nil {
@@ -131,7 +134,7 @@ extension Scanner {
                 notes.append(NoteFindings(noteID: note.id, findings: findings))
             }
         }
-        for file in collection.media where !referenced.contains(file.name) {
+        for file in collection.media where mediaNames && !referenced.contains(file.name) {
             let findings = scanText(file.name, field: Finding.mediaNameField, minimumScore: threshold)
             if !findings.isEmpty { summary.unreferencedMedia.append(MediaNameFindings(name: file.name, findings: findings)) }
         }

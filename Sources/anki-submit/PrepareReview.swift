@@ -17,7 +17,7 @@ extension AnkiSubmit.Prepare {
             let total = (try? collection.counts().notes) ?? 0
             let scan: ScanReport
             do {
-                scan = try scanner.scan(collection: collection) { bar.bar("Looking for personal data", $0, of: total, detail: "notes") }
+                scan = try scanner.scan(collection: collection, mediaNames: false) { bar.bar("Looking for personal data", $0, of: total, detail: "notes") }
             }
             bar.bar("Looking for personal data", total, of: total, detail: "notes")
             let session = try ReviewSession(collection: collection, scan: scan, scanner: scanner, languages: languages,

@@ -1,6 +1,7 @@
 import AnkiAudit
 import AnkiPipeline
 import AnkiReader
+import AnkiScanner
 import AnkiSubmission
 import Foundation
 import GRDB
@@ -232,6 +233,24 @@ struct PrepareTests {
         for item in (truth["pii"] as! [[String: Any]]) + (truth["special"] as! [[String: Any]]) {
             #expect(!text.contains(item["text"] as! String), "a planted \(item["kind"]!) survives")
         }
+    }
+
+    @Test("media file names are never flags in prepare: every name is replaced, so only fields and tags count")
+    func mediaNamesAreNotFlags() throws {
+        // Made by Anki: a pasted image whose name (`paste-<sha1>.jpg`) looks like a record number.
+        let file = ManyMediaDeckTests.folder.appendingPathComponent("anki-paste.apkg")
+        let collection = try AnkiCollection.open(file)
+        let everything = try sharedScanner().scan(collection: collection)
+        collection.close()
+        let byText = Set(everything.notes.filter { $0.findings.contains { $0.field != Finding.mediaNameField } }.map(\.noteID))
+        let onlyMedia = Set(everything.notes.map(\.noteID)).subtracting(byText)
+        #expect(!onlyMedia.isEmpty, "the fixture has a note flagged by a media name only")
+
+        var decisions = Decisions()
+        decisions.consentPublic = true
+        let scratch = try Scratch()
+        let prepared = try prepare(file, zone: "UTC", decisions: decisions, out: scratch.sub("out"), excludeFlagged: true)
+        #expect(prepared.report.value("scan", "flagged notes excluded") == byText.count)
     }
 
     @Test("special categories above the threshold need confirmation, else nothing is written")

@@ -3,8 +3,8 @@ import AnkiScanner
 import AnkiSubmission
 import Foundation
 
-/// Runs the personal-data and special-category scanner over every note (fields, tags, the names of
-/// media it refers to) and the survey's free text. With `--exclude-flagged` every note with a finding
+/// Runs the personal-data and special-category scanner over every note (fields and tags; media file
+/// names are all replaced, so they are not scanned) and the survey's free text. With `--exclude-flagged` every note with a finding
 /// is left out. When more notes than the policy's threshold mention health, religion or politics,
 /// the participant must have confirmed the special-category notice, or nothing is written. A scan the
 /// review page already made of the same collection is reused.
@@ -28,14 +28,14 @@ struct ScanContent: PipelineStage {
             // The review page has already scanned the same collection with the same scanner.
             try Self.apply(report, to: context)
         } else if context.options.excludeFlagged {
-            try Self.apply(try context.scanner.scan(collection: context.source), to: context)
+            try Self.apply(try context.scanner.scan(collection: context.source, mediaNames: false), to: context)
         } else {
             // Nothing before the write depends on the findings: the notes are scanned on the second
             // core while the submission is built, and the write stage waits for the result (and its
             // special-category check) before anything is renamed into place.
             let scanner = context.scanner
             let source = UncheckedCollection(collection: context.source)
-            context.pendingScan = InBackground { try scanner.scan(collection: source.collection) }
+            context.pendingScan = InBackground { try scanner.scan(collection: source.collection, mediaNames: false) }
         }
     }
 
