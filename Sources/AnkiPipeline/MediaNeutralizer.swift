@@ -94,68 +94,75 @@ public final class MediaNeutralizer: @unchecked Sendable {
     }
 
     /// `neutralize` on UTF-8 bytes; nil when nothing changes (most notes: no reference, no known name).
-    public func neutralize(bytes: UnsafeBufferPointer<UInt8>) throws -> [UInt8]? {
-        var mayChange = false
-        if bytes.contains(ascii: "[sound:") || bytes.contains(UInt8(ascii: "=")) {
-            mayChange = try !MediaReferences.find(in: bytes).isEmpty
-        }
-        if !mayChange, let knownNames {
-            mayChange = knownNames.occurs(in: bytes)
-        }
-        guard mayChange else { return nil }
-        return Array(try neutralize(String(decoding: bytes, as: UTF8.self)).utf8)
-    }
-
-    /// The fields with every media reference neutralized.
-    public func neutralize(_ text: String) throws -> String {
-        guard text.containsBytes("[sound:") || text.containsBytes("=") || knownNames != nil else { return text }
-        var bytes = Array(text.utf8)
+    /// One pass over the bytes for references and one for known names, without a detour through `String`.
+    public func neutralize(bytes input: UnsafeBufferPointer<UInt8>) throws -> [UInt8]? {
         var count = 0
+        var rewritten: [UInt8]?
         // [sound:name] -> [sound:audio|video]; <tag src="..."> -> <tag src="image">
-        let references = try bytes.withUnsafeBufferPointer { try MediaReferences.find(in: $0) }
-        if !references.isEmpty {
-            var out: [UInt8] = []
-            out.reserveCapacity(bytes.count)
-            var last = 0
-            for reference in references where reference.range.lowerBound >= last {
-                out.append(contentsOf: bytes[last..<reference.range.lowerBound])
-                let value = Self.string(bytes, reference.valueRange)
-                switch reference.kind {
-                case .sound:
-                    let kind = kind(of: value, defaultKind: "audio") == "video" ? "video" : "audio"
-                    out.append(contentsOf: "[sound:\(media.placeholder(for: kind))]".utf8)
-                case .attribute(let tag):
-                    let defaultKind = tag == "img" ? "image" : tag == "audio" ? "audio" : tag == "video" ? "video" : "other"
-                    let placeholder = media.placeholder(for: kind(of: value, defaultKind: defaultKind))
-                    out.append(contentsOf: bytes[reference.attributePrefix!])
-                    out.append(contentsOf: "\"\(placeholder)\"".utf8)
-                }
-                if !media.placeholders.values.contains(value) { count += 1 }
-                last = reference.range.upperBound
-            }
-            out.append(contentsOf: bytes[last...])
-            bytes = out
-        }
-        if let knownNames {
-            let matches = bytes.withUnsafeBufferPointer { knownNames.matches(in: $0) }
-            if !matches.isEmpty {
+        if input.contains(ascii: "[sound:") || input.contains(UInt8(ascii: "=")) {
+            let references = try MediaReferences.find(in: input)
+            if !references.isEmpty {
                 var out: [UInt8] = []
-                out.reserveCapacity(bytes.count)
+                out.reserveCapacity(input.count)
                 var last = 0
-                for match in matches {
-                    out.append(contentsOf: bytes[last..<match.lowerBound])
-                    out.append(contentsOf: media.placeholder(for: kind(ofFileName: Self.string(bytes, match))).utf8)
-                    last = match.upperBound
+                for reference in references where reference.range.lowerBound >= last {
+                    out.append(contentsOf: input[last..<reference.range.lowerBound])
+                    let value = String(decoding: UnsafeBufferPointer(rebasing: input[reference.valueRange]), as: UTF8.self)
+                    switch reference.kind {
+                    case .sound:
+                        let kind = kind(of: value, defaultKind: "audio") == "video" ? "video" : "audio"
+                        out.append(contentsOf: "[sound:".utf8)
+                        out.append(contentsOf: media.placeholder(for: kind).utf8)
+                        out.append(UInt8(ascii: "]"))
+                    case .attribute(let tag):
+                        let defaultKind = tag == "img" ? "image" : tag == "audio" ? "audio" : tag == "video" ? "video" : "other"
+                        out.append(contentsOf: input[reference.attributePrefix!])
+                        out.append(UInt8(ascii: "\""))
+                        out.append(contentsOf: media.placeholder(for: kind(of: value, defaultKind: defaultKind)).utf8)
+                        out.append(UInt8(ascii: "\""))
+                    }
+                    if !media.placeholders.values.contains(value) { count += 1 }
+                    last = reference.range.upperBound
                 }
-                out.append(contentsOf: bytes[last...])
-                count += matches.count
-                bytes = out
+                out.append(contentsOf: input[last...])
+                rewritten = out
             }
+        }
+        // Plain-text mentions of the package's own media names, in what the references left.
+        if let knownNames {
+            let replaced: [UInt8]? = {
+                func replace(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+                    let matches = knownNames.matches(in: text)
+                    guard !matches.isEmpty else { return nil }
+                    var out: [UInt8] = []
+                    out.reserveCapacity(text.count)
+                    var last = 0
+                    for match in matches {
+                        out.append(contentsOf: text[last..<match.lowerBound])
+                        let name = String(decoding: UnsafeBufferPointer(rebasing: text[match]), as: UTF8.self)
+                        out.append(contentsOf: media.placeholder(for: kind(ofFileName: name)).utf8)
+                        last = match.upperBound
+                    }
+                    out.append(contentsOf: text[last...])
+                    count += matches.count
+                    return out
+                }
+                if let rewritten { return rewritten.withUnsafeBufferPointer { replace($0) } }
+                return replace(input)
+            }()
+            if let replaced { rewritten = replaced }
         }
         if count > 0 {
             lock.lock(); replaced += count; lock.unlock()
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return rewritten
+    }
+
+    /// The fields with every media reference neutralized.
+    public func neutralize(_ text: String) throws -> String {
+        var copy = text
+        let result = try copy.withUTF8 { try neutralize(bytes: $0) }
+        return result.map { String(decoding: $0, as: UTF8.self) } ?? text
     }
 
     private static func string(_ bytes: [UInt8], _ range: Range<Int>) -> String {
