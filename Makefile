@@ -58,8 +58,12 @@ run: build
 	    --timezone Europe/Berlin --language de --consent-public no --confirm-special-categories; \
 	fi
 
+# Products, not `--build-tests`: that builds every product of every dependency too, swift-protobuf's protoc
+# (800 C++ files, minutes on two cores) included, which nothing here uses.
 test: test-deps venv
-	$(SWIFT) build --build-tests
+	$(SWIFT) build --product anki-submit
+	$(SWIFT) build --product AnkiSubmissionFuzz
+	$(SWIFT) build --product anki-submitPackageTests
 	$(SWIFT) test --skip-build
 
 # Regenerates the small committed fixtures with the real Anki backend (needs PyPI access).
