@@ -32,6 +32,9 @@ public final class MediaNeutralizer: @unchecked Sendable {
     static func writtenForms(of name: String) -> [[UInt8]] {
         // Byte strings, not `String`s: Swift compares strings by canonical equivalence, NFC == NFD.
         var forms: [[UInt8]] = [Array(name.utf8)]
+        // Most names (`paste-<sha1>.jpg`, `audio_000123.mp3`) are written one way only: ASCII that
+        // neither HTML nor percent-encoding changes.
+        if forms[0].allSatisfy(isUnreserved) { return forms }
         func add(_ form: String) {
             let bytes = Array(form.utf8)
             if !forms.contains(bytes) { forms.append(bytes) }
@@ -55,17 +58,26 @@ public final class MediaNeutralizer: @unchecked Sendable {
         return forms
     }
 
+    /// Letters, digits and `_.-~/`: the bytes `percentEncoded` keeps (and HTML escaping never touches).
+    static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "~"), UInt8(ascii: "/"):
+            return true
+        default:
+            return false
+        }
+    }
+
     /// Percent-encoding as Python's `urllib.parse.quote` does it (Anki's editor for image names): every
     /// byte but letters, digits and `_.-~/`.
     static func percentEncoded(_ name: String) -> String {
         let hex = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []
         for byte in name.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "~"), UInt8(ascii: "/"):
+            if isUnreserved(byte) {
                 out.append(byte)
-            default:
+            } else {
                 out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
             }
         }

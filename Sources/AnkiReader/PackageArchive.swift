@@ -261,7 +261,8 @@ final class PackageArchive {
         } else {
             // The common case decoded straight into strings; anything else again, to say what is wrong.
             let map: [String: String]
-            if let decoded = try? JSONDecoder().decode([String: String].self, from: raw) {
+            if let decoded = raw.withUnsafeBytes({ MediaMapJSON.parse($0) })
+                ?? (try? JSONDecoder().decode([String: String].self, from: raw)) {
                 map = decoded
             } else {
                 let object: Any

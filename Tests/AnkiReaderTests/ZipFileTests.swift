@@ -1,4 +1,4 @@
-import AnkiReader
+@testable import AnkiReader
 import Foundation
 import Testing
 
@@ -87,5 +87,28 @@ struct ZipFileTests {
         bytes[ArchiveErrorTests.u32(bytes, record + 42) + 6] |= 1
         let error = try ArchiveErrorTests.refusal(bytes)
         #expect(error?.code == .unsupportedCompression, "\(String(describing: error?.code))")
+    }
+}
+
+/// The media list's own reader agrees with Foundation's on every list it accepts, and leaves every
+/// other text to Foundation (nil).
+@Suite("Media list JSON")
+struct MediaMapJSONTests {
+    @Test("plain lists agree with JSONSerialization", arguments: [
+        #"{"0": "a.jpg", "1": "b c.mp3"}"#, "{}", " {\n\"10\":\"ü.png\" } ",
+    ])
+    func agrees(_ text: String) throws {
+        let ours = Array(text.utf8).withUnsafeBytes { MediaMapJSON.parse($0) }
+        let foundation = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String]
+        #expect(ours != nil)
+        #expect(ours == foundation)
+    }
+
+    @Test("escapes, other values, a key twice and damage are left to Foundation", arguments: [
+        #"{"0":"x","0":"y"}"#, #"{"0": "a\"b.jpg"}"#, #"{"0": 1}"#, #"{"0": "a.jpg",}"#, #"{"0": "a.jpg"} x"#,
+        #"["a"]"#, #"{"0": "a"#, "", "{\"0\": \"a\tb\"}",
+    ])
+    func leftToFoundation(_ text: String) {
+        #expect(Array(text.utf8).withUnsafeBytes { MediaMapJSON.parse($0) } == nil)
     }
 }
