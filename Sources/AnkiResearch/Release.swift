@@ -384,8 +384,7 @@ public final class Release {
             - Ids (`card_id`, `note_id`, `deck_id`, `preset_id`, `note_type_id`) are counters per
               participant (0..n-1 in the Parquet files, 1..n in the SQLite file), in the order the
               participant created the things. No original Anki id survives.
-            - Left out: every point in time (review, note and card creation times, the collection's
-              creation day). Anki's raw `cards.due` and `odue` count days from that creation day or hold a
+            - Left out: note and card creation times and the collection's creation day. Anki's raw `cards.due` and `odue` count days from that creation day or hold a
               (shifted) point in time, so they are usable only with it: the Parquet `card_states` gives the
               due day as a `day_offset` (`due_day_offset`) and a new card's queue position
               (`new_position`) instead; the SQLite file still has the raw values.

@@ -197,6 +197,8 @@ def check_sources(frames, sources):
         fsrs = FSRS(DEFAULT_PARAMETERS)
         from_source = fsrs.compute_parameters(fsrs_items(expected))
         from_release = fsrs.compute_parameters(fsrs_items(release_rows))
+        if max(abs(a - b) for a, b in zip(from_release, DEFAULT_PARAMETERS)) < 1e-3:
+            problem(f"{spec['name']}: the fit returned the default parameters (too little data to compare)")
         worst = max(abs(a - b) for a, b in zip(from_source, from_release))
         if len(from_source) != len(from_release) or worst > 1e-4:
             problem(f"{spec['name']}: FSRS parameters differ by {worst}")
