@@ -13,7 +13,7 @@ EXAMPLE_DECK ?= Tests/Fixtures/generated/berlin-latest.apkg
 BENCH_DIR ?= bench-data
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps test-deps venv build run test bench bench-media bench-review fixtures fuzz fuzz-submissions clean
+.PHONY: all deps test-deps venv build run test bench bench-media bench-review bench-release fixtures fuzz fuzz-submissions clean
 
 all: build
 
@@ -83,6 +83,11 @@ bench-media: build venv
 # Researcher side (issue 6): ingest of 1,000 small and 5 large submissions next to the sqlite3 shell.
 bench-research: build
 	bash Tests/Benchmarks/research/run.sh $(BENCH_DIR)
+
+# The release (issue 19): `research release` of the five large submissions next to pyarrow writing
+# the same Parquet tables (needs `make bench-research` first for the inputs).
+bench-release: build venv
+	bash Tests/Benchmarks/release/run.sh $(BENCH_DIR)
 
 # Scanner (issue 4): quality on ../shared/pii-eval next to Presidio, throughput, large collection scan.
 bench-scanner: deps

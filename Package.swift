@@ -49,6 +49,10 @@ let package = Package(
         .target(name: "AnkiZstd", dependencies: ["CAnkiZstd"]),
         .target(name: "AnkiPCRE2", dependencies: ["CAnkiPCRE2"]),
 
+        // Writes Parquet files (the public release's tables): Thrift footer, PLAIN and dictionary
+        // encodings, zstd pages, column statistics.
+        .target(name: "AnkiParquet", dependencies: ["AnkiZstd"]),
+
         // Code generated once from Schemas/*.proto (see Schemas/generate-swift.sh).
         .target(
             name: "AnkiSchemas",
@@ -113,7 +117,7 @@ let package = Package(
         .target(
             name: "AnkiResearch",
             dependencies: [
-                "AnkiSubmission", "AnkiAudit", "AnkiReader",
+                "AnkiSubmission", "AnkiAudit", "AnkiReader", "AnkiParquet",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -194,6 +198,10 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
+        ),
+        .testTarget(
+            name: "AnkiParquetTests",
+            dependencies: ["AnkiParquet", "AnkiTestSupport"]
         ),
         .testTarget(
             name: "AnkiReviewTests",

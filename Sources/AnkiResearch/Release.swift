@@ -30,15 +30,18 @@ public final class Release {
     public let datasetURL: URL
     public let folder: URL
     public let date: String
+    /// Also write every table as CSV (`<table>/participant=N/data.csv`, `participants.csv`).
+    public let csv: Bool
 
     public static let databaseName = "anki-submit-release.sqlite"
     /// Tables written per participant as CSV, in this order.
     public static let partitionedTables = ["revlogs", "cards", "notes", "decks", "presets", "note_types"]
 
-    public init(dataset: URL, out: URL, date: Date = Date()) {
+    public init(dataset: URL, out: URL, date: Date = Date(), csv: Bool = false) {
         self.datasetURL = dataset
         self.folder = out
         self.date = Clock.day(date)
+        self.csv = csv
     }
 
     public func run() throws -> ReleaseSummary {
@@ -72,12 +75,23 @@ public final class Release {
         var done = false
         defer { if !done { try? fm.removeItem(at: partial) } }
 
-        let counts = try writeDatabase(partial.appendingPathComponent(Self.databaseName), mapping: mapping)
+        let counts = try Timings.measure("release sqlite") {
+            try writeDatabase(partial.appendingPathComponent(Self.databaseName), mapping: mapping)
+        }
         var files = [Self.databaseName]
-        files += try writeCSV(database: partial.appendingPathComponent(Self.databaseName), into: partial)
+        files += try Timings.measure("release parquet") {
+            try ParquetRelease.write(dataset: datasetURL, mapping: mapping, into: partial)
+        }
+        if csv {
+            files += try Timings.measure("release csv") {
+                try writeCSV(database: partial.appendingPathComponent(Self.databaseName), into: partial)
+            }
+        }
         try Durable.write(Data(dataCard(counts: counts, withheld: withheld).utf8), to: partial.appendingPathComponent("README.md"))
         files.append("README.md")
-        try checkNoSecrets(in: partial, files: files, dataset: dataset)
+        // Parquet pages are compressed, so their bytes cannot be searched; they hold only values of the
+        // data tables the SQLite file also holds, and that file's bytes are checked.
+        try checkNoSecrets(in: partial, files: files.filter { !$0.hasSuffix(".parquet") }, dataset: dataset)
         var sums = ""
         for file in files.sorted() {
             sums += "\(SubmissionCheck.sha256(of: partial.appendingPathComponent(file)) ?? "")  \(file)\n"
@@ -113,17 +127,22 @@ public final class Release {
         var languages: [String: Int] = [:]
     }
 
+    /// `anki_fields_json(flds)`: Anki's 0x1f-joined fields as a JSON array of strings.
+    static var fieldsJSON: DatabaseFunction {
+        DatabaseFunction("anki_fields_json", argumentCount: 1, pure: true) { values in
+            guard let text = String.fromDatabaseValue(values[0]) else { return "[]" }
+            let fields = text.split(separator: "\u{1f}", omittingEmptySubsequences: false).map(String.init)
+            let data = (try? JSONSerialization.data(withJSONObject: fields)) ?? Data("[]".utf8)
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+
     private func writeDatabase(_ url: URL, mapping: [Int: Int]) throws -> Counts {
         var config = Configuration()
         config.label = "anki-submit.release"
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768")
-            db.add(function: DatabaseFunction("anki_fields_json", argumentCount: 1, pure: true) { values in
-                guard let text = String.fromDatabaseValue(values[0]) else { return "[]" }
-                let fields = text.split(separator: "\u{1f}", omittingEmptySubsequences: false).map(String.init)
-                let data = (try? JSONSerialization.data(withJSONObject: fields)) ?? Data("[]".utf8)
-                return String(decoding: data, as: UTF8.self)
-            })
+            db.add(function: Release.fieldsJSON)
         }
         let queue = try DatabaseQueue(path: url.path, configuration: config)
         defer { try? queue.close() }
@@ -336,6 +355,12 @@ public final class Release {
     private func dataCard(counts: Counts, withheld: Int) -> String {
         let languages = counts.languages.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             .map { "`\($0.key)` \($0.value)" }.joined(separator: ", ")
+        let csvNote = csv ? """
+
+            CSV copies of the SQLite tables are in `<table>/participant=N/data.csv` and `participants.csv`:
+            UTF-8, comma-separated, with a header row, quoted where needed (RFC 4180); empty means no
+            value; JSON columns hold JSON text.
+            """ : ""
         var text = """
             # anki-submit research release, \(date)
 
@@ -354,10 +379,15 @@ public final class Release {
             ## What is in it, and what is not
 
             - Only participants who consented to the public release. Each has a release number
-              (`participant`, 1..n) drawn at random for this release: it says nothing about who sent data
-              when, and it differs from any other release.
-            - Ids (`card_id`, `note_id`, `deck_id`, `preset_id`, `note_type_id`) are counters 1..n per
-              participant, in the order the participant created the things. No original Anki id survives.
+              (`user_id` in the Parquet files, `participant` in the SQLite file, 1..n) drawn at random for
+              this release: it says nothing about who sent data when, and it differs from any other release.
+            - Ids (`card_id`, `note_id`, `deck_id`, `preset_id`, `note_type_id`) are counters per
+              participant (0..n-1 in the Parquet files, 1..n in the SQLite file), in the order the
+              participant created the things. No original Anki id survives.
+            - Left out: note and card creation times and the collection's creation day. Anki's raw `cards.due` and `odue` count days from that creation day or hold a
+              (shifted) point in time, so they are usable only with it: the Parquet `card_states` gives the
+              due day as a `day_offset` (`due_day_offset`) and a new card's queue position
+              (`new_position`) instead; the SQLite file still has the raw values.
             - No points in time: days are counted from each participant's first review day
               (`day_offset`), and intervals are given in days and seconds (`elapsed_days`,
               `elapsed_seconds`). Review days follow the participant's own day boundary (their rollover
@@ -372,31 +402,48 @@ public final class Release {
             ## Layout
 
             ```
-            \(Self.databaseName.padding(toLength: 39, withPad: " ", startingAt: 0))all tables below, with a `participant` column
-            participants.csv                       one row per participant
-            revlogs/participant=N/data.csv         reviews of participant N, chronological
-            cards/participant=N/data.csv
-            notes/participant=N/data.csv
-            decks/participant=N/data.csv
-            presets/participant=N/data.csv
-            note_types/participant=N/data.csv
+            revlogs/user_id=N/data.parquet         reviews of participant N as the FSRS tools read them
+            cards/user_id=N/data.parquet           card -> note, home deck
+            decks/user_id=N/data.parquet           normal deck -> parent, preset
+            reviews/user_id=N/data.parquet         every review log entry, unfiltered
+            card_states/user_id=N/data.parquet     scheduling and FSRS memory state of every card
+            deck_tree/user_id=N/data.parquet       every deck, filtered ones included
+            presets/user_id=N/data.parquet
+            note_types/user_id=N/data.parquet
+            notes/user_id=N/data.parquet
+            participants.parquet                   one row per participant (user_id)
+            \(Self.databaseName.padding(toLength: 39, withPad: " ", startingAt: 0))the SQLite tables below, with a `participant` column
             SHA256SUMS                             checksums of every file
             ```
 
-            CSV files are UTF-8, comma-separated, with a header row, quoted where needed (RFC 4180);
-            empty means no value. JSON columns hold JSON text.
+            The Parquet files follow the layout of `open-spaced-repetition/anki-revlogs-10k`, so the FSRS
+            tools read them unchanged: `pd.read_parquet(path / "revlogs" / f"user_id={uid}")`,
+            `pd.read_parquet(path / "cards", filters=[("user_id", "=", uid)])` (and `decks`), DuckDB
+            `read_parquet('revlogs/*/*.parquet', hive_partitioning = true)`, polars `scan_parquet`.
+            `revlogs`, `cards` and `decks` have exactly that dataset's columns, in its order, all int64,
+            with its row semantics; everything else is in further tables, never in extra columns of those
+            three (extra columns would collide in the merges those tools do). Ids (`card_id`, `note_id`,
+            `deck_id`, `preset_id`, `note_type_id`) are dense from 0 per participant and the same in every
+            Parquet table; in the SQLite file they are the same ids plus one (1..n). Files are zstd-compressed,
+            one row group per file below 64 MiB.
 
-            ## Compatibility with the FSRS benchmark datasets
+            One deliberate difference: `day_offset` is the learner's exact review day, as their own Anki
+            counted it (rollover hour, time zone, daylight saving), where the dataset builder divides
+            timestamps by a fixed 86,400 seconds; elapsed_days is the difference of those days.
 
-            Columns that exist in `open-spaced-repetition/anki-revlogs-10k` have its names and meanings:
-            `revlogs`: card_id, day_offset, rating, state, duration, elapsed_days, elapsed_seconds;
-            `cards`: card_id, note_id, deck_id; `decks`: deck_id, parent_id, preset_id. Reviews are in
-            chronological order, as there. Tools written for that dataset read
-            `revlogs/user_id=N/data.parquet`; to use them, convert the CSV files of a participant
-            (for example with pandas, `pd.read_csv(...).to_parquet(...)`) into a `user_id=N` folder.
-            `rating` 0 marks a manual rescheduling entry, which such tools drop (they keep 1-4).
+            Sentinels: -1 in `elapsed_days`/`elapsed_seconds` (no previous review), `parent_id` (top level),
+            `preset_id` (none) and `filtered_deck_id` (none); empty (null) only in the columns marked so.
+            Units: `duration` milliseconds, `elapsed_seconds` seconds, `*_days`/`ivl`/`day_offset` days
+            (Anki's negative `ivl`/`last_ivl` are seconds).
+            \(csvNote)
 
-            ## Columns
+            ## Parquet tables
+
+            \(ParquetRelease.dataCardSection())
+            ## SQLite tables (`\(Self.databaseName)`)
+
+            `revlogs` there is the unfiltered review log (the Parquet `reviews` plus a `state` computed over
+            all rated reviews); `state` there is 0 for a card's first rated review, not its last learning start.
 
 
             """

@@ -147,3 +147,32 @@ public enum Zstd {
         return out
     }
 }
+
+/// One-shot compression with a context kept between calls (many small buffers, e.g. Parquet pages).
+public final class ZstdCompressor {
+    private let context: OpaquePointer
+    public let level: Int32
+
+    public init(level: Int32 = 3) throws {
+        guard let context = ZSTD_createCCtx() else { throw ZstdError(.outOfMemory) }
+        self.context = context
+        self.level = level
+    }
+
+    deinit { ZSTD_freeCCtx(context) }
+
+    /// Compresses `input` into one frame appended to `output`.
+    public func compress(_ input: UnsafeRawBufferPointer, appendingTo output: inout [UInt8]) throws {
+        let bound = ZSTD_compressBound(input.count)
+        let start = output.count
+        output.append(contentsOf: repeatElement(0, count: bound))
+        let written = try output.withUnsafeMutableBytes { dst -> Int in
+            let rc = ZSTD_compressCCtx(context, dst.baseAddress! + start, bound, input.baseAddress, input.count, level)
+            if ZSTD_isError(rc) != 0 {
+                throw ZstdError(.compressionFailed, detail: String(cString: ZSTD_getErrorName(rc)))
+            }
+            return rc
+        }
+        output.removeLast(bound - written)
+    }
+}

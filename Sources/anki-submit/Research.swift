@@ -326,6 +326,9 @@ extension AnkiSubmit.Research {
         @Option(help: ArgumentHelp("Release date to record, YYYY-MM-DD (default: today, UTC).", valueName: "date"))
         var date: String?
 
+        @Flag(help: "Also write every table as CSV (<table>/participant=N/data.csv and participants.csv).")
+        var csv = false
+
         func validate() throws {
             if let date, Self.parse(date) == nil { throw ValidationError("--date takes a date like 2025-06-30.") }
         }
@@ -340,7 +343,7 @@ extension AnkiSubmit.Research {
 
         func run() throws {
             let release = AnkiResearch.Release(dataset: dataset.url, out: URL(fileURLWithPath: out),
-                                               date: date.flatMap(Self.parse) ?? Date())
+                                               date: date.flatMap(Self.parse) ?? Date(), csv: csv)
             let summary = try research { try release.run() }
             print(summary.text)
         }

@@ -32,7 +32,7 @@ struct ReleaseTests {
         let prepared = try ws.add(["berlin", "newyork", "auckland", "legacy"])
         _ = try ws.ingest()
         let out = ws.root.appendingPathComponent("release-2025")
-        let summary = try Release(dataset: ws.dataset, out: out, date: Date(timeIntervalSince1970: 1_750_000_000)).run()
+        let summary = try Release(dataset: ws.dataset, out: out, date: Date(timeIntervalSince1970: 1_750_000_000), csv: true).run()
         #expect(summary.participants == 3)
         #expect(summary.withheld == 1)
 
