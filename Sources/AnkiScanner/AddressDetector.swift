@@ -42,7 +42,9 @@ extension Scanner {
         func streetType(_ k: Int) -> Bool {
             let t = all[k]
             guard t.flags.contains(.street), t.hasLetter, !t.hasDigit else { return false }
-            if t.letterCase != .lower { return t.scalarCount >= 2 || (t.end < text.count && text[t.end] == UInt8(ascii: "/")) }
+            // one letter only as "C/" ("c.c." is a unit)
+            if t.scalarCount == 1 { return t.end < text.count && text[t.end] == UInt8(ascii: "/") }
+            if t.letterCase != .lower { return true }
             // lowercase only as an abbreviation: "c/", "av.", "ul."
             return t.end < text.count && (text[t.end] == UInt8(ascii: ".") || text[t.end] == UInt8(ascii: "/"))
         }
@@ -50,10 +52,11 @@ extension Scanner {
         /// tested only next to a house number.
         func compoundStreet(_ k: Int) -> Bool {
             let t = all[k]
-            guard t.letterCase == .capitalized, t.hasLetter, !t.hasDigit, t.scalarCount >= 5,
-                  houseNumber(k + 1) || houseNumber(k - 1) else { return false }
+            guard t.hasLetter, !t.hasDigit, t.scalarCount >= 5, houseNumber(k + 1) || houseNumber(k - 1) else { return false }
+            // lowercase only between two numbers ("255 hersnapvej 18")
+            guard t.letterCase == .capitalized || (houseNumber(k + 1) && houseNumber(k - 1)) else { return false }
             let end = t.end < text.count && text[t.end] == UInt8(ascii: ".") ? t.end + 1 : t.end
-            for suffix in lexicon.streetSuffixes where suffix.count + 2 <= end - t.start {
+            for suffix in lexicon.streetSuffixes where suffix.count + 3 <= end - t.start {
                 var same = true
                 var q = end - suffix.count
                 for b in suffix {
@@ -74,6 +77,9 @@ extension Scanner {
             while j < all.count && parts < 6 && joined(j - 1, j, " ,.-º", most: 3) {
                 let t = all[j]
                 if t.hasDigit && t.scalarCount <= 3 { last = j; j += 1; parts += 1; continue }
+                if t.flags.contains(.addressUnit), houseNumber(j + 1), joined(j, j + 1, " .", most: 2) {  // "Apt. 656"
+                    last = j + 1; j += 2; parts += 1; continue
+                }
                 if t.hasDigit && t.scalarCount <= 6 && text[t.start] >= 0x30 && text[t.start] <= 0x39,
                    j + 1 < all.count, joined(j, j + 1, " ,", most: 2), capitalizedWord(j + 1) {
                     // postcode and place (a second capitalized word too: "Santiago de Compostela" aside)
@@ -95,6 +101,13 @@ extension Scanner {
         while k < all.count {
             if !all[k].flags.isDisjoint(with: [.addressLabel, .postcodeLabel]), let last = labelled(text, all, k) {
                 add(k + 1, extend(last), all[k].flags.contains(.addressLabel) ? "address.label" : "address.postcode")
+                k = last + 1
+                continue
+            }
+            // "Suite 501", "Apt. 4", "Postfach 1234": a flat or post box on its own
+            if all[k].flags.contains(.addressUnit), all[k].letterCase != .lower, houseNumber(k + 1), joined(k, k + 1, " .", most: 2) {
+                let last = extend(k + 1)
+                add(k, last, "address.unit")
                 k = last + 1
                 continue
             }

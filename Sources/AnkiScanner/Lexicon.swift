@@ -320,6 +320,8 @@ struct WordFlags: OptionSet, Sendable, Hashable {
     static let nameIntro = WordFlags(rawValue: 1 << 21)
     /// A street type written after the street's name ("Main Street", "Berliner Straße", "Atatürk Caddesi").
     static let streetAfter = WordFlags(rawValue: 1 << 22)
+    /// A flat or post-box word a number follows ("Suite 501", "Apt. 4", "Postfach 12 34").
+    static let addressUnit = WordFlags(rawValue: 1 << 23)
 
     static let name: WordFlags = [.given, .surname]
     static let stop: WordFlags = [.stopWord, .stopNoun]
@@ -329,7 +331,7 @@ struct WordFlags: OptionSet, Sendable, Hashable {
         "phone": .phoneContext, "birth": .birthContext, "id": .idContext, "first_person": .firstPerson,
         "function": .germanFunction, "name_label": .nameLabel, "street": .street, "institution": .institution,
         "address_label": .addressLabel, "postcode_label": .postcodeLabel, "name_intro": .nameIntro,
-        "street_after": [.street, .streetAfter],
+        "street_after": [.street, .streetAfter], "address_unit": .addressUnit,
     ]
     /// `street_suffix` entries are the ends of compound street names ("…straße", "…gatan"), kept
     /// apart (`Lexicon.streetSuffixes`), not words.

@@ -106,6 +106,8 @@ enum LabelAndAddressTestsSupport {
         ("Bor på Storgatan 5 i Umeå", "Storgatan 5"),
         ("Avda. Prof. Martín Lagos, s/n 28040 Madrid", "Avda. Prof. Martín Lagos, s/n 28040 Madrid"),
         ("CP: 39658", "39658"),
+        ("4844 Søndergade 52, Apt. 656", "4844 Søndergade 52, Apt. 656"),
+        ("Ship it to Suite 501 please", "Suite 501"),
     ])
     func found(text: String, address: String) {
         let f = sharedScanner.scan(field: text, index: 0)
@@ -117,6 +119,7 @@ enum LabelAndAddressTestsSupport {
     @Test(arguments: [
         "la calle", "Calle Mayor", "the street", "Main Street is busy", "42 apples", "Die Straße ist 12 Meter breit",
         "Rue de la Paix", "Take the 5 Road exit", "Road 66", "Er wohnt in Berlin", "chapter 3 Street Art",
+        "During 1971, Mayo-Walters invested", "un volumen de 101,7 c.c. En los análisis", "Unit 5 vocabulary",
     ])
     func vocabularyIsNoAddress(text: String) {
         #expect(!LabelAndAddressTestsSupport.kinds(text).contains("address"), "false alarm in \(text.debugDescription): \(findingsOf(text))")
