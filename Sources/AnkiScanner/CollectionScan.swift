@@ -77,9 +77,14 @@ public struct ScanReport: Sendable, Equatable {
     /// `{"notes": [{"note_id", "findings": [...]}], "summary": {...}}`, notes with findings only.
     public var jsonObject: [String: Any] { ["notes": notes.map(\.jsonObject), "summary": summary.jsonObject] }
 
+    /// Compact, keys in byte order (`JSONWriter`); `pretty` indents it (Foundation's writer, slow).
     public func json(pretty: Bool = false) -> String {
-        var options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
-        if pretty { options.insert(.prettyPrinted) }
+        guard pretty else {
+            var out = JSONWriter(capacity: 256 + notes.count * 200)
+            writeJSON(to: &out)
+            return out.text
+        }
+        let options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
         let data = (try? JSONSerialization.data(withJSONObject: jsonObject, options: options)) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }

@@ -2,7 +2,7 @@
 /// a special category of personal data in the sense of GDPR Art. 9 (`.special`).
 public struct Finding: Sendable, Equatable, Hashable {
     public enum Category: String, Sendable, Equatable, Hashable, CaseIterable {
-        /// Identifying data: e-mail, phone, account and id numbers, dates of birth, URLs, names.
+        /// Identifying data: e-mail, phone, account and id numbers, dates of birth, URLs, names, addresses.
         case pii
         /// Health, religion, politics.
         case special
@@ -16,7 +16,7 @@ public struct Finding: Sendable, Equatable, Hashable {
     public static let surveyField = -3
 
     /// `email`, `phone`, `iban`, `card_number`, `national_id`, `date_of_birth`, `date`, `digits`,
-    /// `url`, `ip_address`, `name`; `health`, `religion`, `politics`.
+    /// `url`, `ip_address`, `name`, `address`; `health`, `religion`, `politics`.
     public var kind: String
     public var category: Category
     /// The matched text as the participant sees it (markup removed, entities decoded).
@@ -58,7 +58,7 @@ public enum FindingLabels {
         "email": "e-mail address", "phone": "phone number", "iban": "bank account (IBAN)",
         "card_number": "payment card number", "national_id": "ID or social security number",
         "date_of_birth": "date of birth", "date": "date", "digits": "long number", "url": "web address",
-        "ip_address": "IP address", "name": "name of a person", "health": "health",
+        "ip_address": "IP address", "name": "name of a person", "address": "street address", "health": "health",
         "religion": "religion or belief", "politics": "political opinion",
     ]
 

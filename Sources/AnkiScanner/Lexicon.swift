@@ -305,6 +305,23 @@ struct WordFlags: OptionSet, Sendable, Hashable {
     /// The name of a language ("German", "Deutsch", "español"): never a person's name, though some
     /// are also surnames somewhere ("learning German", "A2 German exam").
     static let language = WordFlags(rawValue: 1 << 15)
+    /// A field label a name follows ("Nombre:", "Apellidos:", "Name:", "名前：").
+    static let nameLabel = WordFlags(rawValue: 1 << 16)
+    /// A street type ("Calle", "Rue", "Street", "St", "Straße", "ul.").
+    static let street = WordFlags(rawValue: 1 << 17)
+    /// A word that makes the capitalized words beside it a place or an organization, not a person
+    /// ("Hospital", "Universidad", "Inc", "GmbH"; street types count too).
+    static let institution = WordFlags(rawValue: 1 << 18)
+    /// A field label an address follows ("Domicilio:", "Address:", "Anschrift:").
+    static let addressLabel = WordFlags(rawValue: 1 << 19)
+    /// A label a postcode follows ("CP", "ZIP", "PLZ").
+    static let postcodeLabel = WordFlags(rawValue: 1 << 20)
+    /// A verb a name follows ("called", "me llamo", "ich heiße", "je m'appelle").
+    static let nameIntro = WordFlags(rawValue: 1 << 21)
+    /// A street type written after the street's name ("Main Street", "Berliner Straße", "Atatürk Caddesi").
+    static let streetAfter = WordFlags(rawValue: 1 << 22)
+    /// A flat or post-box word a number follows ("Suite 501", "Apt. 4", "Postfach 12 34").
+    static let addressUnit = WordFlags(rawValue: 1 << 23)
 
     static let name: WordFlags = [.given, .surname]
     static let stop: WordFlags = [.stopWord, .stopNoun]
@@ -312,8 +329,12 @@ struct WordFlags: OptionSet, Sendable, Hashable {
     static let contextClasses: [String: WordFlags] = [
         "title": .title, "cue": .cue, "honorific": .honorific, "determiner": .determiner, "particle": .particle,
         "phone": .phoneContext, "birth": .birthContext, "id": .idContext, "first_person": .firstPerson,
-        "function": .germanFunction,
+        "function": .germanFunction, "name_label": .nameLabel, "street": .street, "institution": .institution,
+        "address_label": .addressLabel, "postcode_label": .postcodeLabel, "name_intro": .nameIntro,
+        "street_after": [.street, .streetAfter], "address_unit": .addressUnit,
     ]
+    /// `street_suffix` entries are the ends of compound street names ("…straße", "…gatan"), kept
+    /// apart (`Lexicon.streetSuffixes`), not words.
 }
 
 /// One special-category entry of `Wordlists/special/<category>/<lang>.txt`.
@@ -369,6 +390,8 @@ struct Lexicon: @unchecked Sendable {
     let termIndexBase: UnsafePointer<Int32>
     /// Lower-cased month names for written dates.
     let months: [String: Int]
+    /// The lower-cased UTF-8 ends of compound street names ("straße", "gatan", "straat"), longest first.
+    let streetSuffixes: [[UInt8]]
     /// The tables the tokenizer reads for every word, behind one pointer (see `TokenizerTables`).
     private let tokenizerStore: PinnedBuffer<TokenizerTables>
     let tokenizerTables: UnsafePointer<TokenizerTables>
@@ -419,12 +442,14 @@ struct Lexicon: @unchecked Sendable {
                        prefixPairs: PairGate(prefix.keys.filter { $0.count >= 2 }.map { ($0[0], $0[1]) }),
                        suffixPairs: PairGate(suffix.keys.filter { $0.count >= Lexicon.minimumSuffix }
                            .map { ($0[$0.count - 2], $0[$0.count - 1]) }),
-                       cjk: ScalarTable(cjk, withPrefixes: true), terms: builder.terms, termIndex: termIndex, months: configuration.monthNames)
+                       cjk: ScalarTable(cjk, withPrefixes: true), terms: builder.terms, termIndex: termIndex, months: configuration.monthNames,
+                       streetSuffixes: builder.streetSuffixes.sorted { $0.count != $1.count ? $0.count > $1.count : $0.lexicographicallyPrecedes($1) })
     }
 
     init(words: ScalarTable<WordInfo>, common: ScalarTable<WordInfo>, prefixStems: ScalarTable<TermRange>,
          suffixStems: ScalarTable<TermRange>, prefixPairs: PairGate, suffixPairs: PairGate, cjk: ScalarTable<WordInfo>,
-         terms: [SpecialTerm], termIndex: [Int32], months: [String: Int]) {
+         terms: [SpecialTerm], termIndex: [Int32], months: [String: Int], streetSuffixes: [[UInt8]] = []) {
+        self.streetSuffixes = streetSuffixes
         self.words = words
         self.common = common
         self.prefixStems = prefixStems
@@ -454,6 +479,7 @@ struct Lexicon: @unchecked Sendable {
         var prefix: [[UInt32]: [Int32]] = [:]
         var suffix: [[UInt32]: [Int32]] = [:]
         var terms: [SpecialTerm] = []
+        var streetSuffixes = Set<[UInt8]>()
 
         static func isCJK(_ key: [UInt32]) -> Bool {
             guard let first = key.first else { return false }
@@ -517,6 +543,11 @@ struct Lexicon: @unchecked Sendable {
         mutating func addContext(_ url: URL) throws {
             for (number, line) in try Self.lines(url).enumerated() {
                 let parts = line.split(separator: "\t", maxSplits: 1).map(String.init)
+                if parts.count == 2 && parts[0] == "street_suffix" {
+                    let suffix = parts[1].trimmingCharacters(in: .whitespaces).lowercased()
+                    if !suffix.isEmpty { streetSuffixes.insert(Array(suffix.utf8)) }
+                    continue
+                }
                 guard parts.count == 2, let flag = WordFlags.contextClasses[parts[0]] else {
                     throw ScannerConfigurationError("\(url.lastPathComponent): entry \(number + 1) is not \"class<TAB>word\" with a known class")
                 }

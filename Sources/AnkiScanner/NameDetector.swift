@@ -134,6 +134,12 @@ extension Scanner {
                     extended = true
                 }
             }
+            // Inside the name of a street, a hospital, a school or a firm ("Calle Julio Vidal",
+            // "Hospital Ramón y Cajal", "Johnson Ltd"): not a person; the rest of that name is skipped.
+            if !identifier, placeWord(tokens, before: k, text: text) || placeWord(tokens, after: last) {
+                k = endOfPlaceName(tokens, text, from: last + 1)
+                continue
+            }
             let start = tokens[k].start, end = tokens[last].end
             var score = members.bestBase
             var detector = "names.single"
@@ -173,9 +179,140 @@ extension Scanner {
             }
             k = last + 1
         }
+        if !identifier && !tokenized.flags.isDisjoint(with: [.nameLabel, .nameIntro]) {
+            labelledNames(text, tokens, claimed: isClaimed, &out)
+        }
         if tokenized.hasHangul { koreanNames(text, tokens, &out) }
         cjkNames(text, tokenized.cjkHits, &out)
         return out
+    }
+
+    /// A street type or an institution word right before token `k` ("Calle", "C/", "Avda.", "Hospital").
+    private func placeWord(_ tokens: UnsafeBufferPointer<Token>, before k: Int, text: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard k > 0 else { return false }
+        var p = k - 1
+        // "Plaza de Verín", "Paseo de la Castellana": particles between
+        while p > 0 && k - p <= 2 && tokens[p].flags.contains(.particle) && tokens[p].letterCase == .lower
+            && tokens[p + 1].start - tokens[p].end <= 1 {
+            p -= 1
+        }
+        let prev = tokens[p]
+        guard tokens[p + 1].start - prev.end <= 3, !prev.flags.isDisjoint(with: [.street, .institution]),
+              !prev.flags.contains(.title) else { return false }
+        for q in prev.end..<tokens[p + 1].start {
+            let c = text[q]
+            if c != 0x20 && c != UInt8(ascii: ".") && c != UInt8(ascii: "/") { return false }
+        }
+        // a lowercase street or institution word ("the clinic Anna runs") names no place
+        return prev.letterCase != .lower || prev.scalarCount <= 2
+    }
+
+    /// A capitalized street type or institution word right after token `last` ("Vidal Street", "Smith Ltd").
+    private func placeWord(_ tokens: UnsafeBufferPointer<Token>, after last: Int) -> Bool {
+        guard last + 1 < tokens.count else { return false }
+        let next = tokens[last + 1]
+        return next.start - tokens[last].end <= 2 && next.letterCase != .lower
+            && !next.flags.isDisjoint(with: [.street, .institution]) && !next.flags.contains(.title)
+    }
+
+    /// The index after the capitalized words (and "y", "de", "and", "&" between them) from `k` on.
+    private func endOfPlaceName(_ tokens: UnsafeBufferPointer<Token>, _ text: UnsafeBufferPointer<UInt8>, from k: Int) -> Int {
+        var j = k
+        while j < tokens.count && j - k < 6 {
+            let t = tokens[j]
+            guard t.start - tokens[j - 1].end <= 3 else { break }
+            for q in tokens[j - 1].end..<t.start where text[q] != 0x20 && text[q] != UInt8(ascii: "&") && text[q] != UInt8(ascii: "-") {
+                return j
+            }
+            if t.letterCase != .lower && t.hasLetter { j += 1; continue }
+            if t.flags.contains(.particle) || t.scalarCount <= 2 || t.flags.contains(.institution) {
+                // a connector: only with a capitalized word after it
+                if j + 1 < tokens.count && tokens[j + 1].letterCase != .lower { j += 1; continue }
+            }
+            break
+        }
+        return j
+    }
+
+    /// Words after a field label and a colon ("Nombre: Ana", "Apellidos: Charro Rodrigo",
+    /// "Name: Isabel Rolc"), after "name is" ("My name is Rubija") or a verb of naming ("called
+    /// Takahito", "me llamo Brodie"): up to four capitalized words, listed or not.
+    private func labelledNames(_ text: UnsafeBufferPointer<UInt8>, _ tokens: UnsafeBufferPointer<Token>,
+                               claimed: (Int, Int) -> Bool, _ out: inout [Candidate]) {
+        let copulas: Set<String> = ["is", "es", "ist", "est", "è", "é", "är", "jest", "was", "era", "war", "était"]
+        for var k in tokens.indices where !tokens[k].flags.isDisjoint(with: [.nameLabel, .nameIntro]) && k + 1 < tokens.count {
+            var score = configuration.names.given + configuration.names.titleBonus
+            var colon = false
+            var weak = false
+            if tokens[k].flags.contains(.nameIntro) {
+                // "called X": a verb, no colon; after a person ("I'm called", "se llama", "er heißt")
+                // or in the first person ("me llamo", "heiße"): "es heißt Tisch", "so-called" name nobody
+                guard introducesName(text, tokens, k) else { continue }
+                colon = true
+                weak = true
+                score = configuration.names.given + configuration.names.cueBonus
+            } else if k + 2 < tokens.count, tokens[k + 1].start - tokens[k].end == 1,
+                      copulas.contains(TextUnits.string(text, tokens[k + 1].start..<tokens[k + 1].end).lowercased()) {
+                k += 1  // "name is X"
+                colon = true
+                weak = true
+                score = configuration.names.given + configuration.names.cueBonus
+            }
+            var q = tokens[k].end
+            while q < tokens[k + 1].start {
+                let c = text[q]
+                if c == UInt8(ascii: ":") { colon = true; q += 1 }
+                else if c == 0x20 || c == 0x09 { q += 1 }
+                else if q + 2 < text.count && c == 0xEF && text[q + 1] == 0xBC && text[q + 2] == 0x9A { colon = true; q += 3 }
+                else { break }
+            }
+            guard colon, q == tokens[k + 1].start else { continue }
+            var last = k
+            var j = k + 1
+            while j < tokens.count && j - k <= 4 {
+                let t = tokens[j]
+                if j > k + 1 {
+                    let gap = t.start - tokens[j - 1].end
+                    guard gap >= 1 && gap <= 2 else { break }
+                    var ok = true
+                    for p in tokens[j - 1].end..<t.start where text[p] != 0x20 && text[p] != UInt8(ascii: "-") { ok = false }
+                    guard ok else { break }
+                }
+                let cased = t.letterCase != .lower || (t.shape.contains(.letter) && !t.shape.contains(.firstUpper)
+                    && !t.shape.contains(.ownLowerLetter))  // caseless scripts
+                guard t.hasLetter, !t.hasDigit, cased, t.flags.isDisjoint(with: [.nameLabel, .institution, .street, .idContext]) else { break }
+                // after a verb, an ordinary word ("es heißt Tisch", "so-called Renaissance") ends it
+                if weak && !t.flags.isDisjoint(with: [.stopWord, .stopNoun, .language, .determiner]) && !t.flags.contains(.given) { break }
+                last = j
+                j += 1
+            }
+            guard last > k else { continue }
+            let range = tokens[k + 1].start..<tokens[last].end
+            if claimed(range.lowerBound, range.upperBound) { continue }
+            out.append(Candidate(range: range, kind: "name", category: .pii, score: score,
+                                 detector: weak ? "names.intro" : "names.label", priority: Self.namePriority))
+        }
+    }
+
+    private static let introFirstPerson: Set<String> = ["llamo", "heiße", "heisse", "chiamo", "chamo", "nazywam", "adım", "heet"]
+    private static let introSubjects: Set<String> = [
+        "i", "is", "was", "am", "are", "be", "been", "being", "he", "she", "they", "ich", "er", "sie", "du", "me", "se", "te",
+        "m", "s", "t", "si", "mi", "ti", "jag", "han", "hon", "ik", "hij", "zij", "ze", "je", "il", "elle", "меня", "его", "её", "ее",
+        "benim", "eu", "ele", "ela", "yo", "él", "ella", "io", "lui", "lei",
+    ]
+
+    /// True when the naming verb at `k` speaks of a person: a first-person form, or a subject or
+    /// copula right before it ("I'm called", "se llama", "er heißt", "was named").
+    private func introducesName(_ text: UnsafeBufferPointer<UInt8>, _ tokens: UnsafeBufferPointer<Token>, _ k: Int) -> Bool {
+        let word = TextUnits.string(text, tokens[k].start..<tokens[k].end).lowercased()
+        if Self.introFirstPerson.contains(word) { return true }
+        guard k > 0 else { return false }
+        let gap = tokens[k].start - tokens[k - 1].end
+        guard gap >= 1 && gap <= 2 else { return false }
+        for q in tokens[k - 1].end..<tokens[k].start where text[q] != 0x20 && text[q] != UInt8(ascii: "'") && text[q] != 0xE2 && text[q] != 0x80 && text[q] != 0x99 {
+            return false
+        }
+        return Self.introSubjects.contains(TextUnits.string(text, tokens[k - 1].start..<tokens[k - 1].end).lowercased())
     }
 
     private func titleCaseNeighbour(_ text: UnsafeBufferPointer<UInt8>, _ tokens: UnsafeBufferPointer<Token>, before k: Int, after last: Int) -> Bool {

@@ -474,8 +474,9 @@ extension Scanner {
                                      detector: "ip.v6", priority: Priority.ip))
             }
         }
-        // Any other long digit sequence
-        if digits >= d.minRun && possibleDigits >= patterns.runDigits {
+        // Any other long digit sequence, and a shorter one (5+ digits) right after an id-like label
+        // ("NHC: 2846731", "MRN 123456", "Nº historia clínica: 845213")
+        if digits >= Self.labelledMinimum && possibleDigits >= Self.labelledMinimum {
             for m in matches(patterns.digits, text, region, valid: valid) {
                 // Digit groups (characters) between the separators " ", ".", "-", "/" the pattern allows.
                 var groups: [Int] = []
@@ -492,7 +493,13 @@ extension Scanner {
                 }
                 if current > 0 { groups.append(current) }
                 let total = groups.reduce(0, +)
-                guard total >= d.minRun else { continue }
+                guard total >= d.minRun else {
+                    if total >= Self.labelledMinimum, groups.count <= 3, labelledNumber(text, tokens, before: m.range.lowerBound) {
+                        out.append(Candidate(range: m.range, kind: "digits", category: .pii, score: d.idContext,
+                                             detector: "digits.labelled", priority: Priority.digits))
+                    }
+                    continue
+                }
                 let context = hasContext(.idContext, tokens, before: m.range.lowerBound)
                 if groups.count > 1 && !context {
                     guard groups.max()! >= 4 else { continue }
@@ -507,6 +514,52 @@ extension Scanner {
                                      detector: "digits.run", priority: Priority.digits))
             }
         }
+    }
+
+    /// The fewest digits a number after an id-like label needs to count (`labelledNumber`).
+    static let labelledMinimum = 5
+
+    /// True when an id-like label stands right before `position`: "NHC: ", "MRN ", "ID#", "Nr. ",
+    /// "Nº historia clínica: ". The word right before (across spaces and ":", "#", ".", "º", "°", "=",
+    /// "-") must be an `id` context word, or one of the two before it when a ":" or "#" follows the
+    /// label. Without ":" or "#" the label must be an abbreviation (upper case, or followed by ".",
+    /// "º", "°") or a compound of eight letters or more: "page number 12345" is no record number.
+    func labelledNumber(_ text: UnsafeBufferPointer<UInt8>, _ tokens: TokenizedText, before position: Int) -> Bool {
+        var i = position
+        var strong = false
+        var abbreviation = false
+        var steps = 0
+        while i > 0 && steps < 6 {
+            let c = text[i - 1]
+            if c == 0x20 || c == 0x09 || c == UInt8(ascii: "=") || c == UInt8(ascii: "-") { i -= 1 }
+            else if c == UInt8(ascii: ":") || c == UInt8(ascii: "#") { strong = true; i -= 1 }
+            else if c == UInt8(ascii: ".") { abbreviation = true; i -= 1 }
+            else if i >= 2 && text[i - 2] == 0xC2 && (c == 0xBA || c == 0xB0) { abbreviation = true; i -= 2 }  // º °
+            else if i >= 3 && text[i - 3] == 0xEF && text[i - 2] == 0xBC && text[i - 1] == 0x9A { strong = true; i -= 3 }  // ：
+            else { break }
+            steps += 1
+        }
+        guard i < position else { return false }  // a number glued to a word
+        let all = tokens.tokens
+        let k = firstIndex(all.count) { all[$0].end >= i }
+        guard k < all.count, all[k].end == i else { return false }
+        let label = all[k]
+        if label.flags.contains(.idContext) {
+            // (a long label is a compound naming the number: "Matrikelnummer", "Kundennummer")
+            if strong || abbreviation || label.letterCase == .upper || label.scalarCount >= 8 { return true }
+            // "Nº" ends in a letter (º is one): an abbreviation all the same
+            if i >= 2 && text[i - 2] == 0xC2 && (text[i - 1] == 0xBA || text[i - 1] == 0xB0) { return true }
+            return false
+        }
+        guard strong else { return false }
+        var j = k - 1
+        var seen = 0
+        while j >= 0 && seen < 2 && label.start - all[j].end < 32 {
+            if all[j].flags.contains(.idContext) { return true }
+            j -= 1
+            seen += 1
+        }
+        return false
     }
 
     /// False only for scalars that are surely not decimal digits (`\p{Nd}`): the blocks most card

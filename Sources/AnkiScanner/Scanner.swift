@@ -148,6 +148,11 @@ public final class Scanner: Sendable {
         // Most fields give no detector anything to start from: skip making their empty lists.
         guard tokens.mayHavePatterns || tokens.mayHaveNames || tokens.mayHaveTerms else { return [] }
         var pii = patternCandidates(text, tokens: tokens)
+        // (addresses have a number in them: no digit, no address)
+        if tokens.mayHavePatterns && tokens.hasDigit && mode != .identifier {
+            let addresses = addressCandidates(text, tokens: tokens)
+            if !addresses.isEmpty { pii += addresses }
+        }
         if pii.count > 1 { pii = resolveOverlaps(pii) }
         let names = nameCandidates(text, tokens: tokens, claimed: pii, identifier: mode == .identifier)
         // (pii is already free of overlaps: resolving it again would change nothing)

@@ -147,6 +147,8 @@ struct TokenizedText {
     var flags: WordFlags = []
     /// Some token is all Hangul.
     var hasHangul = false
+    /// Some token has a digit.
+    var hasDigit = false
     /// False when the text has none of the bytes a pattern starts from (a digit, "@", "://", a "."
     /// followed by a letter), so that no pattern can match.
     var mayHaveSeeds = false
@@ -163,7 +165,7 @@ struct TokenizedText {
     /// Some pattern may match (`Scanner.patternCandidates`).
     var mayHavePatterns: Bool { mayHaveSeeds }
     /// Some word is on a name list, or is Hangul, or a CJK entry was found (`Scanner.nameCandidates`).
-    var mayHaveNames: Bool { !flags.isDisjoint(with: .name) || hasHangul || !cjkHits.isEmpty }
+    var mayHaveNames: Bool { !flags.isDisjoint(with: [.given, .surname, .nameLabel, .nameIntro]) || hasHangul || !cjkHits.isEmpty }
     /// Some special-category term was found (`Scanner.specialCandidates`).
     var mayHaveTerms: Bool { !termHits.isEmpty }
 }
@@ -412,6 +414,7 @@ extension Scanner {
         result.flags = allFlags
         result.mayHaveSeeds = mayHaveSeeds
         result.hasHangul = hasHangul
+        result.hasDigit = allShapes.contains(.digit)
         return result
     }
 

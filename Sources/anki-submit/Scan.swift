@@ -64,6 +64,8 @@ extension AnkiSubmit {
                 return
             }
             let clock = ContinuousClock()
+            let commandStart = clock.now
+            let commandCPUStart = processCPUSeconds()
             var elapsed = Duration.zero
             var cpu = 0.0
             let report = try withCollection(file!, options: reader) { collection in
@@ -81,10 +83,19 @@ extension AnkiSubmit {
                                                            report.summary.notesScanned, seconds, cpu).utf8))
             }
             print(json ? report.json() : ScanText.render(report))
+            if timing {
+                let total = clock.now - commandStart
+                let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
+                FileHandle.standardError.write(Data(String(
+                    format: "scan: end to end (open, scan, write) %.3f s (process CPU %.3f s)\n",
+                    seconds, processCPUSeconds() - commandCPUStart).utf8))
+            }
         }
 
         /// Scans JSON-string lines; the timing covers scanning only (not reading or printing).
         private func scanTexts(_ path: String, scanner: AnkiScanner.Scanner) throws {
+            let readStart = ContinuousClock().now
+            let cpuReadStart = processCPUSeconds()
             let data: Data
             if path == "-" {
                 data = FileHandle.standardInput.readDataToEndOfFile()
@@ -95,15 +106,15 @@ extension AnkiSubmit {
                 }
                 data = read
             }
+            // A byte-order mark at the start of the file marks its encoding: not text of the first line.
+            let body = data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data[...]
             var inputs: [String] = []
-            for (number, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
-                guard let text = try? JSONSerialization.jsonObject(with: Data(line), options: [.fragmentsAllowed]) as? String else {
+            for (number, line) in body.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
+                guard let text = JSONStringLine.decode(line) else {
                     FileHandle.standardError.write(Data("anki-submit: line \(number + 1) of \(path) is not a JSON string\n".utf8))
                     throw ExitCode(64)
                 }
-                var native = text
-                native.makeContiguousUTF8()  // as strings read from a collection are; not timed below
-                inputs.append(native)
+                inputs.append(text)  // native and contiguous, as strings read from a collection are
             }
             let clock = ContinuousClock()
             let cpuStart = threadCPUSeconds()
@@ -119,13 +130,24 @@ extension AnkiSubmit {
                     inputs.count, bytes, seconds, cpu, Double(bytes) / 1e6 / max(seconds, 1e-9),
                     Double(bytes) / 1e6 / max(cpu, 1e-9)).utf8))
             }
-            var out = ""
+            var out = JSONWriter(capacity: results.count * 32)
             for (index, findings) in results.enumerated() {
-                let object: [String: Any] = ["index": index, "findings": findings.map(\.jsonObject)]
-                let line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-                out += String(decoding: line, as: UTF8.self) + "\n"
+                out.raw("{")
+                out.key("findings"); Finding.writeJSON(findings, to: &out); out.raw(",")
+                out.key("index"); out.int(index)
+                out.raw("}\n")
             }
-            FileHandle.standardOutput.write(Data(out.utf8))
+            FileHandle.standardOutput.write(Data(out.bytes))
+            if timing {
+                // The whole command from the first byte read to the last written, next to the scan's figure.
+                let total = clock.now - readStart
+                let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
+                let bytes = inputs.reduce(0) { $0 + $1.utf8.count }
+                FileHandle.standardError.write(Data(String(
+                    format: "scan: end to end (read, scan, write) %.3f s (process CPU %.3f s): %.1f MB/s wall, %.1f MB/s CPU\n",
+                    seconds, processCPUSeconds() - cpuReadStart, Double(bytes) / 1e6 / max(seconds, 1e-9),
+                    Double(bytes) / 1e6 / max(processCPUSeconds() - cpuReadStart, 1e-9)).utf8))
+            }
         }
     }
 }
@@ -134,6 +156,13 @@ extension AnkiSubmit {
 func threadCPUSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// CPU time of the whole process (every thread, user and system).
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 

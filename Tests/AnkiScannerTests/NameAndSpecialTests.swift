@@ -103,7 +103,8 @@ private func special(_ text: String) -> [String] {
         ("Ich habe die Grünen gewählt", "politics:Grünen"),
         ("HIV-Test Ergebnis negativ", "health:HIV"),
         ("my therapist says the depression is improving", "health:therapist"),
-        ("miembro del Partido Socialista Obrero Español", "politics:Partido Socialista"),
+        // (issue 21: membership phrases: the finding covers "miembro del" too)
+        ("miembro del Partido Socialista Obrero Español", "politics:miembro del Partido Socialista"),
         ("Wir gehen jeden Sonntag in die katholische Kirche", "religion:katholische"),
         ("fasting during Ramadan", "religion:Ramadan"),
     ])

@@ -96,6 +96,35 @@ import Testing
         #expect((lines[1]["findings"] as! [[String: Any]]).isEmpty)
     }
 
+    /// A text that starts with a byte-order mark: offsets count its three bytes (Foundation's
+    /// reader dropped it, and every offset came out three bytes early).
+    @Test func byteOrderMarkShiftsNoOffset() throws {
+        let result = try run(["scan", "--texts", "-"], stdin: "\"\\ufeffMail: lena@web.de\"\n\"\u{FEFF}Mail: lena@web.de\"\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(lines.count == 2)
+        for line in lines {
+            let f = (line["findings"] as! [[String: Any]]).first
+            #expect(f?["start"] as? Int == 9 && f?["end"] as? Int == 20, "\(line)")
+        }
+        // a mark before the first line's quote marks the file's encoding: not part of the text
+        let marked = try run(["scan", "--texts", "-"], stdin: "\u{FEFF}\"Mail: lena@web.de\"\n")
+        #expect(marked.status == 0 && marked.stdout.contains("\"start\":6,"), "\(marked.stdout)")
+    }
+
+    /// `--timing` gives the scan's figure and the whole command's; the lines are written in order.
+    @Test func textsTimingAndOrder() throws {
+        let input = (0..<50).map { "\"Text \($0): ruf +49 30 1234567\($0 % 10) an\"" }.joined(separator: "\n") + "\n"
+        let result = try run(["scan", "--texts", "-", "--timing"], stdin: input)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("MB/s CPU") && result.stderr.contains("end to end"))
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 50)
+        #expect(lines.first?.hasPrefix("{\"findings\":[{\"category\":\"pii\",\"detector\":") == true)
+        #expect(lines.enumerated().allSatisfy { $0.element.hasSuffix(",\"index\":\($0.offset)}") })
+        #expect(try run(["scan", "--texts", "-"], stdin: "\"a\" b\n").status == 64)
+    }
+
     @Test func errorsCarryNoCardText() throws {
         let missing = try run(["scan", "/nonexistent/lena_hoffmann.apkg"])
         #expect(missing.status == 10)
