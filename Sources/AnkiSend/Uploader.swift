@@ -16,7 +16,9 @@ public struct SubmissionSender: Sendable {
     public var caFile: String?
     public var attempts = 3
     /// Seconds to wait before the second attempt (doubled each time).
-    public var retryDelay = 2.0
+    public var retryDelay = 1.0
+    /// Seconds to get a connection (AsyncHTTPClient keeps trying a refused one until then).
+    public var connectTimeout: Int64 = 5
     /// Seconds the whole upload (one attempt) may take.
     public var timeout: Int64 = 600
 
@@ -46,10 +48,13 @@ public struct SubmissionSender: Sendable {
 
         public let kind: Kind
         public let description: String
+        /// Whether trying again may help (not for a certificate that cannot be verified).
+        public let retryable: Bool
 
-        public init(kind: Kind, description: String) {
+        public init(kind: Kind, description: String, retryable: Bool = true) {
             self.kind = kind
             self.description = description
+            self.retryable = retryable
         }
     }
 
@@ -96,7 +101,7 @@ public struct SubmissionSender: Sendable {
         }
         var configuration = HTTPClient.Configuration(
             tlsConfiguration: tls, redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(15), read: .seconds(120)))
+            timeout: .init(connect: .seconds(connectTimeout), read: .seconds(120)))
         configuration.httpVersion = .http1Only
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         var outcome: Result<Receipt, Failure> = .failure(
@@ -110,7 +115,7 @@ public struct SubmissionSender: Sendable {
                 break
             } catch let failure {
                 outcome = .failure(failure)
-                if failure.kind != .unreachable { break }
+                if failure.kind != .unreachable || !failure.retryable { break }
             }
         }
         try? await client.shutdown()
@@ -136,7 +141,7 @@ public struct SubmissionSender: Sendable {
             status = response.status.code
             body = try await response.body.collect(upTo: 64 * 1024)
         } catch {
-            throw Failure(kind: .unreachable, description: Self.explain(error))
+            throw Failure(kind: .unreachable, description: Self.explain(error), retryable: !Self.isTLS(error))
         }
         let data = Data(body.readableBytesView)
         let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
@@ -160,6 +165,10 @@ public struct SubmissionSender: Sendable {
         }
     }
 
+    static func isTLS(_ error: any Error) -> Bool {
+        error is NIOSSLError || error is BoringSSLError || String(describing: type(of: error)).contains("SSL")
+    }
+
     static func explain(_ error: any Error) -> String {
         if let error = error as? HTTPClientError {
             switch error {
@@ -171,7 +180,7 @@ public struct SubmissionSender: Sendable {
                 return "the study's server could not be reached (\(printable(String(describing: error))))"
             }
         }
-        if error is NIOSSLError || String(describing: type(of: error)).contains("SSL") {
+        if isTLS(error) {
             return "the study's server could not be verified (TLS: \(printable(String(describing: error))))"
         }
         return "the study's server could not be reached (\(printable(String(describing: error))))"

@@ -91,6 +91,20 @@ enum Intake {
         return try post(url, file: file, type: type, extra: extra)
     }
 
+    /// GETs `url` with curl; the body as text.
+    static func get(_ url: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: curl!)
+        process.arguments = ["-s", "--max-time", "20", url]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = readAll(out.fileHandleForReading.fileDescriptor)
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Every name in the spool, hidden ones included.
     static func names(_ spool: URL) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: spool.path)) ?? []).sorted()
