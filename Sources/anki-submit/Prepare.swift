@@ -339,19 +339,22 @@ nonisolated(unsafe) var failureContact: StudyProfile?
 /// Prints one line on stderr and exits with `code`. With a study profile, a fault the participant
 /// cannot fix ("Please report this", a failed self-audit) names the study and its contact.
 func fail(_ message: String, code: Int32) -> Never {
-    var message = message
-    if let study = failureContact {
-        let reportTo = "Please report this to \(study.contactLine)."
-        if message.contains("Please report this.") {
-            message = message.replacingOccurrences(of: "Please report this.", with: reportTo)
-        } else if message.contains("please report this") {
-            message = message.replacingOccurrences(of: "please report this", with: "please report this to \(study.contactLine)")
-        } else if code == PrepareError.Code.auditFailed.rawValue {
-            message += " " + reportTo
-        }
-    }
-    FileHandle.standardError.write(Data("anki-submit: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("anki-submit: \(namingContact(message, code: code))\n".utf8))
     Foundation.exit(code)
+}
+
+/// `message` with the study's contact where it asks to report a fault (terminal and page alike).
+func namingContact(_ message: String, code: Int32) -> String {
+    guard let study = failureContact else { return message }
+    let reportTo = "Please report this to \(study.contactLine)."
+    if message.contains("Please report this.") {
+        return message.replacingOccurrences(of: "Please report this.", with: reportTo)
+    } else if message.contains("please report this") {
+        return message.replacingOccurrences(of: "please report this", with: "please report this to \(study.contactLine)")
+    } else if code == PrepareError.Code.auditFailed.rawValue {
+        return message + " " + reportTo
+    }
+    return message
 }
 
 /// The receipt "Send to the study" got on the page, if it did.

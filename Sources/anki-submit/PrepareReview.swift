@@ -46,7 +46,8 @@ extension AnkiSubmit.Prepare {
                                          "cards": context.report.value("write", "cards") ?? 0,
                                          "revlog": context.report.value("write", "revlog") ?? 0]))
                         } catch let error as PrepareError {
-                            continuation.resume(returning: .refused(error.description))
+                            continuation.resume(returning: .refused(namingContact(error.description,
+                                                                                  code: error.code.rawValue)))
                         } catch {
                             continuation.resume(returning: .refused("The submission could not be created; nothing was written."))
                         }

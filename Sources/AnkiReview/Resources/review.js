@@ -435,7 +435,10 @@
       });
       $("download-token").addEventListener("click", () => download("anki-submit-withdrawal-token.txt",
         "anki-submit withdrawal token\n\n" + result.token + "\n\nKeep it private. Send it to the study's withdrawal " +
-        "address only if you want your data removed.\n", "text/plain"));
+        "address only if you want your data removed.\n" +
+        (state.study ? "\nStudy: " + state.study.name + "\nContact: " + state.study.contact +
+          (state.study.withdrawal_url ? "\nWithdrawal address: " + state.study.withdrawal_url : "") + "\n" : ""),
+        "text/plain"));
       if (state.sending) offerSending(result.submission);
       window.scrollTo(0, 0);
     } catch (error) {
