@@ -268,6 +268,38 @@ struct IntakeServerTests {
         #expect(Intake.names(spool).isEmpty, "\(Intake.names(spool))")
     }
 
+    @Test("uploads beyond the rate per client get 429 with Retry-After; /health covers the spool",
+          .enabled(if: enabled, skip), .timeLimit(.minutes(1)))
+    func rateLimitAndHealth() throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        let spool = ws.root.appendingPathComponent("spool")
+        let server = try Intake.Server(spool: spool, journal: ws.journal,
+                                       extra: ["--upload-rate-limit", "1", "--upload-burst", "2"])
+        defer { server.stop() }
+        #expect(try Intake.get(server.base + "/health").contains("\"ok\""))
+        let url = server.base + "/submissions"
+        let junk = Data(repeating: 3, count: 1000)
+        #expect(try Intake.post(url, data: junk).status == 422)
+        #expect(try Intake.post(url, data: junk).status == 422)
+        let headers = ws.root.appendingPathComponent("headers.txt")
+        let limited = try Intake.post(url, data: junk, extra: ["-D", headers.path])
+        #expect(limited.status == 429)
+        #expect((try String(contentsOf: headers, encoding: .utf8)).lowercased().contains("retry-after:"))
+        // Withdrawals have their own budget.
+        let withdrawal = try Intake.post(server.base + "/withdrawals",
+                                         data: Data("{\"token\": \"\(WithdrawalToken.generate().text)\"}".utf8),
+                                         type: "application/json")
+        #expect(withdrawal.status == 202)
+        // The spool's folder made read-only: /health says so (root writes anyway, so only when not root).
+        if getuid() != 0 {
+            chmod(spool.path, 0o500)
+            defer { chmod(spool.path, 0o700) }
+            #expect(try Intake.get(server.base + "/health").contains("spool"))
+        }
+        #expect(Intake.names(spool).isEmpty)
+    }
+
     @Test("a spool that is a file, and a bad study profile, stop the server with their exit codes",
           .timeLimit(.minutes(1)))
     func startFailures() throws {
