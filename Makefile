@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 APT_PACKAGES := pkg-config libsqlite3-dev libzstd-dev zlib1g-dev libpcre2-dev sqlite3 zstd unzip
-# What the tests need on top: the load test (wrk), HTTP checks (curl) and the review page in a real browser.
-TEST_APT_PACKAGES := wrk curl chromium chromium-driver python3-selenium python3-venv
+# What the tests need on top: the load test (wrk), HTTP checks (curl), the review page in a real browser,
+# and nginx with a CA made by openssl in front of `research serve`.
+TEST_APT_PACKAGES := wrk curl chromium chromium-driver python3-selenium python3-venv nginx openssl
 # Python packages from PyPI for the tests and fixture scripts (the real Anki backend, genanki, ...).
 VENV := .build/venv
 PYTHON := $(VENV)/bin/python3
@@ -13,7 +14,7 @@ EXAMPLE_DECK ?= Tests/Fixtures/generated/berlin-latest.apkg
 BENCH_DIR ?= bench-data
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps test-deps venv build run test bench bench-media bench-review bench-release fixtures fuzz fuzz-submissions clean
+.PHONY: all deps test-deps venv build run test bench bench-media bench-review bench-release bench-intake fixtures fuzz fuzz-submissions clean
 
 all: build
 
@@ -88,6 +89,10 @@ bench-research: build
 # the same Parquet tables (needs `make bench-research` first for the inputs).
 bench-release: build venv
 	bash Tests/Benchmarks/release/run.sh $(BENCH_DIR)
+
+# Intake (issue 18): upload of the large submission to `research serve` next to nginx alone, and 50 concurrent uploads.
+bench-intake: build
+	bash Tests/Benchmarks/intake/run.sh $(BENCH_DIR)
 
 # Scanner (issue 4): quality on ../shared/pii-eval next to Presidio, throughput, large collection scan.
 bench-scanner: deps

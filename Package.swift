@@ -18,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // The withdrawal endpoint's connection guard is a NIO channel handler (NIO comes with Hummingbird).
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        // The participant's upload to the study's intake (`prepare --send-to`, the page's "Send to the study").
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Its TLS (system trust store; `--ca-file` adds a private CA).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // C libraries, reached through pkg-config; Debian package names for the hint.
@@ -129,11 +133,24 @@ let package = Package(
             resources: [.embedInCode("Resources/dataset.sql"), .embedInCode("Resources/release.sql")]
         ),
 
+        // The participant's side of sending: uploads a finished submission to the study's intake.
+        .target(
+            name: "AnkiSend",
+            dependencies: [
+                "AnkiSubmission",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+
         // The participant's local review page: card previews, decisions, survey (Hummingbird on 127.0.0.1).
         .target(
             name: "AnkiReview",
             dependencies: [
-                "AnkiReader", "AnkiSubmission", "AnkiScanner", "AnkiPipeline",
+                "AnkiReader", "AnkiSubmission", "AnkiScanner", "AnkiPipeline", "AnkiSend",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -149,7 +166,7 @@ let package = Package(
             name: "anki-submit",
             dependencies: [
                 "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPipeline", "AnkiScanner", "AnkiResearch",
-                "AnkiReview",
+                "AnkiReview", "AnkiSend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -108,6 +108,30 @@ public struct SubmissionAudit: Sendable {
         try auditScanning(db).findings
     }
 
+    /// The quick structural part of the audit only: exactly the submission schema's objects, and a
+    /// manifest with every key, this schema version and counts that match the tables. What the intake
+    /// server checks before it keeps an upload (ingest runs the whole audit later); reads no row of
+    /// the content tables beyond counting them. Throws `Unreadable` as `audit(_:)` does.
+    public static func structure(_ db: Database) throws -> [AuditFinding] {
+        do {
+            _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")
+        } catch {
+            throw Unreadable(description: "the submission is not a readable SQLite submission.")
+        }
+        var findings = Findings()
+        do {
+            try SchemaRule.check(db, &findings)
+            if findings.items.isEmpty { try ManifestRule.check(db, &findings) }
+        } catch let error as DatabaseError {
+            if ForeignDatabase.isOverBudget(error) {
+                overBudget(&findings)
+            } else {
+                findings.add("readable", "the submission cannot be read completely (\(error.resultCode))")
+            }
+        }
+        return findings.items
+    }
+
     /// `audit(_:)`, also returning what the value-type rule saw of the tables (nil when the schema rule
     /// found something), for ingest's writer.
     public func auditScanning(_ db: Database) throws -> (findings: [AuditFinding], scan: ValueTypeRule.Scan?) {

@@ -258,6 +258,9 @@ public struct PrepareError: Error, CustomStringConvertible, Sendable {
         case invalidOptions = 44
         case reviewCancelled = 45
         case reviewServerFailure = 46
+        case studyProfile = 47
+        case sendFailed = 48
+        case sendRefused = 49
 
         public var summary: String {
             switch self {
@@ -268,6 +271,9 @@ public struct PrepareError: Error, CustomStringConvertible, Sendable {
             case .invalidOptions: return "an option value is invalid (time zone, rollover hour, policy file)"
             case .reviewCancelled: return "the review page was closed with \"Quit without submitting\" (nothing was written)"
             case .reviewServerFailure: return "the local review page could not be started"
+            case .studyProfile: return "the study profile (--study) or the sending options (--send-to, --ca-file) are invalid (nothing was written)"
+            case .sendFailed: return "the submission was written but could not be sent (no connection, TLS, server busy); the file stays"
+            case .sendRefused: return "the study's server refused the submission; the file stays"
             }
         }
     }

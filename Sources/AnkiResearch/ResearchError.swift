@@ -27,10 +27,14 @@ public struct ResearchError: Error, CustomStringConvertible, Sendable {
         public static let serverFailure = Code(rawValue: 69)
         /// Ingest finished, but some files were quarantined (listed in the report).
         public static let quarantined = Code(rawValue: 70)
+        /// `research serve`: the spool folder cannot be created, is not a folder, or is not writable.
+        public static let spool = Code(rawValue: 71)
+        /// `research serve`: the study profile (`--study`) cannot be read or is invalid.
+        public static let studyProfile = Code(rawValue: 72)
 
         public static let allCases: [Code] = [
             .datasetLocked, .keyFile, .dataset, .journal, .invalidToken, .releaseExists, .nothingToRelease,
-            .writeFailure, .serverFailure, .quarantined,
+            .writeFailure, .serverFailure, .quarantined, .spool, .studyProfile,
         ]
 
         public var summary: String {
@@ -43,8 +47,10 @@ public struct ResearchError: Error, CustomStringConvertible, Sendable {
             case .releaseExists: return "the release folder already exists"
             case .nothingToRelease: return "no participant consented to the public release"
             case .writeFailure: return "writing failed (disk full?)"
-            case .serverFailure: return "the withdrawal endpoint could not start"
+            case .serverFailure: return "the study's server (`research serve`, `serve-withdrawals`) could not start"
             case .quarantined: return "ingest finished, but some files were quarantined"
+            case .spool: return "the spool folder of `research serve` cannot be used"
+            case .studyProfile: return "the study profile cannot be read or is invalid"
             default: return "research error"
             }
         }

@@ -208,26 +208,8 @@ struct SubmissionCheck: Sendable {
         }
         defer { try? queue.close() }
         return try queue.read { db in
-            // 1. The schema version, before anything else, with its own clear reason (read only from an
-            //    ordinary `manifest` table; anything else is left to the audit's schema rule).
-            do {
-                let version: String? = try {
-                    guard try ForeignDatabase.plainTable(db, "manifest", columns: ["key", "value"]) else { return nil }
-                    return try String.fetchOne(db, sql: "SELECT CAST(value AS TEXT) FROM manifest WHERE key = 'schema_version'")
-                }()
-                if let version, version != String(SubmissionSchema.version) {
-                    throw Rejection(.schemaVersion, "submission schema version \(printable(version, limit: 20)); "
-                                    + "this tool reads version \(SubmissionSchema.version)")
-                }
-            } catch let rejection as Rejection {
-                throw rejection
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
-                throw Rejection(.notSQLite, "not an SQLite database")
-            } catch let error where ForeignDatabase.isOverBudget(error) {
-                throw Rejection(.overBudget, Self.overBudgetDetail)
-            } catch {
-                throw Rejection(.damaged, "the database cannot be opened (damaged or truncated)")
-            }
+            // 1. The schema version, before anything else, with its own clear reason.
+            try Self.checkSchemaVersion(db)
             // 2. The same audit `anki-submit audit` runs: exact schema, the type of every value (the
             //    review log's nine integer columns are typed by the dataset's STRICT table instead, which
             //    refuses a wrong value at insert), manifest, dense ids, references, neutral deck names,
@@ -264,6 +246,77 @@ struct SubmissionCheck: Sendable {
             let reviews = try Int.fetchOne(db, sql: "SELECT count(*) FROM revlog") ?? 0
             tables.rows["revlog"] = reviews
             return ValidatedSubmission(copy: copy, sha256: sha, manifest: manifest, reviews: reviews, tables: tables)
+        }
+    }
+
+    /// The schema version, with its own clear reason (read only from an ordinary `manifest` table;
+    /// anything else is left to the audit's schema rule).
+    static func checkSchemaVersion(_ db: Database) throws {
+        do {
+            let version: String? = try {
+                guard try ForeignDatabase.plainTable(db, "manifest", columns: ["key", "value"]) else { return nil }
+                return try String.fetchOne(db, sql: "SELECT CAST(value AS TEXT) FROM manifest WHERE key = 'schema_version'")
+            }()
+            if let version, version != String(SubmissionSchema.version) {
+                throw Rejection(.schemaVersion, "submission schema version \(printable(version, limit: 20)); "
+                                + "this tool reads version \(SubmissionSchema.version)")
+            }
+        } catch let rejection as Rejection {
+            throw rejection
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+            throw Rejection(.notSQLite, "not an SQLite database")
+        } catch let error where ForeignDatabase.isOverBudget(error) {
+            throw Rejection(.overBudget, Self.overBudgetDetail)
+        } catch {
+            throw Rejection(.damaged, "the database cannot be opened (damaged or truncated)")
+        }
+    }
+
+    /// The intake's quick check of an uploaded file (a private file nobody else writes): the SQLite
+    /// header, the schema version, then the audit's structural rules (exact schema, a complete manifest
+    /// whose counts match). Nil when the file may go into the spool; the full audit stays in ingest.
+    static func quick(_ file: URL, budget: ForeignDatabase.Budget = .default) -> Rejection? {
+        let fd = open(file.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return Rejection(.unreadable, "the file cannot be read") }
+        var header = [UInt8](repeating: 0, count: 100)
+        let n = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 100) }
+        close(fd)
+        guard n > 0 else { return Rejection(.notSQLite, "the file is empty") }
+        guard n == 100, header.starts(with: sqliteMagic) else {
+            return Rejection(.notSQLite, "the file does not start with the SQLite header")
+        }
+        // A file in WAL mode has no -wal beside it here: opened read-only, SQLite would want one.
+        guard header[18] == 1, header[19] == 1 else {
+            return Rejection(.damaged, "the file is in WAL mode or has an unknown file format version")
+        }
+        let queue: DatabaseQueue
+        do {
+            queue = try ForeignDatabase.open(file, label: "anki-submit.intake-check", budget: budget)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+            return Rejection(.notSQLite, "not an SQLite database")
+        } catch {
+            return Rejection(.damaged, "the database cannot be opened (damaged or truncated)")
+        }
+        defer { try? queue.close() }
+        do {
+            return try queue.read { db -> Rejection? in
+                try checkSchemaVersion(db)
+                let findings: [AuditFinding]
+                do { findings = try SubmissionAudit.structure(db) } catch {
+                    return Rejection(.damaged, "the database cannot be opened (damaged or truncated)")
+                }
+                guard !findings.isEmpty else { return nil }
+                let summary = findings.prefix(3).map { printable($0.description, limit: 160) }.joined(separator: "; ")
+                    + (findings.count > 3 ? "; and \(findings.count - 3) more" : "")
+                if findings.contains(where: { $0.rule == "budget" }) { return Rejection(.overBudget, overBudgetDetail) }
+                if findings.contains(where: { $0.rule == "readable" }) { return Rejection(.damaged, summary) }
+                if findings.allSatisfy({ $0.rule == "schema" }) { return Rejection(.schema, summary) }
+                return Rejection(.manifest, summary)
+            }
+        } catch let rejection as Rejection {
+            return rejection
+        } catch {
+            return Rejection(.damaged, "the database cannot be read completely")
         }
     }
 

@@ -16,8 +16,24 @@ public struct WithdrawalServerOptions: Sendable {
     public var trustForwardedFor = false
     /// Open connections, idle and request time limits.
     public var limits = ConnectionLimits()
+    /// `research serve`: where uploaded submissions go (nil: withdrawals only, as `serve-withdrawals`).
+    public var intake: IntakeOptions?
+    /// The study's name and contact, shown on the page (nil: a page without them, as before).
+    public var study: StudyProfile?
 
     public init() {}
+}
+
+/// `POST /submissions` of `research serve`.
+public struct IntakeOptions: Sendable {
+    public var spool: IntakeSpool
+    /// Largest upload accepted, in bytes.
+    public var maxUploadBytes: Int64 = 256 << 20
+    /// Sustained uploads allowed per client and minute, and the burst above that.
+    public var uploadsPerMinute = 6.0
+    public var uploadBurst = 10
+
+    public init(spool: IntakeSpool) { self.spool = spool }
 }
 
 typealias FieldName = HTTPFields.Element.Name
@@ -78,25 +94,38 @@ public enum WithdrawalServer {
         let limiter = RateLimiter(perMinute: options.requestsPerMinute, burst: options.burst)
         let maxBody = options.maxBodyBytes
         let trustForwarded = options.trustForwardedFor
-
-        router.get("/") { _, _ in html(.ok, page(form: true, message: nil)) }
-        router.get("/health") { _, _ in
-            journal.healthy
-                ? json(.ok, ["status": "ok"])
-                : json(.serviceUnavailable, ["status": "error", "error": "the journal cannot be written"])
-        }
-        router.post("/withdrawals") { request, context in
-            let form = (request.headers[.contentType] ?? "").lowercased().hasPrefix("application/x-www-form-urlencoded")
-            func answer(_ status: HTTPResponse.Status, _ fields: [String: String], extra: HTTPFields = [:]) -> Response {
-                var response = form ? html(status, page(form: status != .accepted, message: fields))
-                                    : json(status, fields)
-                for field in extra { response.headers.append(field) }
-                return response
-            }
+        let study = options.study
+        let intake = options.intake
+        @Sendable func clientAddress(_ request: Request, _ context: WithdrawalRequestContext) -> String {
             var client = context.peer ?? "unknown"
             if trustForwarded, let forwarded = request.headers[FieldName("X-Forwarded-For")!] {
                 client = forwarded.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? client
             }
+            return client
+        }
+
+        router.get("/") { _, _ in html(.ok, page(form: true, message: nil, study: study)) }
+        router.get("/health") { _, _ in
+            guard journal.healthy else {
+                return json(.serviceUnavailable, ["status": "error", "error": "the journal cannot be written"])
+            }
+            if let intake, !intake.spool.healthy {
+                return json(.serviceUnavailable, ["status": "error", "error": "the spool cannot be written"])
+            }
+            return json(.ok, ["status": "ok"])
+        }
+        if let intake {
+            IntakeRoute.add(to: router, options: intake, study: study, client: clientAddress)
+        }
+        router.post("/withdrawals") { request, context in
+            let form = (request.headers[.contentType] ?? "").lowercased().hasPrefix("application/x-www-form-urlencoded")
+            func answer(_ status: HTTPResponse.Status, _ fields: [String: String], extra: HTTPFields = [:]) -> Response {
+                var response = form ? html(status, page(form: status != .accepted, message: fields, study: study))
+                                    : json(status, fields)
+                for field in extra { response.headers.append(field) }
+                return response
+            }
+            let client = clientAddress(request, context)
             if let wait = limiter.take(client) {
                 return answer(.tooManyRequests, ["status": "rate-limited",
                                                  "error": "Too many requests from your address; try again in \(wait) s."],
@@ -167,7 +196,7 @@ public enum WithdrawalServer {
         FieldName("Content-Security-Policy")!: "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
     ]
 
-    static func json(_ status: HTTPResponse.Status, _ fields: [String: String]) -> Response {
+    static func json(_ status: HTTPResponse.Status, _ fields: [String: Any]) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data("{}".utf8)
         var headers = securityHeaders
         headers[.contentType] = "application/json; charset=utf-8"
@@ -186,7 +215,7 @@ public enum WithdrawalServer {
     }
 
     /// The page at `/`: a form to paste the token, and the outcome of a form post.
-    static func page(form: Bool, message: [String: String]?) -> String {
+    static func page(form: Bool, message: [String: String]?, study: StudyProfile? = nil) -> String {
         var notice = ""
         if let message {
             if let receipt = message["receipt"] {
@@ -218,6 +247,7 @@ public enum WithdrawalServer {
               .ok { color: #1a6b1a; } .error { color: #a31515; }
             </style></head><body>
             <h1>Withdraw your Anki data</h1>
+            \(study.map { "<p>Study: <strong>\(escape($0.name))</strong>. Questions: \(escape($0.contact))</p>" } ?? "")
             <p>Paste the withdrawal token <code>anki-submit prepare</code> gave you (upper or lower case, with or
             without dashes). Your submission is then removed from the working dataset. Data already in a public
             release cannot be recalled.</p>

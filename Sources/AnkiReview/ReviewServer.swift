@@ -1,5 +1,6 @@
 import AnkiPipeline
 import AnkiScanner
+import AnkiSend
 import AnkiSubmission
 import Foundation
 import Hummingbird
@@ -30,14 +31,35 @@ public final class ReviewServer: @unchecked Sendable {
     private var boundPort = 0
     private var finished = false
     private var submitting = false
+    /// The study the participant donates to (its name, contact and texts on the page), if known.
+    public let study: StudyProfile?
+    /// Sends the created submission ("Send to the study"); nil: the page only says where the file is.
+    let sender: SubmissionSender?
+    private var createdSubmission: URL?
+    private var sendState = SendState()
+    /// The study's receipt once "Send to the study" succeeded (the command prints it too).
+    public var receipt: SubmissionSender.Receipt? { lock.withLock { sendState.receipt } }
+
+    struct SendState {
+        var phase = "idle"   // idle, sending, sent, failed
+        var sent: Int64 = 0
+        var total: Int64 = 0
+        var receipt: SubmissionSender.Receipt?
+        var receiptFile: String?
+        var error: String?
+        var closed = false
+    }
 
     /// Largest request body: a decisions file excluding every one of 50k notes fits easily.
     static let maxBodyBytes = 4 << 20
 
     public init(session: ReviewSession, saveDirectory: String,
                 onSubmit: @escaping @Sendable (Decisions) async -> SubmitOutcome,
-                onFinished: @escaping @Sendable () -> Void = {}, limits: ConnectionLimits = ConnectionLimits()) {
+                onFinished: @escaping @Sendable () -> Void = {}, limits: ConnectionLimits = ConnectionLimits(),
+                study: StudyProfile? = nil, sender: SubmissionSender? = nil) {
         self.session = session
+        self.study = study
+        self.sender = sender
         connectionGuard = ConnectionGuard(limits: limits)
         self.saveDirectory = saveDirectory
         self.onSubmit = onSubmit
@@ -86,7 +108,8 @@ public final class ReviewServer: @unchecked Sendable {
             return Self.plain(.forbidden, "Forbidden: this page only answers at 127.0.0.1.")
         }
         let route = segments.dropFirst().joined(separator: "/")
-        if isFinished && route != "" {
+        let sendOpen = lock.withLock { createdSubmission != nil && sender != nil && !sendState.closed }
+        if isFinished && route != "" && !(sendOpen && Self.sendRoutes.contains(route)) {
             return Self.json(.gone, ["error": "The submission was created and this page is closed."])
         }
         switch (request.method, route) {
@@ -101,6 +124,7 @@ public final class ReviewServer: @unchecked Sendable {
         case (.get, "app.js"): return Self.asset(ReviewAssets.script, type: "text/javascript; charset=utf-8")
         case (.get, "app.css"): return Self.asset(ReviewAssets.style, type: "text/css; charset=utf-8")
         case (.get, "api/state"): return Self.json(.ok, state())
+        case (.get, "api/send"): return Self.json(.ok, sendStatus())
         case (.get, "api/languages"):
             return Self.json(.ok, ["languages": session.languages.languages.map { language -> [String: Any] in
                 var entry: [String: Any] = ["code": language.code, "name": language.name, "rank": language.rank]
@@ -225,6 +249,15 @@ public final class ReviewServer: @unchecked Sendable {
             return Self.json(.ok, state())
         case "api/submit":
             return await submit()
+        case "api/send":
+            return startSending()
+        case "api/close":
+            let wasOpen = lock.withLock { () -> Bool in
+                defer { sendState.closed = true }
+                return createdSubmission != nil && !sendState.closed
+            }
+            if wasOpen { onFinished() }
+            return Self.json(.ok, ["closed": true])
         default:
             return Self.json(.notFound, ["error": "Not found."])
         }
@@ -255,9 +288,76 @@ public final class ReviewServer: @unchecked Sendable {
         case .refused(let message):
             return Self.json(.unprocessableContent, ["error": message])
         case .created(let token, let submission, let tokenFile, let counts):
-            lock.withLock { finished = true }
-            onFinished()
+            lock.withLock {
+                finished = true
+                createdSubmission = URL(fileURLWithPath: submission)
+            }
+            // With somewhere to send it, the page stays open for "Send to the study" until it is sent
+            // or the participant presses "Finish".
+            if sender == nil { onFinished() }
             return Self.json(.ok, ["token": token, "submission": submission, "token_file": tokenFile, "counts": counts])
+        }
+    }
+
+    static let sendRoutes: Set<String> = ["api/send", "api/close"]
+
+    /// Starts the upload of the created submission (again, after a failure); answers its status.
+    func startSending() -> Response {
+        guard let sender else { return Self.json(.notFound, ["error": "This page has no study to send to."]) }
+        let submission: URL? = lock.withLock {
+            guard let file = createdSubmission, sendState.phase == "idle" || sendState.phase == "failed" else { return nil }
+            sendState = SendState(phase: "sending")
+            return file
+        }
+        guard let submission else {
+            if lock.withLock({ createdSubmission == nil }) {
+                return Self.json(.conflict, ["error": "Create the submission first."])
+            }
+            return Self.json(.ok, sendStatus())
+        }
+        let study = self.study
+        let onFinished = self.onFinished
+        Task.detached { [self] in
+            do {
+                let receipt = try await sender.send(submission) { sent, total in
+                    self.lock.withLock {
+                        self.sendState.sent = sent
+                        self.sendState.total = total
+                    }
+                }
+                let file = try? StudySending.saveReceipt(receipt, url: sender.url, for: submission)
+                lock.withLock {
+                    sendState.phase = "sent"
+                    sendState.receipt = receipt
+                    sendState.receiptFile = file?.path
+                }
+                // The page polls every fraction of a second: it sees the receipt before the program ends.
+                DispatchQueue.global().asyncAfter(deadline: .now() + 3) { [self] in
+                    let wasOpen = lock.withLock { () -> Bool in
+                        defer { sendState.closed = true }
+                        return !sendState.closed
+                    }
+                    if wasOpen { onFinished() }
+                }
+            } catch {
+                let reason = (error as? SubmissionSender.Failure)?.description ?? "an unexpected error"
+                lock.withLock {
+                    sendState.phase = "failed"
+                    sendState.error = "The submission could not be sent (\(reason)). "
+                        + StudySending.fallback(submission: submission, study: study)
+                }
+            }
+        }
+        return Self.json(.accepted, sendStatus())
+    }
+
+    func sendStatus() -> [String: Any] {
+        lock.withLock {
+            var status: [String: Any] = ["state": sendState.phase, "sent": sendState.sent, "total": sendState.total]
+            if let receipt = sendState.receipt { status["receipt"] = receipt.number }
+            if let file = sendState.receiptFile { status["receipt_file"] = file }
+            if let error = sendState.error { status["error"] = error }
+            return status
         }
     }
 
@@ -274,6 +374,8 @@ public final class ReviewServer: @unchecked Sendable {
                 "special_confirmed": decisions.specialCategoryConfirmed,
             ] as [String: Any],
             "save_directory": saveDirectory,
+            "study": study?.jsonObject ?? NSNull(),
+            "sending": sender.map { ["address": $0.url.absoluteString] as [String: Any] } ?? NSNull(),
         ]
     }
 

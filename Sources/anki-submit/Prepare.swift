@@ -2,6 +2,7 @@ import AnkiPipeline
 import AnkiReader
 import AnkiReview
 import AnkiScanner
+import AnkiSend
 import AnkiSubmission
 import ArgumentParser
 import Foundation
@@ -88,6 +89,19 @@ extension AnkiSubmit {
         @Option(name: .customLong("data-dir"), help: ArgumentHelp("Folder with Config/ and Wordlists/.", valueName: "dir"))
         var dataDir: String?
 
+        @Option(help: ArgumentHelp("The study's profile (JSON): its name, contact, addresses and texts.", valueName: "file"))
+        var study: String?
+
+        @Option(name: .customLong("send-to"),
+                help: ArgumentHelp("Send the finished submission to the study's intake at this address "
+                                   + "(https://…/submissions; default with --study: the profile's intake_url).",
+                                   valueName: "url"))
+        var sendTo: String?
+
+        @Option(name: .customLong("ca-file"),
+                help: ArgumentHelp("Also trust the certificate authorities in this PEM file when sending.", valueName: "file"))
+        var caFile: String?
+
         @Flag(help: "Print the result as one JSON object.")
         var json = false
 
@@ -111,6 +125,8 @@ extension AnkiSubmit {
             // Everything about the input that can be checked without the collection is checked first,
             // so bad decisions never leave anything behind.
             let (policy, decisions, data, languages) = try loadInputs()
+            let (studyProfile, sender) = loadStudy(policy: policy)
+            if let studyProfile { failureContact = studyProfile }
             // The word lists and patterns load on the second core while the package is unpacked.
             let scannerLoad = InBackground { try AnkiScanner.Scanner(dataDirectory: data) }
             func loadedScanner() -> AnkiScanner.Scanner {
@@ -126,10 +142,17 @@ extension AnkiSubmit {
                 toolVersion: AnkiSubmitVersion.current)
             options.excludeFlagged = excludeFlagged
             if review == .page {
+                let pageReceipt = ReceiptHolder()
                 let context = try reviewOnPage(policy: policy, decisions: decisions, scanner: loadedScanner(),
-                                               languages: languages, options: options)
+                                               languages: languages, options: options, study: studyProfile,
+                                               sender: sender, receipt: pageReceipt)
                 if timings { FileHandle.standardError.write(Data("Stage timings:\n\(context.report.timingText)\n".utf8)) }
-                report(context)
+                report(context, sent: pageReceipt.value)
+                if sender != nil, pageReceipt.value == nil, let submission = context.submissionURL {
+                    fail("The submission was not sent to \(studyProfile?.name ?? "the study"). "
+                         + StudySending.fallback(submission: submission, study: studyProfile),
+                         code: PrepareError.Code.sendFailed.rawValue)
+                }
                 return
             }
             let progress = TerminalProgress(enabled: !json)
@@ -148,7 +171,75 @@ extension AnkiSubmit {
                 return context
             }
             if timings { FileHandle.standardError.write(Data("Stage timings:\n\(context.report.timingText)\n".utf8)) }
-            report(context)
+            guard let sender, let submission = context.submissionURL else {
+                report(context, sent: nil)
+                return
+            }
+            report(context, sent: send(submission, with: sender, study: studyProfile))
+        }
+
+        /// The study profile and the sender (`--send-to`, else the profile's intake address), checked
+        /// before anything is written.
+        private func loadStudy(policy: Policy) -> (StudyProfile?, SubmissionSender?) {
+            let code = PrepareError.Code.studyProfile.rawValue
+            var profile: StudyProfile?
+            if let study {
+                do { profile = try StudyProfile.load(URL(fileURLWithPath: study)) } catch {
+                    fail("\(error)", code: code)
+                }
+                if let profile, profile.policyVersion != policy.version {
+                    fail("The study \(profile.name) expects data policy version \(profile.policyVersion); this anki-submit "
+                         + "applies version \(policy.version). Ask \(profile.contact) for the right version of the tool.",
+                         code: code)
+                }
+            }
+            if caFile != nil && sendTo == nil && profile?.intakeURL == nil {
+                fail("--ca-file is only used for sending: give --send-to URL (or a --study profile with an intake_url).",
+                     code: code)
+            }
+            guard let address = sendTo ?? profile?.intakeURL?.absoluteString else { return (profile, nil) }
+            guard let url = URL(string: address) else { fail("--send-to: \"\(address)\" is not an address.", code: code) }
+            do { try SubmissionSender.check(url) } catch { fail("--send-to: \(error.description).", code: code) }
+            if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+                fail("--ca-file: \(caFile) cannot be read.", code: code)
+            }
+            return (profile, SubmissionSender(url: url, caFile: caFile))
+        }
+
+        /// Uploads the finished submission with a progress bar; on failure says where the file is and
+        /// whom to contact, and exits 48 (could not send) or 49 (refused). The file stays either way.
+        private func send(_ submission: URL, with sender: SubmissionSender, study: StudyProfile?) -> SubmissionSender.Receipt {
+            let bar = TerminalProgress(enabled: !json)
+            let result = ResultBox()
+            let done = DispatchSemaphore(value: 0)
+            Task.detached {
+                do {
+                    let receipt = try await sender.send(submission) { sent, total in
+                        bar.bar("Sending to the study", Int(sent / 1024), of: Int(max(total, 1) / 1024), detail: "KiB")
+                    }
+                    result.set(.success(receipt))
+                } catch {
+                    result.set(.failure(error as? SubmissionSender.Failure
+                        ?? SubmissionSender.Failure(kind: .unreachable, description: "an unexpected error")))
+                }
+                done.signal()
+            }
+            done.wait()
+            bar.finish()
+            switch result.value! {
+            case .success(let receipt):
+                do { try StudySending.saveReceipt(receipt, url: sender.url, for: submission) } catch {
+                    FileHandle.standardError.write(Data(("anki-submit: the study's receipt could not be saved beside "
+                        + "the submission; note it down: \(receipt.number)\n").utf8))
+                }
+                return receipt
+            case .failure(let failure):
+                let note = "Your withdrawal token was saved as usual (see above or the token file)."
+                fail("The submission could not be sent to \(study?.name ?? "the study") (\(failure.description)). "
+                     + StudySending.fallback(submission: submission, study: study) + " " + note,
+                     code: failure.kind == .refused ? PrepareError.Code.sendRefused.rawValue
+                                                    : PrepareError.Code.sendFailed.rawValue)
+            }
         }
 
         private func loadInputs() throws -> (Policy, Decisions, DataDirectory, LanguageList) {
@@ -194,7 +285,7 @@ extension AnkiSubmit {
             return (policy, decisions, data, languages)
         }
 
-        private func report(_ context: PipelineContext) {
+        private func report(_ context: PipelineContext, sent: SubmissionSender.Receipt?) {
             let submission = context.submissionURL?.path ?? "?"
             let tokenPath = context.tokenURL?.path ?? "?"
             let report = context.report
@@ -204,7 +295,10 @@ extension AnkiSubmit {
                     "notes": report.value("write", "notes") ?? 0, "cards": report.value("write", "cards") ?? 0,
                     "revlog": report.value("write", "revlog") ?? 0,
                     "report": (try? JSONSerialization.jsonObject(with: Data(report.json.utf8))) ?? [],
-                ]
+                ].merging(sent.map { receipt -> [String: Any] in
+                    ["receipt": receipt.number,
+                     "receipt_file": context.submissionURL.map { StudySending.receiptURL(for: $0).path } ?? ""]
+                } ?? [:]) { a, _ in a }
                 let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
                 print(String(decoding: data, as: UTF8.self))
                 return
@@ -223,16 +317,58 @@ extension AnkiSubmit {
                     \(context.token.text)
 
                 Keep it private and safe. It is the only way to withdraw your data later, and nobody,
-                not even the researchers, can recover it for you. Send the submission file as the
-                study's instructions say; never send the token with it.
+                not even the researchers, can recover it for you.
                 """)
+            if let sent, let file = context.submissionURL {
+                print("""
+
+                    Received by \(failureContact?.name ?? "the study"). Receipt: \(sent.number)
+                    (saved as \(StudySending.receiptURL(for: file).path); it names exactly this file).
+                    """)
+            } else {
+                print("Send the submission file as the study's instructions say; never send the token with it.")
+            }
         }
     }
 }
 
 
-/// Prints one line on stderr and exits with `code`.
+/// The study whose contact a failure names (set once from `--study`, before any work).
+nonisolated(unsafe) var failureContact: StudyProfile?
+
+/// Prints one line on stderr and exits with `code`. With a study profile, a fault the participant
+/// cannot fix ("Please report this", a failed self-audit) names the study and its contact.
 func fail(_ message: String, code: Int32) -> Never {
-    FileHandle.standardError.write(Data("anki-submit: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("anki-submit: \(namingContact(message, code: code))\n".utf8))
     Foundation.exit(code)
+}
+
+/// `message` with the study's contact where it asks to report a fault (terminal and page alike).
+func namingContact(_ message: String, code: Int32) -> String {
+    guard let study = failureContact else { return message }
+    let reportTo = "Please report this to \(study.contactLine)."
+    if message.contains("Please report this.") {
+        return message.replacingOccurrences(of: "Please report this.", with: reportTo)
+    } else if message.contains("please report this") {
+        return message.replacingOccurrences(of: "please report this", with: "please report this to \(study.contactLine)")
+    } else if code == PrepareError.Code.auditFailed.rawValue {
+        return message + " " + reportTo
+    }
+    return message
+}
+
+/// The receipt "Send to the study" got on the page, if it did.
+final class ReceiptHolder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: SubmissionSender.Receipt?
+    var value: SubmissionSender.Receipt? { lock.withLock { stored } }
+    func set(_ value: SubmissionSender.Receipt?) { lock.withLock { stored = value } }
+}
+
+/// The outcome of an upload, handed from its task to the waiting command.
+final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Result<SubmissionSender.Receipt, SubmissionSender.Failure>?
+    var value: Result<SubmissionSender.Receipt, SubmissionSender.Failure>? { lock.withLock { stored } }
+    func set(_ value: Result<SubmissionSender.Receipt, SubmissionSender.Failure>) { lock.withLock { stored = value } }
 }

@@ -2,6 +2,7 @@ import AnkiPipeline
 import AnkiReader
 import AnkiReview
 import AnkiScanner
+import AnkiSend
 import AnkiSubmission
 import Foundation
 
@@ -10,7 +11,8 @@ extension AnkiSubmit.Prepare {
     /// 127.0.0.1, open it in the browser, and run the pipeline when the participant presses "Create
     /// submission". Returns the finished pipeline's context; quitting on the page writes nothing.
     func reviewOnPage(policy: Policy, decisions: Decisions, scanner: AnkiScanner.Scanner, languages: LanguageList,
-                      options: PrepareOptions) throws -> PipelineContext {
+                      options: PrepareOptions, study: StudyProfile?, sender: SubmissionSender?,
+                      receipt: ReceiptHolder) throws -> PipelineContext {
         let bar = TerminalProgress(enabled: !json)
         return try withCollection(file, options: reader) { collection in
             bar.message("Reading your collection")
@@ -44,13 +46,14 @@ extension AnkiSubmit.Prepare {
                                          "cards": context.report.value("write", "cards") ?? 0,
                                          "revlog": context.report.value("write", "revlog") ?? 0]))
                         } catch let error as PrepareError {
-                            continuation.resume(returning: .refused(error.description))
+                            continuation.resume(returning: .refused(namingContact(error.description,
+                                                                                  code: error.code.rawValue)))
                         } catch {
                             continuation.resume(returning: .refused("The submission could not be created; nothing was written."))
                         }
                     }
                 }
-            }, onFinished: { stopper.stop(after: 0.5) })
+            }, onFinished: { stopper.stop(after: 0.5) }, study: study, sender: sender)
 
             let openBrowser = !noBrowser
             let app = server.makeApplication(port: reviewPort) { _ in
@@ -72,6 +75,7 @@ extension AnkiSubmit.Prepare {
             }
             stopper.set(task)
             done.wait()
+            receipt.set(server.receipt)
             if let context = finishedContext.context { return context }
             if let message = failure.message, !server.isFinished {
                 fail("The review page could not start (\(message)). Try --review-port with another port, or "

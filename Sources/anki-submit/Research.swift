@@ -1,3 +1,4 @@
+import AnkiReader
 import AnkiResearch
 import AnkiSubmission
 import ArgumentParser
@@ -9,13 +10,14 @@ extension AnkiSubmit {
             abstract: "Researcher side: ingest submissions, take and apply withdrawals, publish a release.",
             discussion: """
                 A typical round: `ingest` a folder of submissions into the working dataset (creating the \
-                key file on first use), run `serve-withdrawals` for participants, `withdraw` what arrived \
-                in its journal before each `release`, and `stats` at any time.
+                key file on first use), run `serve` for participants (uploads into a spool folder that \
+                `ingest` takes as it is, and withdrawal requests), `withdraw` what arrived in its journal \
+                before each `release`, and `stats` at any time.
 
                 Exit codes of the research commands:
                 \(ResearchError.Code.allCases.map { "  \($0.rawValue)  \($0.summary)" }.joined(separator: "\n"))
                 """,
-            subcommands: [IngestCommand.self, ServeWithdrawalsCommand.self, WithdrawCommand.self,
+            subcommands: [IngestCommand.self, ServeCommand.self, WithdrawCommand.self,
                           ReleaseCommand.self, StatsCommand.self]
         )
     }
@@ -134,24 +136,55 @@ extension AnkiSubmit.Research {
         }
     }
 
-    struct ServeWithdrawalsCommand: ParsableCommand {
+    struct ServeCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "serve-withdrawals",
-            abstract: "Run the HTTP endpoint where participants send their withdrawal token.",
+            commandName: "serve",
+            abstract: "Run the study's HTTP server: submissions (with --spool) and withdrawal requests.",
             discussion: """
+                POST /submissions (with --spool) takes a submission file as the body (application/vnd.sqlite3 \
+                or application/octet-stream). It is streamed into the spool folder under a hidden temporary \
+                name, flushed to disk, checked quickly (SQLite, schema version, the audit's structural rules) \
+                and renamed to <sha256>.sqlite, which `research ingest SPOOL` picks up; only then it answers \
+                202 with a JSON receipt. The same bytes again get 200 and the same receipt (no second file); \
+                a body that is not a submission gets 422 and leaves nothing; one over --max-upload gets 413 \
+                as soon as that is known. An upload cut off (crash, kill -9) leaves only a hidden .part file, \
+                which ingest ignores and the next start removes.
+
                 POST /withdrawals with {"token": "..."} (JSON), token=... (form) or the bare token (text/plain) \
                 answers 202 and a receipt number once the request is appended to the journal and flushed to \
                 disk; a malformed token gets 400, a body over --max-body 413, too many requests from one \
                 client 429. The answer is the same whether or not the token belongs to a submission. \
                 GET / is a small form for participants, GET /health a health check (503 while the journal \
-                cannot take a complete record, e.g. on a full disk; it recovers by itself when space returns). \
+                or the spool cannot be written, e.g. on a full disk; it recovers by itself when space returns). \
                 The journal holds only the SHA-256 of each token; apply it with `research withdraw --journal`. \
                 At most --max-connections are open at once (over the limit the one idle longest is closed); \
                 a connection without a request closes after --idle-timeout, a request must arrive and be \
                 answered within --request-timeout of its first byte. Put a TLS-terminating reverse proxy in \
-                front of it to serve the public (then pass --trust-forwarded-for).
-                """
+                front of it to serve the public (then pass --trust-forwarded-for). `serve-withdrawals` is \
+                the same command.
+                """,
+            aliases: ["serve-withdrawals"]
         )
+
+        @Option(help: ArgumentHelp("Folder for uploaded submissions (created, mode 0700); without it, no uploads.",
+                                   valueName: "dir"))
+        var spool: String?
+
+        @Option(name: .customLong("max-upload"),
+                help: ArgumentHelp("Largest submission upload, e.g. 256M or 1G.", valueName: "size"))
+        var maxUpload = "256M"
+
+        @Option(name: .customLong("upload-rate-limit"),
+                help: ArgumentHelp("Uploads allowed per client and minute (--upload-burst more at once).", valueName: "n"))
+        var uploadRateLimit = 6.0
+
+        @Option(name: .customLong("upload-burst"), help: ArgumentHelp("Uploads a client may send at once above the rate.",
+                                                                      valueName: "n"))
+        var uploadBurst = 10
+
+        @Option(help: ArgumentHelp("The study profile (JSON): its name and contact appear on the page and in errors.",
+                                   valueName: "file"))
+        var study: String?
 
         @Option(help: ArgumentHelp("The journal file (created, mode 0600, when missing).", valueName: "file"))
         var journal: String
@@ -185,11 +218,19 @@ extension AnkiSubmit.Research {
         var idleTimeout = 10.0
 
         @Option(name: .customLong("request-timeout"),
-                help: ArgumentHelp("Seconds from a request's first byte to the end of its answer.", valueName: "seconds"))
-        var requestTimeout = 10.0
+                help: ArgumentHelp("Seconds from a request's first byte to the end of its answer (default: 10, "
+                                   + "with --spool 300, for uploads over slow lines).", valueName: "seconds"))
+        var requestTimeout: Double?
 
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port takes 0 to 65535.") }
+            guard let size = ReaderLimits.parseSize(maxUpload), size >= 1024, size <= UInt64(Int64.max) else {
+                throw ValidationError("--max-upload takes a size such as 256M, 1G or 1048576 (at least 1024 bytes).")
+            }
+            guard uploadRateLimit > 0, uploadBurst >= 1 else {
+                throw ValidationError("--upload-rate-limit and --upload-burst must be positive.")
+            }
+            let requestTimeout = self.requestTimeout ?? 10
             guard maxBody >= 64 else { throw ValidationError("--max-body must be at least 64 bytes.") }
             guard rateLimit > 0, burst >= 1 else { throw ValidationError("--rate-limit and --burst must be positive.") }
             guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1.") }
@@ -228,13 +269,28 @@ extension AnkiSubmit.Research {
                     + "connections, not --max-connections \(maxConnections); raise it with `ulimit -n`.\n").utf8))
             }
             options.limits.idleTimeout = idleTimeout
-            options.limits.requestTimeout = requestTimeout
+            options.limits.requestTimeout = requestTimeout ?? (spool == nil ? 10 : 300)
+            if let study {
+                do { options.study = try StudyProfile.load(URL(fileURLWithPath: study)) } catch {
+                    FileHandle.standardError.write(Data("anki-submit: \(error)\n".utf8))
+                    throw ExitCode(ResearchError.Code.studyProfile.rawValue)
+                }
+            }
+            if let spool {
+                var intake = IntakeOptions(spool: try research { try IntakeSpool(folder: URL(fileURLWithPath: spool)) })
+                intake.maxUploadBytes = Int64(ReaderLimits.parseSize(maxUpload) ?? 0)
+                intake.uploadsPerMinute = uploadRateLimit
+                intake.uploadBurst = uploadBurst
+                options.intake = intake
+            }
             let writer = try research { try JournalWriter(url: URL(fileURLWithPath: journal)) }
-            let host = bind
+            let host = bind.contains(":") ? "[\(bind)]" : bind
             let journalPath = journal
+            let spoolPath = spool
             let app = WithdrawalServer.makeApplication(options: options, journal: writer) { port in
-                let line = "Withdrawal endpoint listening on http://\(host):\(port)/ (journal: \(journalPath)). Ctrl-C stops it.\n"
-                FileHandle.standardOutput.write(Data(line.utf8))
+                let what = spoolPath.map { "Study server listening on http://\(host):\(port)/ (spool: \($0), journal: \(journalPath))." }
+                    ?? "Withdrawal endpoint listening on http://\(host):\(port)/ (journal: \(journalPath))."
+                FileHandle.standardOutput.write(Data((what + " Ctrl-C stops it.\n").utf8))
             }
             let outcome = ServerOutcome()
             let done = DispatchSemaphore(value: 0)

@@ -141,3 +141,56 @@ struct EndpointPropertyTests {
         #expect(try WithdrawalJournal.read(ws.journal, from: 0).records.allSatisfy { $0.record != nil })
     }
 }
+
+@Suite("research serve: random requests with the spool")
+struct IntakePropertyTests {
+    /// The statuses the README documents for `research serve` (uploads and withdrawals).
+    static let documented: Set<Int> = [200, 202, 400, 404, 405, 413, 415, 422, 429, 503]
+
+    @Test("random requests, half of them at /submissions: always a documented status, nothing in the spool, health ok",
+          arguments: [UInt64(1), 2])
+    func randomRequests(seed: UInt64) async throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        let spool = ws.root.appendingPathComponent("spool")
+        var options = WithdrawalServerOptions()
+        options.requestsPerMinute = 6000
+        options.burst = 150
+        var intake = IntakeOptions(spool: try IntakeSpool(folder: spool))
+        intake.maxUploadBytes = 2048
+        intake.uploadsPerMinute = 6000
+        intake.uploadBurst = 150
+        options.intake = intake
+        let journal = try JournalWriter(url: ws.journal)
+        defer { journal.close() }
+        let app = WithdrawalServer.makeApplication(options: options, journal: journal)
+        try await app.test(.router) { client in
+            var rng = SeededGenerator(seed: seed)
+            var seen: [Int: Int] = [:]
+            for i in 0..<300 {
+                var request = RandomRequest.make(&rng)
+                if Bool.random(using: &rng) {
+                    request.uri = "/submissions" + (request.uri.contains("?") ? "?x=1" : "")
+                    if Bool.random(using: &rng) {
+                        request.headers[.contentType] = ["application/vnd.sqlite3", "application/octet-stream",
+                                                         "Application/VND.sqlite3; x=y"].randomElement(using: &rng)!
+                    }
+                    if Int.random(in: 0..<4, using: &rng) == 0 {
+                        request.body = ByteBuffer(bytes: Array("SQLite format 3\u{0}".utf8)
+                                                  + RandomRequest.bytes(&rng, count: Int.random(in: 0..<3000, using: &rng)))
+                    }
+                }
+                let status = try await client.execute(uri: request.uri, method: request.method, headers: request.headers,
+                                                      body: request.body) { $0.status.code }
+                seen[status, default: 0] += 1
+                #expect(Self.documented.contains(status), "seed \(seed), request \(i): \(request) -> \(status)")
+            }
+            try await client.execute(uri: "/health", method: .get) { response in
+                #expect(response.status == .ok, "seed \(seed): unhealthy after random requests")
+            }
+            #expect(seen[422, default: 0] > 0 && seen[413, default: 0] > 0 && seen[415, default: 0] > 0)
+        }
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: spool.path)) ?? []
+        #expect(left.isEmpty, "seed \(seed): \(left)")
+    }
+}

@@ -13,6 +13,11 @@ scripts, event handlers, javascript: links and remote images/styles/fonts. Nothi
 (window.__pwned stays unset), nothing reaches the canary listener on 127.0.0.1:47999, and "Quit without
 submitting" leaves the output folder empty (exit 45).
 
+Scenario "send" (berlin-latest.apkg with a study profile, against `research serve`): the page names the
+study and its contact and shows its texts in the chosen language; "Send to the study" after Create
+uploads the file, shows the receipt and saves it beside the submission; with the study unreachable the
+page says where the file is and whom to contact, and prepare exits 48.
+
 Screenshots of every step go to OUTDIR/screenshots (desktop 1280x900 and phone 390x844). Exit 0 when all
 checks pass; each failed check is printed.
 """
@@ -394,11 +399,105 @@ def scenario_hostile(binary: str, out: Path, shots_dir: Path) -> None:
     check(not list((work / "tmp").iterdir()), "the temporary copy of the collection is gone")
 
 
+def start_study_server(binary: str, work: Path, profile: Path) -> tuple[subprocess.Popen, int]:
+    """`research serve` with a spool in `work`, on a free port (it prints the address)."""
+    proc = subprocess.Popen([binary, "research", "serve", "--spool", str(work / "spool"), "--journal",
+                             str(work / "withdrawals.journal"), "--port", "0", "--study", str(profile)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if "http://127.0.0.1:" not in line:
+        proc.kill()
+        raise RuntimeError(f"research serve did not start: {line} {proc.stderr.read()}")
+    return proc, int(line.split("http://127.0.0.1:", 1)[1].split("/", 1)[0])
+
+
+def scenario_send(binary: str, out: Path, shots_dir: Path) -> None:
+    """The study's profile on the page, "Send to the study" with its receipt, and the fallback when the study
+    cannot be reached."""
+    deck = ROOT / "Tests/Fixtures/generated/berlin-latest.apkg"
+    work = out / "send"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    example = json.loads((ROOT / "Config/study.example.json").read_text())
+    server_profile = work / "server-study.json"
+    server_profile.write_text(json.dumps(example))
+    server, server_port = start_study_server(binary, work, server_profile)
+    decisions = work / "decisions.json"
+    decisions.write_text(json.dumps({"languages": ["de"], "domain": "medicine", "consent_public": True}))
+    try:
+        for case, intake in (("sent", f"http://127.0.0.1:{server_port}/submissions"),
+                             ("fallback", "http://127.0.0.1:9/submissions")):
+            profile = work / f"study-{case}.json"
+            profile.write_text(json.dumps(dict(example, intake_url=intake)))
+            proc, url = start_prepare(binary, deck, work / case, [
+                "--timezone", "Europe/Berlin", "--study", str(profile), "--decisions", str(decisions),
+                "--confirm-special-categories"])
+            port = url.split(":")[2].split("/")[0]
+            driver = browser()
+            shots = Shots(driver, shots_dir, f"send-{case}")
+            try:
+                driver.get(url)
+                wait(driver).until(lambda d: len(notes_loaded(d)) > 0)
+                wait(driver).until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="study"]').is_displayed())
+                name = driver.find_element(By.CSS_SELECTOR, '[data-testid="study-name"]').text
+                contact = driver.find_element(By.CSS_SELECTOR, '[data-testid="study-contact"]').text
+                check(name == example["name"], f"the page names the study ({name!r})")
+                check(contact == example["contact"], f"the page names the study's contact ({contact!r})")
+                info = driver.find_element(By.CSS_SELECTOR, '[data-testid="study-information"]').text
+                check(info in (example["texts"]["en"]["information"], example["texts"]["de"]["information"]),
+                      "the study's information text is shown in one of its languages")
+                Select(driver.find_element(By.CSS_SELECTOR, '[data-testid="study-language"]')).select_by_value("de")
+                info = driver.find_element(By.CSS_SELECTOR, '[data-testid="study-information"]').text
+                check(info == example["texts"]["de"]["information"], "the language selector switches the study's texts")
+                consent = driver.find_element(By.CSS_SELECTOR, '[data-testid="study-consent"]').text
+                check(consent == example["texts"]["de"]["consent"], "the study's consent text is next to the question")
+                shots.take("study", "policy")
+                wait(driver).until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="submit"]').is_enabled())
+                click(driver, driver.find_element(By.CSS_SELECTOR, '[data-testid="submit"]'))
+                wait(driver, 120).until(EC.visibility_of_element_located((By.CSS_SELECTOR, '[data-testid="send-box"]')))
+                submission = driver.find_element(By.CSS_SELECTOR, '[data-testid="submission-path"]').text.strip()
+                shots.take("send-offered", "done")
+                click(driver, driver.find_element(By.CSS_SELECTOR, '[data-testid="send"]'))
+                if case == "sent":
+                    wait(driver, 60).until(lambda d: "Received by the study" in
+                                           d.find_element(By.CSS_SELECTOR, '[data-testid="send-status"]').text)
+                    status = driver.find_element(By.CSS_SELECTOR, '[data-testid="send-status"]').text
+                    shots.take("sent", "done")
+                    receipt_file = Path(submission).with_suffix(".receipt.json")
+                    check(receipt_file.is_file(), "the receipt is saved beside the submission")
+                    if receipt_file.is_file():
+                        receipt = json.loads(receipt_file.read_text())
+                        check(receipt["receipt"] in status, f"the page shows the receipt ({status!r})")
+                        spooled = list((work / "spool").glob("*.sqlite"))
+                        check([p.name for p in spooled] == [receipt["sha256"] + ".sqlite"],
+                              f"the study's spool holds exactly the sent file ({[p.name for p in spooled]})")
+                else:
+                    wait(driver, 60).until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="send-error"]').is_displayed())
+                    error = driver.find_element(By.CSS_SELECTOR, '[data-testid="send-error"]').text
+                    shots.take("send-failed", "done")
+                    check(submission in error, f"the fallback says where the file is ({error[:200]!r})")
+                    check(example["contact"] in error, "the fallback names the study's contact")
+                    check(driver.find_element(By.CSS_SELECTOR, '[data-testid="send"]').is_enabled(), "sending can be tried again")
+                    click(driver, driver.find_element(By.CSS_SELECTOR, '[data-testid="finish-page"]'))
+                urls = requested_urls(driver)
+            finally:
+                driver.quit()
+            code = exit_code(proc)
+            check(code == (0 if case == "sent" else 48), f"{case}: prepare exits {0 if case == 'sent' else 48} (got {code})")
+            check(Path(submission).is_file(), f"{case}: the submission stays on this computer")
+            own = f"http://127.0.0.1:{port}/"
+            foreign = [u for u in urls if not (u.startswith(own) or u.startswith("data:") or u.startswith("blob:"))]
+            check(not foreign, f"{case}: the browser itself requested nothing but the local page ({foreign[:3]})")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", required=True)
     ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--only", choices=["review", "hostile"])
+    ap.add_argument("--only", choices=["review", "hostile", "send"])
     args = ap.parse_args()
     args.bin = str(Path(args.bin).resolve())
     args.out.mkdir(parents=True, exist_ok=True)
@@ -408,6 +507,8 @@ def main() -> None:
         scenario_review(args.bin, args.out, shots_dir)
     if args.only in (None, "hostile"):
         scenario_hostile(args.bin, args.out, shots_dir)
+    if args.only in (None, "send"):
+        scenario_send(args.bin, args.out, shots_dir)
     print(f"screenshots: {shots_dir}")
     if failures:
         print(f"{len(failures)} check(s) failed")

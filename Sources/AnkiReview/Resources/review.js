@@ -12,7 +12,7 @@
   const state = {
     page: 0, total: 0, filter: "all", q: "", deck: "", tag: "",
     summary: null, tags: [], decks: [], survey: { languages: [], domain: "", consent_public: null, special_confirmed: false },
-    languages: [], finished: false,
+    languages: [], finished: false, study: null, studyLanguage: null, sending: null,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -338,7 +338,35 @@
 
   // The survey's answers live in the page once loaded; the server's copy is applied only at start and
   // when a saved decisions file is loaded, so a slow answer never overwrites what was just typed.
+  // ---- the study (its profile, when the researcher gave one) ----------------------------------------
+
+  function renderStudy() {
+    const study = state.study;
+    if (!study) return;
+    $("study").hidden = false;
+    $("study-name").textContent = study.name;
+    $("study-contact").textContent = study.contact;
+    const preferred = (navigator.languages || [navigator.language || "en"]).map((l) => String(l).toLowerCase().split("-")[0]);
+    const chosen = state.studyLanguage || preferred.find((l) => study.languages.includes(l)) || study.languages[0];
+    state.studyLanguage = chosen;
+    const select = $("study-language");
+    if (study.languages.length > 1 && !select.options.length) {
+      for (const code of study.languages) select.append(el("option", { value: code, text: code }));
+      select.addEventListener("change", () => { state.studyLanguage = select.value; renderStudy(); });
+      $("study-language-field").hidden = false;
+    }
+    select.value = chosen;
+    const texts = study.texts[chosen];
+    $("study-information").textContent = texts.information;
+    $("study-information").lang = chosen;
+    $("study-consent").textContent = texts.consent;
+    $("study-consent").lang = chosen;
+    $("study-consent").hidden = false;
+  }
+
   function applyState(data, withSurvey) {
+    if (data.study !== undefined && data.study !== null && !state.study) { state.study = data.study; renderStudy(); }
+    if (data.sending !== undefined && data.sending !== null) state.sending = data.sending;
     if (data.summary) state.summary = data.summary;
     if (data.tags) { state.tags = data.tags; renderTags(); }
     if (data.decks) { state.decks = data.decks; renderDecks(); }
@@ -407,12 +435,73 @@
       });
       $("download-token").addEventListener("click", () => download("anki-submit-withdrawal-token.txt",
         "anki-submit withdrawal token\n\n" + result.token + "\n\nKeep it private. Send it to the study's withdrawal " +
-        "address only if you want your data removed.\n", "text/plain"));
+        "address only if you want your data removed.\n" +
+        (state.study ? "\nStudy: " + state.study.name + "\nContact: " + state.study.contact +
+          (state.study.withdrawal_url ? "\nWithdrawal address: " + state.study.withdrawal_url : "") + "\n" : ""),
+        "text/plain"));
+      if (state.sending) offerSending(result.submission);
       window.scrollTo(0, 0);
     } catch (error) {
       showError(error);
       button.textContent = "Create submission";
       renderBlockers();
+    }
+  }
+
+  // ---- "Send to the study" ---------------------------------------------------------------------------
+
+  function offerSending(submissionPath) {
+    $("send-box").hidden = false;
+    $("send-manually").hidden = true;
+    $("close-note").hidden = true;
+    $("send-study").textContent = state.study ? state.study.name : "the study";
+    $("send-address").textContent = state.sending.address;
+    $("send").addEventListener("click", () => sendToStudy().catch(sendFailed));
+    $("finish-page").addEventListener("click", async () => {
+      try { await api("api/close", {}); } catch (e) { /* the program may already be gone */ }
+      $("send-box").hidden = true;
+      $("send-manually").hidden = false;
+      $("close-note").hidden = false;
+      $("counts").textContent = "Not sent";
+    });
+  }
+
+  function sendFailed(error) {
+    $("send-progress").hidden = true;
+    $("send-status").textContent = "";
+    $("send-error").hidden = false;
+    $("send-error").textContent = error.message || String(error);
+    $("send").disabled = false;
+    $("send").textContent = "Try again";
+    $("finish-page").disabled = false;
+  }
+
+  async function sendToStudy() {
+    $("send-error").hidden = true;
+    $("send").disabled = true;
+    $("finish-page").disabled = true;
+    $("send").textContent = "Sending…";
+    $("send-progress").hidden = false;
+    $("send-progress").value = 0;
+    await api("api/send", {});
+    for (;;) {
+      const status = await api("api/send");
+      if (status.total > 0) {
+        $("send-progress").value = Math.floor(100 * status.sent / status.total);
+        $("send-status").textContent = "Sent " + number(Math.floor(status.sent / 1024)) + " of " +
+          number(Math.floor(status.total / 1024)) + " KiB";
+      }
+      if (status.state === "sent") {
+        $("send-progress").value = 100;
+        $("send-status").textContent = "Received by the study. Your receipt: " + status.receipt +
+          (status.receipt_file ? " (saved as " + status.receipt_file + ")" : "") + ". You can close this page now.";
+        $("send").hidden = true;
+        $("finish-page").hidden = true;
+        $("counts").textContent = "Received by the study";
+        return;
+      }
+      if (status.state === "failed") throw new Error(status.error);
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
 
