@@ -44,6 +44,12 @@ let package = Package(
             providers: [.apt(["libpcre2-dev"])]
         ),
 
+        // Config/ and Wordlists/ compiled into the program (and the build's commit), generated at every
+        // build by the EmbedDataPlugin from the source tree; see DataDirectory.
+        .executableTarget(name: "AnkiEmbedDataTool"),
+        .plugin(name: "EmbedDataPlugin", capability: .buildTool(), dependencies: ["AnkiEmbedDataTool"]),
+        .target(name: "AnkiEmbeddedData", plugins: ["EmbedDataPlugin"]),
+
         // Small safe Swift APIs over the C libraries.
         .target(name: "AnkiZstd", dependencies: ["CAnkiZstd"]),
         .target(name: "AnkiPCRE2", dependencies: ["CAnkiPCRE2"]),
@@ -73,7 +79,7 @@ let package = Package(
         .target(
             name: "AnkiSubmission",
             dependencies: [
-                "AnkiPCRE2",
+                "AnkiPCRE2", "AnkiEmbeddedData",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -145,7 +151,7 @@ let package = Package(
             name: "anki-submit",
             dependencies: [
                 "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPipeline", "AnkiScanner", "AnkiResearch",
-                "AnkiReview",
+                "AnkiReview", "AnkiEmbeddedData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -185,7 +191,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AnkiScannerTests",
-            dependencies: ["AnkiScanner", "AnkiReader", "AnkiPCRE2"]
+            dependencies: ["AnkiScanner", "AnkiReader", "AnkiPCRE2", "AnkiSubmission", "AnkiEmbeddedData"]
         ),
         .testTarget(
             name: "AnkiResearchTests",
