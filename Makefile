@@ -12,8 +12,10 @@ REVIEW ?= auto
 EXAMPLE_DECK ?= Tests/Fixtures/generated/berlin-latest.apkg
 BENCH_DIR ?= bench-data
 FUZZ_SECONDS ?= 300
+# make dist: release (the participants' archive) or debug (the same link from the debug build, for the test).
+CONFIG ?= release
 
-.PHONY: all deps test-deps venv build run test bench bench-media bench-review fixtures fuzz fuzz-submissions clean
+.PHONY: all deps test-deps venv build dist run test bench bench-media bench-review bench-dist fixtures fuzz fuzz-submissions clean
 
 all: build
 
@@ -45,6 +47,11 @@ $(VENV)/.installed: Tests/requirements.txt
 build: deps
 	$(SWIFT) build -c release --product anki-submit
 
+# The participants' download: dist/anki-submit-<version>-linux-<arch>.tar.gz and .sha256, one executable
+# with the Swift runtime, the C libraries and Config/ and Wordlists/ inside (needs only glibc).
+dist: deps
+	SWIFT=$(SWIFT) bash Packaging/dist.sh $(CONFIG)
+
 # The participant's job on the example deck: what it is, then the review page (opens in the browser;
 # "Create submission" writes out/example). Without a terminal (CI) or with REVIEW=none: the scripted path.
 run: build
@@ -61,6 +68,7 @@ run: build
 test: test-deps venv
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	SWIFT=$(SWIFT) bash Tests/Dist/run.sh
 
 # Regenerates the small committed fixtures with the real Anki backend (needs PyPI access).
 fixtures: venv
@@ -88,6 +96,10 @@ bench-scanner: deps
 bench-review: build
 	bash Tests/Benchmarks/review/run.sh $(BENCH_DIR)
 
+# The participants' archive (issue 22): its size and start-up against the development build.
+bench-dist: deps
+	SWIFT=$(SWIFT) bash Tests/Benchmarks/dist/run.sh
+
 # Runs libFuzzer on the package reader for FUZZ_SECONDS, seeded with the committed corpus.
 fuzz: deps
 	bash Tests/Fuzz/run.sh $(FUZZ_SECONDS)
@@ -98,4 +110,4 @@ fuzz-submissions: build
 	bash Tests/Fuzz/run-submissions.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf .build .build-fuzz $(BENCH_DIR)
+	rm -rf .build .build-fuzz $(BENCH_DIR) dist
