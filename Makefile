@@ -1,7 +1,7 @@
 # anki-submit: `make run` and `make test` are the only set-up a fresh Debian machine needs.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := pkg-config libsqlite3-dev libzstd-dev zlib1g-dev libpcre2-dev sqlite3 zstd unzip
+APT_PACKAGES := pkg-config libsqlite3-dev libzstd-dev zlib1g-dev libpcre2-dev sqlite3 zstd unzip binutils
 # What the tests need on top: the load test (wrk), HTTP checks (curl) and the review page in a real browser.
 TEST_APT_PACKAGES := wrk curl chromium chromium-driver python3-selenium python3-venv
 # Python packages from PyPI for the tests and fixture scripts (the real Anki backend, genanki, ...).
