@@ -44,11 +44,13 @@ let package = Package(
             providers: [.apt(["libpcre2-dev"])]
         ),
 
-        // Config/ and Wordlists/ compiled into the program (and the build's commit), generated at every
+        // Config/ and Wordlists/ compiled into the program, generated at every
         // build by the EmbedDataPlugin from the source tree; see DataDirectory.
         .executableTarget(name: "AnkiEmbedDataTool"),
         .plugin(name: "EmbedDataPlugin", capability: .buildTool(), dependencies: ["AnkiEmbedDataTool"]),
         .target(name: "AnkiEmbeddedData", plugins: ["EmbedDataPlugin"]),
+        // The commit for --version (the same plugin; a module of its own so a commit rebuilds only the front end).
+        .target(name: "AnkiBuildInfo", plugins: ["EmbedDataPlugin"]),
 
         // Small safe Swift APIs over the C libraries.
         .target(name: "AnkiZstd", dependencies: ["CAnkiZstd"]),
@@ -151,7 +153,7 @@ let package = Package(
             name: "anki-submit",
             dependencies: [
                 "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPipeline", "AnkiScanner", "AnkiResearch",
-                "AnkiReview", "AnkiEmbeddedData",
+                "AnkiReview", "AnkiBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,8 +1,8 @@
 import Foundation
 import PackagePlugin
 
-/// Compiles the data the program reads at run time (Config/ and Wordlists/) into the target it is
-/// applied to, and the commit the build comes from. The list of files is taken from the source tree
+/// Compiles the data the program reads at run time (Config/ and Wordlists/) into AnkiEmbeddedData, or
+/// the commit the build comes from into AnkiBuildInfo. The list of files is taken from the source tree
 /// at every build, and every file is an input of the generating command, so the embedded copy is
 /// regenerated whenever a file changes, appears or goes (never stale).
 @main
@@ -29,24 +29,23 @@ struct EmbedDataPlugin: BuildToolPlugin {
         relative.sort()
         let tool = try context.tool(named: "AnkiEmbedDataTool").url
         let work = context.pluginWorkDirectoryURL
-        let dataOutput = work.appendingPathComponent("GeneratedFiles.swift")
-        let infoOutput = work.appendingPathComponent("GeneratedBuildInfo.swift")
-        let commit = Self.commit(packageRoot: root)
-        return [
-            .buildCommand(
-                displayName: "Embedding \(relative.count) data files",
-                executable: tool,
-                arguments: ["files", root.path, dataOutput.path] + relative,
-                inputFiles: relative.map { root.appendingPathComponent($0) },
-                outputFiles: [dataOutput]),
+        if target.name == "AnkiBuildInfo" {
             // The commit is an argument: the command runs again when it changes.
-            .buildCommand(
+            let infoOutput = work.appendingPathComponent("GeneratedBuildInfo.swift")
+            return [.buildCommand(
                 displayName: "Recording the build's commit",
                 executable: tool,
-                arguments: ["build-info", infoOutput.path, commit],
+                arguments: ["build-info", infoOutput.path, Self.commit(packageRoot: root)],
                 inputFiles: [],
-                outputFiles: [infoOutput]),
-        ]
+                outputFiles: [infoOutput])]
+        }
+        let dataOutput = work.appendingPathComponent("GeneratedFiles.swift")
+        return [.buildCommand(
+            displayName: "Embedding \(relative.count) data files",
+            executable: tool,
+            arguments: ["files", root.path, dataOutput.path] + relative,
+            inputFiles: relative.map { root.appendingPathComponent($0) },
+            outputFiles: [dataOutput])]
     }
 
     /// The checked-out commit, read from the git metadata (no git binary needed); "unknown" outside

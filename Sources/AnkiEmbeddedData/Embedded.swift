@@ -21,6 +21,3 @@ public enum EmbeddedFiles {
         return UnsafeBufferPointer(start: string.utf8Start, count: string.utf8CodeUnitCount)
     }
 }
-
-/// What the program was built from (see EmbeddedFiles for how it gets here).
-public enum BuildInfo {}

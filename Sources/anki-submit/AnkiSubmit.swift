@@ -1,4 +1,4 @@
-import AnkiEmbeddedData
+import AnkiBuildInfo
 import AnkiReader
 import AnkiPipeline
 import AnkiSubmission
