@@ -6,7 +6,7 @@
 # folder, and runs it where nothing of the build is visible:
 #   - `env -i` (no PATH, no LD_LIBRARY_PATH, no ANKI_SUBMIT_DATA), another working folder;
 #   - in a private mount namespace (unshare, when the kernel allows it) with an empty folder mounted
-#     over the Swift toolchain and over this source tree, so that neither its shared libraries nor
+#     over the toolchain's Swift libraries and over this source tree, so that neither those libraries nor
 #     Config/ and Wordlists/ can be reached; otherwise (no namespaces) `ldd` showing only glibc
 #     libraries is the check, and the script says so;
 # and compares `inspect`, `scan`, `prepare --review none` (counts) and `audit --source` with the
@@ -17,7 +17,10 @@ REPO=$PWD
 DECK=${DIST_TEST_DECK:-Tests/Fixtures/generated/berlin-latest.apkg}
 DEV=$REPO/.build/debug/anki-submit
 SWIFT=${SWIFT:-swift}
-TOOLCHAIN=$(dirname "$(dirname "$(dirname "$(readlink -f "$(command -v "$SWIFT")")")")")
+# The toolchain's Swift libraries (…/usr/lib/swift, holding linux/libswiftCore.so and the rest): hidden
+# below, whether the toolchain lives in /opt/swift or in /usr.
+SWIFT_LIBS=$(dirname "$(dirname "$(readlink -f "$(command -v "$SWIFT")")")")/lib/swift
+[ -d "$SWIFT_LIBS/linux" ] || { echo "dist test: no Swift libraries at $SWIFT_LIBS" >&2; exit 1; }
 
 fail() { echo "dist test: FAIL: $*" >&2; exit 1; }
 
@@ -69,9 +72,9 @@ PREPARE_ARGS=(${PREPARE_ARGS[*]})
 commands "$BIN" "$WORK/participant"
 SH
 if /usr/bin/unshare -rm /bin/true 2>/dev/null; then
-    HIDE="/bin/mount -t tmpfs none '$TOOLCHAIN' && /bin/mount -t tmpfs none '$REPO' && "
-    HIDE+="! test -e '$REPO/Config' && ! test -e '$TOOLCHAIN/usr/lib/swift' && "
-    echo "dist test: running in a mount namespace with $TOOLCHAIN and $REPO hidden, env -i, from $WORK/participant"
+    HIDE="/bin/mount -t tmpfs none '$SWIFT_LIBS' && /bin/mount -t tmpfs none '$REPO' && "
+    HIDE+="! test -e '$REPO/Config' && ! test -e '$SWIFT_LIBS/linux' && "
+    echo "dist test: running in a mount namespace with $SWIFT_LIBS and $REPO hidden, env -i, from $WORK/participant"
     env -i /usr/bin/unshare -rm /bin/bash -c "cd / && $HIDE /bin/bash '$WORK/commands.sh'" \
         || fail "the unpacked executable failed (output in the lines above)"
 else
