@@ -1,7 +1,7 @@
 # anki-submit: `make run` and `make test` are the only set-up a fresh Debian machine needs.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := pkg-config libsqlite3-dev libzstd-dev zlib1g-dev libpcre2-dev sqlite3 zstd unzip
+APT_PACKAGES := pkg-config libsqlite3-dev libzstd-dev zlib1g-dev libpcre2-dev sqlite3 zstd unzip binutils
 # What the tests need on top: the load test (wrk), HTTP checks (curl), the review page in a real browser,
 # and nginx with a CA made by openssl in front of `research serve`.
 TEST_APT_PACKAGES := wrk curl chromium chromium-driver python3-selenium python3-venv nginx openssl
@@ -13,8 +13,10 @@ REVIEW ?= auto
 EXAMPLE_DECK ?= Tests/Fixtures/generated/berlin-latest.apkg
 BENCH_DIR ?= bench-data
 FUZZ_SECONDS ?= 300
+# make dist: release (the participants' archive) or debug (the same link from the debug build, for the test).
+CONFIG ?= release
 
-.PHONY: all deps test-deps venv build run test bench bench-media bench-review bench-release bench-intake fixtures fuzz fuzz-submissions clean
+.PHONY: all deps test-deps venv build dist run test bench bench-media bench-review bench-release bench-intake bench-dist fixtures fuzz fuzz-submissions clean
 
 all: build
 
@@ -46,6 +48,11 @@ $(VENV)/.installed: Tests/requirements.txt
 build: deps
 	$(SWIFT) build -c release --product anki-submit
 
+# The participants' download: dist/anki-submit-<version>-linux-<arch>.tar.gz and .sha256, one executable
+# with the Swift runtime, the C libraries and Config/ and Wordlists/ inside (needs only glibc).
+dist: deps
+	SWIFT=$(SWIFT) bash Packaging/dist.sh $(CONFIG)
+
 # The participant's job on the example deck: what it is, then the review page (opens in the browser;
 # "Create submission" writes out/example). Without a terminal (CI) or with REVIEW=none: the scripted path.
 run: build
@@ -66,6 +73,7 @@ test: test-deps venv
 	$(SWIFT) build --product AnkiSubmissionFuzz
 	$(SWIFT) build --product anki-submitPackageTests
 	$(SWIFT) test --skip-build
+	SWIFT=$(SWIFT) bash Tests/Dist/run.sh
 
 # Regenerates the small committed fixtures with the real Anki backend (needs PyPI access).
 fixtures: venv
@@ -102,6 +110,10 @@ bench-scanner: deps
 bench-review: build
 	bash Tests/Benchmarks/review/run.sh $(BENCH_DIR)
 
+# The participants' archive (issue 22): its size and start-up against the development build.
+bench-dist: deps
+	SWIFT=$(SWIFT) bash Tests/Benchmarks/dist/run.sh
+
 # Runs libFuzzer on the package reader for FUZZ_SECONDS, seeded with the committed corpus.
 fuzz: deps
 	bash Tests/Fuzz/run.sh $(FUZZ_SECONDS)
@@ -112,4 +124,4 @@ fuzz-submissions: build
 	bash Tests/Fuzz/run-submissions.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf .build .build-fuzz $(BENCH_DIR)
+	rm -rf .build .build-fuzz $(BENCH_DIR) dist

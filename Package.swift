@@ -49,6 +49,14 @@ let package = Package(
             providers: [.apt(["libpcre2-dev"])]
         ),
 
+        // Config/ and Wordlists/ compiled into the program, generated at every
+        // build by the EmbedDataPlugin from the source tree; see DataDirectory.
+        .executableTarget(name: "AnkiEmbedDataTool"),
+        .plugin(name: "EmbedDataPlugin", capability: .buildTool(), dependencies: ["AnkiEmbedDataTool"]),
+        .target(name: "AnkiEmbeddedData", plugins: ["EmbedDataPlugin"]),
+        // The commit for --version (the same plugin; a module of its own so a commit rebuilds only the front end).
+        .target(name: "AnkiBuildInfo", plugins: ["EmbedDataPlugin"]),
+
         // Small safe Swift APIs over the C libraries.
         .target(name: "AnkiZstd", dependencies: ["CAnkiZstd"]),
         .target(name: "AnkiPCRE2", dependencies: ["CAnkiPCRE2"]),
@@ -81,7 +89,7 @@ let package = Package(
         .target(
             name: "AnkiSubmission",
             dependencies: [
-                "AnkiPCRE2",
+                "AnkiPCRE2", "AnkiEmbeddedData",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -166,7 +174,7 @@ let package = Package(
             name: "anki-submit",
             dependencies: [
                 "AnkiReader", "AnkiSubmission", "AnkiAudit", "AnkiPipeline", "AnkiScanner", "AnkiResearch",
-                "AnkiReview", "AnkiSend",
+                "AnkiReview", "AnkiSend", "AnkiBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -206,7 +214,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AnkiScannerTests",
-            dependencies: ["AnkiScanner", "AnkiReader", "AnkiPCRE2"]
+            dependencies: ["AnkiScanner", "AnkiReader", "AnkiPCRE2", "AnkiSubmission", "AnkiEmbeddedData"]
         ),
         .testTarget(
             name: "AnkiResearchTests",

@@ -24,9 +24,9 @@ final class StrictObject {
         self.path = path
     }
 
-    static func load(_ url: URL, name: String) throws -> StrictObject {
-        guard let data = try? Data(contentsOf: url) else {
-            throw ScannerConfigurationError("cannot read the scanner configuration \(url.path)")
+    static func load(_ name: String, from source: DataDirectory) throws -> StrictObject {
+        guard let data = source.contents(name) else {
+            throw ScannerConfigurationError("cannot read the scanner configuration \(source.describe(name))")
         }
         let json: Any
         do { json = try JSONSerialization.jsonObject(with: data) } catch {
@@ -241,11 +241,10 @@ struct ScannerConfiguration: Sendable {
     var tlds: Set<String>
 
     static func load(from data: DataDirectory) throws -> ScannerConfiguration {
-        let dir = data.config.appendingPathComponent("scanner", isDirectory: true)
-        let main = try StrictObject.load(dir.appendingPathComponent("scanner.json"), name: "Config/scanner/scanner.json")
-        let patternsFile = try StrictObject.load(dir.appendingPathComponent("patterns.json"), name: "Config/scanner/patterns.json")
-        let phonesFile = try StrictObject.load(dir.appendingPathComponent("phones.json"), name: "Config/scanner/phones.json")
-        let tldFile = try StrictObject.load(dir.appendingPathComponent("tlds.json"), name: "Config/scanner/tlds.json")
+        let main = try StrictObject.load("Config/scanner/scanner.json", from: data)
+        let patternsFile = try StrictObject.load("Config/scanner/patterns.json", from: data)
+        let phonesFile = try StrictObject.load("Config/scanner/phones.json", from: data)
+        let tldFile = try StrictObject.load("Config/scanner/tlds.json", from: data)
         return try ScannerConfiguration(main: main, patterns: patternsFile, phones: phonesFile, tlds: tldFile)
     }
 

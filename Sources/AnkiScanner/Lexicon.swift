@@ -401,24 +401,23 @@ struct Lexicon: @unchecked Sendable {
 
     static func load(from data: DataDirectory, configuration: ScannerConfiguration) throws -> Lexicon {
         var builder = Builder()
-        let root = data.wordlists
         for lang in configuration.nameLanguages {
-            try builder.addNames(root.appendingPathComponent("names/\(lang)/given.txt"), flag: .given)
-            try builder.addNames(root.appendingPathComponent("names/\(lang)/surnames.txt"), flag: .surname)
-            let stop = root.appendingPathComponent("stop/\(lang).txt")
-            if FileManager.default.fileExists(atPath: stop.path) { try builder.addStopWords(stop) }
-            let context = root.appendingPathComponent("context/\(lang).txt")
-            if FileManager.default.fileExists(atPath: context.path) { try builder.addContext(context) }
+            try builder.addNames(data, "Wordlists/names/\(lang)/given.txt", flag: .given)
+            try builder.addNames(data, "Wordlists/names/\(lang)/surnames.txt", flag: .surname)
+            let stop = "Wordlists/stop/\(lang).txt"
+            if data.exists(stop) { try builder.addStopWords(data, stop) }
+            let context = "Wordlists/context/\(lang).txt"
+            if data.exists(context) { try builder.addContext(data, context) }
         }
-        let places = root.appendingPathComponent("stop/places.txt")
-        if FileManager.default.fileExists(atPath: places.path) { try builder.addStopWords(places) }
-        let languages = root.appendingPathComponent("stop/languages.txt")
-        if FileManager.default.fileExists(atPath: languages.path) { try builder.addNames(languages, flag: .language) }
+        let places = "Wordlists/stop/places.txt"
+        if data.exists(places) { try builder.addStopWords(data, places) }
+        let languages = "Wordlists/stop/languages.txt"
+        if data.exists(languages) { try builder.addNames(data, languages, flag: .language) }
         for lang in configuration.specialLanguages {
             for category in SpecialTerm.Category.allCases {
-                let url = root.appendingPathComponent("special/\(category.name)/\(lang).txt")
-                guard FileManager.default.fileExists(atPath: url.path) else { continue }
-                try builder.addTerms(url, category: category, defaultWeight: configuration.special.defaultWeight)
+                let path = "Wordlists/special/\(category.name)/\(lang).txt"
+                guard data.exists(path) else { continue }
+                try builder.addTerms(data, path, category: category, defaultWeight: configuration.special.defaultWeight)
             }
         }
         for (month, _) in configuration.monthNames { builder.insert(TextUnits.lowerScalars(month), flags: .month) }
@@ -494,9 +493,11 @@ struct Lexicon: @unchecked Sendable {
             }
         }
 
-        static func lines(_ url: URL) throws -> [String] {
-            guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-                throw ScannerConfigurationError("cannot read the word list \(url.path)")
+        static func fileName(_ path: String) -> Substring { path.split(separator: "/").last ?? Substring(path) }
+
+        static func lines(_ data: DataDirectory, _ path: String) throws -> [String] {
+            guard let bytes = data.contents(path), let text = String(data: bytes, encoding: .utf8) else {
+                throw ScannerConfigurationError("cannot read the word list \(data.describe(path))")
             }
             return lines(of: text)
         }
@@ -529,19 +530,19 @@ struct Lexicon: @unchecked Sendable {
             scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator
         }
 
-        mutating func addNames(_ url: URL, flag: WordFlags) throws {
-            for line in try Self.lines(url) { insert(TextUnits.lowerScalars(line), flags: flag) }
+        mutating func addNames(_ data: DataDirectory, _ path: String, flag: WordFlags) throws {
+            for line in try Self.lines(data, path) { insert(TextUnits.lowerScalars(line), flags: flag) }
         }
 
-        mutating func addStopWords(_ url: URL) throws {
-            for line in try Self.lines(url) {
+        mutating func addStopWords(_ data: DataDirectory, _ path: String) throws {
+            for line in try Self.lines(data, path) {
                 let capitalized = line.unicodeScalars.first.map { TextUnits.isUpper($0.value) } ?? false
                 insert(TextUnits.lowerScalars(line), flags: capitalized ? .stopNoun : .stopWord)
             }
         }
 
-        mutating func addContext(_ url: URL) throws {
-            for (number, line) in try Self.lines(url).enumerated() {
+        mutating func addContext(_ data: DataDirectory, _ path: String) throws {
+            for (number, line) in try Self.lines(data, path).enumerated() {
                 let parts = line.split(separator: "\t", maxSplits: 1).map(String.init)
                 if parts.count == 2 && parts[0] == "street_suffix" {
                     let suffix = parts[1].trimmingCharacters(in: .whitespaces).lowercased()
@@ -549,20 +550,20 @@ struct Lexicon: @unchecked Sendable {
                     continue
                 }
                 guard parts.count == 2, let flag = WordFlags.contextClasses[parts[0]] else {
-                    throw ScannerConfigurationError("\(url.lastPathComponent): entry \(number + 1) is not \"class<TAB>word\" with a known class")
+                    throw ScannerConfigurationError("\(Self.fileName(path)): entry \(number + 1) is not \"class<TAB>word\" with a known class")
                 }
                 insert(TextUnits.lowerScalars(parts[1].trimmingCharacters(in: .whitespaces)), flags: flag)
             }
         }
 
-        mutating func addTerms(_ url: URL, category: SpecialTerm.Category, defaultWeight: Double) throws {
-            for line in try Self.lines(url) {
+        mutating func addTerms(_ data: DataDirectory, _ path: String, category: SpecialTerm.Category, defaultWeight: Double) throws {
+            for line in try Self.lines(data, path) {
                 let parts = line.split(separator: "\t").map { $0.trimmingCharacters(in: .whitespaces) }
                 var entry = parts[0]
                 var weight = defaultWeight
                 if parts.count > 1 {
                     guard let w = Double(parts[1]), (0...1).contains(w) else {
-                        throw ScannerConfigurationError("\(category.name)/\(url.lastPathComponent): a weight is a number between 0 and 1")
+                        throw ScannerConfigurationError("\(category.name)/\(Self.fileName(path)): a weight is a number between 0 and 1")
                     }
                     weight = w
                 }
@@ -592,7 +593,7 @@ struct Lexicon: @unchecked Sendable {
                 } else if first.hasSuffix("*") && first.count > 1 && !first.hasPrefix("*") {
                     prefix[TextUnits.lowerScalars(String(first.dropLast())), default: []].append(index)
                 } else if first.contains("*") {
-                    throw ScannerConfigurationError("\(category.name)/\(url.lastPathComponent): \"*\" goes at the start or the end of a word")
+                    throw ScannerConfigurationError("\(category.name)/\(Self.fileName(path)): \"*\" goes at the start or the end of a word")
                 } else {
                     words[TextUnits.lowerScalars(first), default: BuilderInfo()].terms.append(index)
                 }

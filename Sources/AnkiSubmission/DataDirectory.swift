@@ -1,44 +1,84 @@
+import AnkiEmbeddedData
 import Foundation
 
-/// Finds the folder that holds `Config/` and `Wordlists/` (data too large to compile into the binary).
-/// Order: an explicit `--data-dir`, `$ANKI_SUBMIT_DATA`, `<prefix>/share/anki-submit` beside an installed
-/// binary, then the folders above the executable (a build inside the source tree), then the working folder.
+/// Where `Config/` and `Wordlists/` are read from: by default the copy compiled into the program
+/// (`EmbeddedFiles`, regenerated from the source tree at every build), so that the executable needs
+/// no folder beside it. For development, a folder given with `--data-dir` or `$ANKI_SUBMIT_DATA`
+/// replaces it (it must hold `Config/policy.json`, `Config/` and `Wordlists/`).
 public struct DataDirectory: Sendable {
-    public let url: URL
+    /// The folder read from, or nil for the embedded copy.
+    public let url: URL?
 
     public init(url: URL) { self.url = url }
+    private init() { url = nil }
 
-    public var config: URL { url.appendingPathComponent("Config", isDirectory: true) }
-    public var wordlists: URL { url.appendingPathComponent("Wordlists", isDirectory: true) }
+    /// The copy compiled into the program.
+    public static let embedded = DataDirectory()
+
+    /// The file extensions that are embedded (the EmbedDataPlugin's list; a test keeps them equal).
+    public static let embeddedExtensions: Set<String> = ["txt", "json", "tsv"]
 
     public struct NotFound: Error, CustomStringConvertible {
         public let searched: [String]
         public var description: String {
             "Could not find anki-submit's data folder (with Config/ and Wordlists/); looked in: "
-                + searched.joined(separator: ", ") + ". Pass --data-dir or set ANKI_SUBMIT_DATA."
+                + searched.joined(separator: ", ") + ". Pass --data-dir or set ANKI_SUBMIT_DATA, or leave both out "
+                + "to use the data built into the program."
         }
     }
 
-    public static func locate(explicit: String? = nil) throws -> DataDirectory {
-        var candidates: [URL] = []
-        if let explicit { candidates.append(URL(fileURLWithPath: explicit)) }
-        if let env = ProcessInfo.processInfo.environment["ANKI_SUBMIT_DATA"], !env.isEmpty {
-            candidates.append(URL(fileURLWithPath: env))
+    /// The folder from `--data-dir` (`explicit`), else from `$ANKI_SUBMIT_DATA`, else the embedded copy.
+    /// A folder that was asked for but does not hold the data is an error, never silently replaced.
+    public static func locate(explicit: String? = nil,
+                              environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DataDirectory {
+        let asked = explicit ?? environment["ANKI_SUBMIT_DATA"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let asked else { return .embedded }
+        let folder = URL(fileURLWithPath: asked)
+        guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("Config/policy.json").path) else {
+            throw NotFound(searched: [folder.path])
         }
-        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
-        var dir = executable.deletingLastPathComponent()
-        candidates.append(dir.deletingLastPathComponent().appendingPathComponent("share/anki-submit"))
-        for _ in 0..<6 {
-            candidates.append(dir)
-            dir = dir.deletingLastPathComponent()
+        return DataDirectory(url: folder)
+    }
+
+    /// The contents of `path` (relative, like "Config/languages.tsv"), or nil when it does not exist.
+    public func contents(_ path: String) -> Data? {
+        guard let url else { return EmbeddedFiles.contents(path).map { Data($0) } }
+        return FileManager.default.contents(atPath: url.appendingPathComponent(path).path)
+    }
+
+    /// Whether `path` (relative) exists.
+    public func exists(_ path: String) -> Bool {
+        guard let url else { return EmbeddedFiles.contents(path) != nil }
+        return FileManager.default.fileExists(atPath: url.appendingPathComponent(path).path)
+    }
+
+    /// How `path` is named in messages: its full path in a folder, "(built in) path" for the embedded copy.
+    public func describe(_ path: String) -> String {
+        url.map { $0.appendingPathComponent(path).path } ?? "(built in) \(path)"
+    }
+}
+
+/// The folder the running executable is in (symbolic links resolved), for files shipped next to it
+/// in the download (a study profile, say): `fileNextToExecutable("study.json")`.
+public enum ExecutableLocation {
+    /// The executable's folder, or nil when the system does not say.
+    public static func folder() -> URL? {
+        #if os(Linux)
+        // /proc/self/exe is the file actually running, whatever argv[0] and the working folder are.
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            return URL(fileURLWithPath: path).deletingLastPathComponent()
         }
-        candidates.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-        for candidate in candidates
-        where FileManager.default.fileExists(atPath: candidate.appendingPathComponent("Config/policy.json").path) {
-            return DataDirectory(url: candidate)
-        }
-        if explicit != nil { throw NotFound(searched: [explicit!]) }
-        throw NotFound(searched: candidates.map(\.path))
+        #endif
+        // macOS and Windows: Foundation asks the system (_NSGetExecutablePath, GetModuleFileNameW).
+        return Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent()
+    }
+
+    /// `name` in the executable's folder when such a regular file exists there, else nil.
+    public static func fileNextToExecutable(_ name: String) -> URL? {
+        guard let url = folder()?.appendingPathComponent(name) else { return nil }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), !isFolder.boolValue else { return nil }
+        return url
     }
 }
 
@@ -80,9 +120,9 @@ public struct LanguageList: Sendable {
     }
 
     public static func load(from data: DataDirectory) throws -> LanguageList {
-        let url = data.config.appendingPathComponent("languages.tsv")
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw DataDirectory.NotFound(searched: [url.path])
+        let path = "Config/languages.tsv"
+        guard let bytes = data.contents(path), let text = String(data: bytes, encoding: .utf8) else {
+            throw DataDirectory.NotFound(searched: [data.describe(path)])
         }
         return LanguageList(tsv: text)
     }

@@ -1,5 +1,7 @@
+import AnkiBuildInfo
 import AnkiReader
 import AnkiPipeline
+import AnkiSubmission
 import ArgumentParser
 import Foundation
 
@@ -16,13 +18,19 @@ struct AnkiSubmit: ParsableCommand {
             \(ReaderError.exitCodeTable)
             \(PrepareError.Code.allCases.map { "  \($0.rawValue)  \($0.summary)" }.joined(separator: "\n"))
             """,
-        version: AnkiSubmitVersion.current,
+        version: AnkiSubmitVersion.text,
         subcommands: [Inspect.self, Prepare.self, Audit.self, Research.self, Scan.self]
     )
 }
 
 enum AnkiSubmitVersion {
+    /// The release (`make dist` names the archive after it; submissions record it as tool_version).
     static let current = "0.1.0"
+
+    /// What `--version` prints: the release, the commit built from, the data policy applied.
+    static var text: String {
+        "anki-submit \(current)\ncommit \(BuildInfo.commit)\ndata policy version \(Policy.standard.version)"
+    }
 }
 
 /// Options shared by every command that opens a participant's file.

@@ -86,7 +86,7 @@ extension AnkiSubmit {
         @Option(help: ArgumentHelp("A policy file (default: the built-in research policy).", valueName: "file"))
         var policy: String?
 
-        @Option(name: .customLong("data-dir"), help: ArgumentHelp("Folder with Config/ and Wordlists/.", valueName: "dir"))
+        @Option(name: .customLong("data-dir"), help: ArgumentHelp("Folder with Config/ and Wordlists/ to use instead of the built-in copy (development).", valueName: "dir"))
         var dataDir: String?
 
         @Option(help: ArgumentHelp("The study's profile (JSON): its name, contact, addresses and texts.", valueName: "file"))

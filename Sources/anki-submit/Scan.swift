@@ -37,7 +37,7 @@ extension AnkiSubmit {
             valueName: "score"))
         var minScore: Double?
 
-        @Option(name: .long, help: ArgumentHelp("Folder holding Config/ and Wordlists/.", valueName: "path"))
+        @Option(name: .long, help: ArgumentHelp("Folder with Config/ and Wordlists/ to use instead of the built-in copy (development).", valueName: "path"))
         var dataDir: String?
 
         @OptionGroup var reader: ReaderOptions
